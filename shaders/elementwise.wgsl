@@ -1,0 +1,95 @@
+// Elementwise kernels over flat f32 arrays. One invocation per element; the linear index folds
+// the workgroup grid's y dimension (see grid() in src/gpu/kernel.ts).
+//
+// OP selects the function for `unary` and its derivative for `unary_backward`:
+//   0 identity, 1 relu, 2 sigmoid, 3 tanh, 4 leaky_relu (slope ALPHA), 5 scale (by ALPHA)
+// BINOP for `binary`: 0 add, 1 multiply.
+
+override WG: u32 = 256;
+override N: u32;
+override OP: u32 = 0u;
+override BINOP: u32 = 0u;
+override ALPHA: f32 = 0.0;
+override ACCUMULATE: bool = false;
+
+fn linear_index(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
+  return (wid.x + wid.y * nwg.x) * WG + lid.x;
+}
+
+fn forward_op(v: f32) -> f32 {
+  switch OP {
+    case 1u: { return max(v, 0.0); }
+    case 2u: { return 1.0 / (1.0 + exp(-v)); }
+    case 3u: { return tanh(v); }
+    case 4u: { return select(ALPHA * v, v, v > 0.0); }
+    case 5u: { return ALPHA * v; }
+    default: { return v; }
+  }
+}
+
+// Derivative expressed through the forward output y (relu, sigmoid, tanh) or input x (leaky).
+fn derivative(saved: f32) -> f32 {
+  switch OP {
+    case 1u: { return select(0.0, 1.0, saved > 0.0); }
+    case 2u: { return saved * (1.0 - saved); }
+    case 3u: { return 1.0 - saved * saved; }
+    case 4u: { return select(ALPHA, 1.0, saved > 0.0); }
+    case 5u: { return ALPHA; }
+    default: { return 1.0; }
+  }
+}
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+
+// dst (= or +=) f(src)
+@compute @workgroup_size(WG)
+fn unary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+         @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, lid, nwg);
+  if (i >= N) { return; }
+  var v = forward_op(src[i]);
+  if (ACCUMULATE) { v += dst[i]; }
+  dst[i] = v;
+}
+
+@group(0) @binding(0) var<storage, read> saved: array<f32>;
+@group(0) @binding(1) var<storage, read> grad_out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> grad_in: array<f32>;
+
+// grad_in (= or +=) grad_out * f'(saved); saved is y for relu/sigmoid/tanh, x for leaky_relu.
+@compute @workgroup_size(WG)
+fn unary_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+                  @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, lid, nwg);
+  if (i >= N) { return; }
+  var g = grad_out[i] * derivative(saved[i]);
+  if (ACCUMULATE) { g += grad_in[i]; }
+  grad_in[i] = g;
+}
+
+@group(0) @binding(0) var<storage, read> lhs: array<f32>;
+@group(0) @binding(1) var<storage, read> rhs: array<f32>;
+@group(0) @binding(2) var<storage, read_write> result: array<f32>;
+
+// result (= or +=) lhs (+|*) rhs
+@compute @workgroup_size(WG)
+fn binary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+          @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, lid, nwg);
+  if (i >= N) { return; }
+  var v = select(lhs[i] + rhs[i], lhs[i] * rhs[i], BINOP == 1u);
+  if (ACCUMULATE) { v += result[i]; }
+  result[i] = v;
+}
+
+@group(0) @binding(0) var<storage, read_write> filled: array<f32>;
+
+// filled = ALPHA
+@compute @workgroup_size(WG)
+fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, lid, nwg);
+  if (i >= N) { return; }
+  filled[i] = ALPHA;
+}

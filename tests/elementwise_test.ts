@@ -1,0 +1,105 @@
+import {
+  binary,
+  fill,
+  unary,
+  UNARY_OPS,
+  unaryBackward,
+  type UnaryOp,
+} from "../src/kernels/elementwise.ts";
+import { Rng } from "../src/util/rng.ts";
+import { assertClose, KernelBench, randomArray } from "./support/gpu.ts";
+
+// Elementwise ops are single f32 operations: tolerance is a few ulps (exp/tanh up to ~1e-6).
+const TOL = { atol: 1e-6, rtol: 1e-5 };
+
+function reference(op: UnaryOp, x: number, alpha: number): number {
+  switch (op) {
+    case "relu":
+      return Math.max(x, 0);
+    case "sigmoid":
+      return 1 / (1 + Math.exp(-x));
+    case "tanh":
+      return Math.tanh(x);
+    case "leaky_relu":
+      return x > 0 ? x : alpha * x;
+    case "scale":
+      return alpha * x;
+    default:
+      return x;
+  }
+}
+
+function referenceDerivative(op: UnaryOp, x: number, alpha: number): number {
+  switch (op) {
+    case "relu":
+      return x > 0 ? 1 : 0;
+    case "sigmoid": {
+      const s = 1 / (1 + Math.exp(-x));
+      return s * (1 - s);
+    }
+    case "tanh":
+      return 1 - Math.tanh(x) ** 2;
+    case "leaky_relu":
+      return x > 0 ? 1 : alpha;
+    case "scale":
+      return alpha;
+    default:
+      return 1;
+  }
+}
+
+Deno.test("unary ops forward and backward match float64 reference, with accumulate", async () => {
+  const bench = await KernelBench.create();
+  try {
+    const rng = new Rng(1);
+    const n = 1037;
+    for (const op of UNARY_OPS) {
+      const alpha = op === "leaky_relu" ? 0.01 : op === "scale" ? -1.75 : 0;
+      const x = randomArray(rng, n, 3);
+      const dy = randomArray(rng, n);
+      const prior = randomArray(rng, n);
+      const xs = bench.input(x);
+      const y = bench.output(n);
+      const yAcc = bench.input(prior);
+      const dys = bench.input(dy);
+      const dx = bench.output(n);
+      const saved = op === "leaky_relu" ? xs : y;
+      await bench.run([
+        unary(op, n, xs, y, { alpha }),
+        unary(op, n, xs, yAcc, { alpha, accumulate: true }),
+        unaryBackward(op, n, saved, dys, dx, { alpha }),
+      ]);
+      const fwd = Array.from(x, (v) => reference(op, v, alpha));
+      assertClose(await bench.read(y), fwd, TOL, `${op} forward`);
+      assertClose(await bench.read(yAcc), fwd.map((v, i) => v + prior[i]), TOL, `${op} accumulate`);
+      const bwd = Array.from(x, (v, i) => dy[i] * referenceDerivative(op, v, alpha));
+      assertClose(await bench.read(dx), bwd, TOL, `${op} backward`);
+    }
+  } finally {
+    bench.dispose();
+  }
+});
+
+Deno.test("binary add/mul and fill", async () => {
+  const bench = await KernelBench.create();
+  try {
+    const rng = new Rng(2);
+    const n = 70_001; // more than one grid row of workgroups is not needed, but odd sizes are
+    const a = randomArray(rng, n);
+    const b = randomArray(rng, n);
+    const [as, bs] = [bench.input(a), bench.input(b)];
+    const sum = bench.output(n);
+    const prod = bench.output(n);
+    const filled = bench.output(n);
+    await bench.run([
+      binary("add", n, as, bs, sum),
+      binary("mul", n, as, bs, prod),
+      fill(n, filled, 2.5),
+    ]);
+    assertClose(await bench.read(sum), Array.from(a, (v, i) => v + b[i]), TOL, "add");
+    assertClose(await bench.read(prod), Array.from(a, (v, i) => v * b[i]), TOL, "mul");
+    assertClose(await bench.read(filled), new Array(n).fill(2.5), TOL, "fill");
+  } finally {
+    bench.dispose();
+  }
+});
