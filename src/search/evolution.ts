@@ -1,0 +1,218 @@
+/**
+ * Regularized evolution (Real et al. 2019; GENNAS_SPEC §7.3, §8), plus the evaluation bookkeeping
+ * shared with random search: replay of a journal, budgets, abort, best-so-far.
+ *
+ * Randomness: candidate i is generated from `new Rng(seed).fork("candidate:i")` and tournaments
+ * draw from `new Rng(seed).fork("tournament")`, so a seed fixes the whole run and candidate i does
+ * not depend on how much randomness the hooks used for earlier candidates.
+ */
+import { InputError } from "../util/errors.ts";
+import { Rng } from "../util/rng.ts";
+import type {
+  Evaluation,
+  EvolutionOptions,
+  ReplayRecord,
+  SearchHooks,
+  SearchResult,
+  SearchRun,
+} from "./types.ts";
+
+export async function regularizedEvolution<G>(
+  hooks: SearchHooks<G>,
+  o: EvolutionOptions,
+  run: SearchRun<G> = {},
+): Promise<SearchResult<G>> {
+  validateEvolutionOptions(o);
+  const streams = new SearchStreams(o.seed);
+  const session = new SearchSession(hooks, o.population + o.iterations, run);
+  const population: Evaluation<G>[] = [];
+
+  while (population.length < o.population && session.canContinue()) {
+    const index = session.history.length;
+    population.push(await session.evaluate(hooks.sample(streams.candidate(index))));
+  }
+  for (let i = 0; i < o.iterations && session.canContinue(); i++) {
+    const contenders = streams.tournament.sample(population, o.tournament);
+    const parent = bestOf(contenders, hooks.direction);
+    const child = hooks.mutate(parent.candidate, streams.candidate(session.history.length));
+    population.push(await session.evaluate(child));
+    population.shift(); // aging: the oldest member leaves, whatever its fitness
+  }
+  return session.result();
+}
+
+export function validateEvolutionOptions(o: EvolutionOptions): void {
+  requireInteger(o.population, "--population", 1);
+  requireInteger(o.tournament, "--tournament", 1);
+  if (o.tournament > o.population) {
+    throw new InputError(
+      `--tournament must be at most --population (${o.population}), got ${o.tournament}`,
+    );
+  }
+  requireInteger(o.iterations, "--iterations", 0);
+  requireInteger(o.seed, "--seed");
+}
+
+/** Throws an InputError naming `flag` unless `value` is an integer (and at least `min`). */
+export function requireInteger(value: number, flag: string, min?: number): void {
+  if (!Number.isInteger(value) || (min !== undefined && value < min)) {
+    const bound = min === undefined ? "" : ` >= ${min}`;
+    throw new InputError(`${flag} must be an integer${bound}, got ${value}`);
+  }
+}
+
+/** The named random streams of one search run. */
+export class SearchStreams {
+  readonly #root: Rng;
+  readonly tournament: Rng;
+
+  constructor(seed: number) {
+    this.#root = new Rng(seed);
+    this.tournament = this.#root.fork("tournament");
+  }
+
+  /** The stream that generates (samples or mutates into) candidate `index`. */
+  candidate(index: number): Rng {
+    return this.#root.fork(`candidate:${index}`);
+  }
+}
+
+/** Fitness mapped so that lower is better and every non-finite value is the worst. */
+function badness(fitness: number, direction: "min" | "max"): number {
+  if (!Number.isFinite(fitness)) return Infinity;
+  return direction === "min" ? fitness : -fitness;
+}
+
+/** True when `a` is strictly better than `b`; non-finite is worse than any finite value. */
+export function isBetter(a: number, b: number, direction: "min" | "max"): boolean {
+  return badness(a, direction) < badness(b, direction);
+}
+
+/** The best of `items`; ties go to the earliest evaluated (the first in population order). */
+function bestOf<G>(items: readonly Evaluation<G>[], direction: "min" | "max"): Evaluation<G> {
+  let best = items[0];
+  for (const item of items.slice(1)) {
+    const tied = !isBetter(best.fitness, item.fitness, direction);
+    if (isBetter(item.fitness, best.fitness, direction) || (tied && item.index < best.index)) {
+      best = item;
+    }
+  }
+  return best;
+}
+
+/**
+ * Runs evaluations one at a time for a search algorithm: takes fitness from the replay list while
+ * it lasts (checking keys), then calls hooks.evaluate; keeps history and best; enforces budget and
+ * abort. The algorithm asks `canContinue()` before generating each candidate.
+ */
+export class SearchSession<G> {
+  readonly history: Evaluation<G>[] = [];
+  readonly #hooks: SearchHooks<G>;
+  readonly #total: number;
+  readonly #run: SearchRun<G>;
+  readonly #replay: readonly ReplayRecord[];
+  #best: Evaluation<G> | undefined;
+  #stoppedBy: SearchResult<G>["stoppedBy"] = "completed";
+  #freshEvaluations = 0;
+  #freshStartMs: number | undefined;
+
+  constructor(hooks: SearchHooks<G>, total: number, run: SearchRun<G>) {
+    validateBudget(run.budget);
+    this.#hooks = hooks;
+    this.#total = total;
+    this.#run = run;
+    this.#replay = run.replay ?? [];
+    if (this.#replay.length > total) {
+      throw new InputError(
+        `the journal holds ${this.#replay.length} evaluations but these settings run only ` +
+          `${total}: the journal does not belong to these settings`,
+      );
+    }
+  }
+
+  /** False when the next evaluation must not start; `result().stoppedBy` then says why. */
+  canContinue(): boolean {
+    if (this.history.length >= this.#total) return false;
+    if (this.history.length < this.#replay.length) return true;
+    if (this.#run.signal?.aborted) return this.#stop("aborted");
+    const budget = this.#run.budget ?? {};
+    if (budget.evaluations !== undefined && this.#freshEvaluations >= budget.evaluations) {
+      return this.#stop("budget");
+    }
+    const elapsedSeconds = this.#freshStartMs === undefined
+      ? 0
+      : (performance.now() - this.#freshStartMs) / 1000;
+    if (budget.seconds !== undefined && elapsedSeconds >= budget.seconds) {
+      return this.#stop("budget");
+    }
+    return true;
+  }
+
+  async evaluate(candidate: G): Promise<Evaluation<G>> {
+    const index = this.history.length;
+    const key = this.#hooks.key(candidate);
+    const replayed = index < this.#replay.length;
+    const scored = replayed ? this.#replayed(index, key) : await this.#fresh(candidate, index);
+    const evaluation: Evaluation<G> = { index, candidate, key, ...scored };
+    this.history.push(evaluation);
+    if (
+      this.#best === undefined || isBetter(evaluation.fitness, this.#best.fitness, this.#direction)
+    ) {
+      this.#best = evaluation;
+    }
+    await this.#run.onEvaluation?.({
+      evaluation,
+      best: this.#best,
+      done: this.history.length,
+      total: this.#total,
+      replayed,
+    });
+    return evaluation;
+  }
+
+  /** The outcome. Throws the abort reason when aborted before anything was evaluated. */
+  result(): SearchResult<G> {
+    if (this.#best === undefined) {
+      throw this.#run.signal?.reason ?? new Error("the search ended without any evaluation");
+    }
+    return { best: this.#best, history: this.history, stoppedBy: this.#stoppedBy };
+  }
+
+  get #direction(): "min" | "max" {
+    return this.#hooks.direction;
+  }
+
+  #stop(reason: "budget" | "aborted"): false {
+    this.#stoppedBy = reason;
+    return false;
+  }
+
+  #replayed(index: number, key: string): Pick<Evaluation<G>, "fitness" | "info"> {
+    const record = this.#replay[index];
+    if (record.key !== key) {
+      throw new InputError(
+        `journal evaluation ${index + 1} has key "${record.key}" but these settings generate ` +
+          `"${key}": the journal does not belong to these settings (seed, search space, options)`,
+      );
+    }
+    const fitness = typeof record.fitness === "number" ? record.fitness : NaN;
+    return record.info === undefined ? { fitness } : { fitness, info: record.info };
+  }
+
+  async #fresh(candidate: G, index: number): Promise<Pick<Evaluation<G>, "fitness" | "info">> {
+    this.#freshStartMs ??= performance.now();
+    this.#freshEvaluations++;
+    const { fitness, info } = await this.#hooks.evaluate(candidate, index);
+    return info === undefined ? { fitness } : { fitness, info };
+  }
+}
+
+function validateBudget(budget: SearchRun<unknown>["budget"]): void {
+  if (budget?.evaluations !== undefined) {
+    requireInteger(budget.evaluations, "--budget-evaluations", 1);
+  }
+  const seconds = budget?.seconds;
+  if (seconds !== undefined && !(seconds > 0 && seconds < Infinity)) {
+    throw new InputError(`--budget-seconds must be a number > 0, got ${seconds}`);
+  }
+}
