@@ -40,8 +40,11 @@ export class KernelBench {
 
   /** Runs the launches in order in one submit, verifying shader compilation first. */
   async run(launches: readonly Launch<BufferSlice>[]): Promise<void> {
+    this.gpu.device.pushErrorScope("validation");
     const dispatches = launches.map((l) => bindLaunch(this.gpu, l));
     await this.gpu.pipelines.verify();
+    const error = await this.gpu.device.popErrorScope();
+    if (error) throw new Error(`binding ${launches.map((l) => l.kernel.name).join(", ")}: ${error.message}`);
     this.recorder.submit(dispatches);
   }
 
