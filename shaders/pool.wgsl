@@ -1,0 +1,379 @@
+// 2-D max/average pooling (square window K, stride STRIDE, zero-or-−∞ padding PAD, floor mode)
+// and global average pooling over NCHW f32 tensors, forward and backward.
+//
+// Forward kernels run one invocation per output element; backward kernels gather, one invocation
+// per input element, over the windows that contain it (no atomics, fixed order: outputs in
+// row-major order, the order in which PyTorch's scatter adds them).
+// The `pool3_*` kernels specialise the hot 3×3 stride-1 pad-1 window (same-size output) for
+// widths divisible by 4: each invocation handles 4 adjacent columns with vec4 loads (3–4× faster
+// on lavapipe than the general kernels).
+// Bindings: 0 = src (x or dy), 1 = dst (y or dx), 2 = argmax (max pooling only, u32).
+
+override WG: u32 = 256; // power of two for the global-pool reduction
+override N: u32;
+override C: u32;
+override IH: u32 = 1u;
+override IW: u32 = 1u;
+override OH: u32 = 1u;
+override OW: u32 = 1u;
+override K: u32 = 1u;
+override STRIDE: u32 = 1u;
+override PAD: u32 = 0u;
+override INCLUDE_PAD: bool = false;
+override ACCUMULATE: bool = false;
+override S: u32 = 1u; // spatial size of the global pool
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<storage, read_write> argmax_out: array<u32>;
+@group(0) @binding(2) var<storage, read> argmax_in: array<u32>;
+
+@group(0) @binding(0) var<storage, read> src4: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> dst4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> argmax_out4: array<vec4u>;
+@group(0) @binding(2) var<storage, read> argmax_in4: array<vec4u>;
+
+var<workgroup> partial: array<f32, WG>;
+
+fn group_index(wid: vec3u, nwg: vec3u) -> u32 {
+  return wid.x + wid.y * nwg.x;
+}
+
+fn linear_index(wid: vec3u, lid: u32, nwg: vec3u) -> u32 {
+  return group_index(wid, nwg) * WG + lid;
+}
+
+fn store(i: u32, value: f32) {
+  var v = value;
+  if (ACCUMULATE) {
+    v += dst[i];
+  }
+  dst[i] = v;
+}
+
+// Plane index and (row, column) of flat element i of a [planes][h][w] tensor.
+fn split(i: u32, h: u32, w: u32) -> vec3u {
+  let plane = i / (h * w);
+  let r = i - plane * h * w;
+  let row = r / w;
+  return vec3u(plane, row, r - row * w);
+}
+
+// Window of output (oy, ox) clipped to the input: rows [x, y), columns [z, w).
+fn window(oy: u32, ox: u32) -> vec4u {
+  let top = i32(oy * STRIDE) - i32(PAD);
+  let left = i32(ox * STRIDE) - i32(PAD);
+  return vec4u(
+    u32(max(top, 0)),
+    u32(min(top + i32(K), i32(IH))),
+    u32(max(left, 0)),
+    u32(min(left + i32(K), i32(IW))),
+  );
+}
+
+// Outputs whose window contains input row/column `p` of an axis with `out` outputs: [x, y).
+fn covering(p: u32, out: u32) -> vec2u {
+  let last = i32(p + PAD);
+  let first = last - i32(K) + 1;
+  let lo = select(0, (first + i32(STRIDE) - 1) / i32(STRIDE), first > 0);
+  let hi = min(last / i32(STRIDE), i32(out) - 1);
+  return vec2u(u32(lo), u32(max(hi, lo - 1) + 1));
+}
+
+fn divisor(w: vec4u) -> f32 {
+  if (INCLUDE_PAD) {
+    return f32(K * K);
+  }
+  return f32((w.y - w.x) * (w.w - w.z));
+}
+
+// Row-major window order with a strict `>`: the first maximum wins (PyTorch's rule); padding is
+// never a candidate, so it acts as −∞. A NaN is taken as the maximum, as in PyTorch.
+@compute @workgroup_size(WG)
+fn maxpool_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                   @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, lid, nwg);
+  if (i >= N * C * OH * OW) { return; }
+  let at = split(i, OH, OW);
+  let w = window(at.y, at.z);
+  let base = at.x * IH * IW;
+  var best = 0.0;
+  var arg = w.x * IW + w.z;
+  var found = false;
+  for (var iy = w.x; iy < w.y; iy++) {
+    for (var ix = w.z; ix < w.w; ix++) {
+      let v = src[base + iy * IW + ix];
+      if (!found || v > best || v != v) {
+        found = true;
+        best = v;
+        arg = iy * IW + ix;
+      }
+    }
+  }
+  store(i, best);
+  argmax_out[i] = arg;
+}
+
+@compute @workgroup_size(WG)
+fn maxpool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                    @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, lid, nwg);
+  if (i >= N * C * IH * IW) { return; }
+  let at = split(i, IH, IW);
+  let rows = covering(at.y, OH);
+  let cols = covering(at.z, OW);
+  let position = at.y * IW + at.z;
+  let base = at.x * OH * OW;
+  var grad = 0.0;
+  for (var oy = rows.x; oy < rows.y; oy++) {
+    for (var ox = cols.x; ox < cols.y; ox++) {
+      let o = base + oy * OW + ox;
+      if (argmax_in[o] == position) {
+        grad += src[o];
+      }
+    }
+  }
+  store(i, grad);
+}
+
+@compute @workgroup_size(WG)
+fn avgpool_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                   @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, lid, nwg);
+  if (i >= N * C * OH * OW) { return; }
+  let at = split(i, OH, OW);
+  let w = window(at.y, at.z);
+  let base = at.x * IH * IW;
+  var sum = 0.0;
+  for (var iy = w.x; iy < w.y; iy++) {
+    for (var ix = w.z; ix < w.w; ix++) {
+      sum += src[base + iy * IW + ix];
+    }
+  }
+  store(i, sum / divisor(w));
+}
+
+@compute @workgroup_size(WG)
+fn avgpool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                    @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, lid, nwg);
+  if (i >= N * C * IH * IW) { return; }
+  let at = split(i, IH, IW);
+  let rows = covering(at.y, OH);
+  let cols = covering(at.z, OW);
+  let base = at.x * OH * OW;
+  var grad = 0.0;
+  for (var oy = rows.x; oy < rows.y; oy++) {
+    for (var ox = cols.x; ox < cols.y; ox++) {
+      grad += src[base + oy * OW + ox] / divisor(window(oy, ox));
+    }
+  }
+  store(i, grad);
+}
+
+// One workgroup per (n, c) row: strided partial sums, then a tree sum.
+@compute @workgroup_size(WG)
+fn global_avg_forward(@builtin(workgroup_id) wid: vec3u,
+                      @builtin(local_invocation_index) lid: u32,
+                      @builtin(num_workgroups) nwg: vec3u) {
+  let row = group_index(wid, nwg);
+  if (row >= N * C) { return; } // uniform: the whole workgroup leaves
+  var sum = 0.0;
+  for (var s = lid; s < S; s += WG) {
+    sum += src[row * S + s];
+  }
+  partial[lid] = sum;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half >>= 1u) {
+    if (lid < half) {
+      partial[lid] += partial[lid + half];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    store(row, partial[0] / f32(S));
+  }
+}
+
+@compute @workgroup_size(WG)
+fn global_avg_backward(@builtin(workgroup_id) wid: vec3u,
+                       @builtin(local_invocation_index) lid: u32,
+                       @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear_index(wid, lid, nwg);
+  if (i >= N * C * S) { return; }
+  store(i, src[i / S] / f32(S));
+}
+
+// ---- 3×3 stride 1 pad 1, four columns per invocation ------------------------------------------
+
+override IW4: u32 = IW / 4u;
+
+const UNSET: u32 = 0xffffffffu;
+
+// Values at column offsets −1, 0, +1 of four adjacent columns 4j..4j+3 of one row.
+struct Row3 {
+  left: vec4f,
+  centre: vec4f,
+  right: vec4f,
+}
+
+struct Row3u {
+  left: vec4u,
+  centre: vec4u,
+  right: vec4u,
+}
+
+// Index, in vec4s, of the first column of `row` in `plane`.
+fn row_start(plane: u32, row: u32) -> u32 {
+  return (plane * IH + row) * IW4;
+}
+
+// Whether the left/right neighbours of columns 4j..4j+3 exist: only the outer lanes can fall
+// into the padding.
+fn left_valid(j: u32) -> vec4<bool> {
+  return vec4<bool>(j > 0u, true, true, true);
+}
+
+fn right_valid(j: u32) -> vec4<bool> {
+  return vec4<bool>(true, true, true, j + 1u < IW4);
+}
+
+// Neighbours in the padding read as 0 (values) or UNSET (argmax); callers mask them.
+fn row3(start: u32, j: u32) -> Row3 {
+  let b = src4[start + j];
+  var a = vec4f(0.0);
+  var c = vec4f(0.0);
+  if (j > 0u) { a = src4[start + j - 1u]; }
+  if (j + 1u < IW4) { c = src4[start + j + 1u]; }
+  return Row3(vec4f(a.w, b.xyz), b, vec4f(b.yzw, c.x));
+}
+
+fn row3u(start: u32, j: u32) -> Row3u {
+  let b = argmax_in4[start + j];
+  var a = vec4u(UNSET);
+  var c = vec4u(UNSET);
+  if (j > 0u) { a = argmax_in4[start + j - 1u]; }
+  if (j + 1u < IW4) { c = argmax_in4[start + j + 1u]; }
+  return Row3u(vec4u(a.w, b.xyz), b, vec4u(b.yzw, c.x));
+}
+
+// Divisors of the windows centred on (oy, col) for four columns.
+fn divisor4(oy: u32, col: vec4u) -> vec4f {
+  if (INCLUDE_PAD) {
+    return vec4f(9.0);
+  }
+  let rows = 3u - select(0u, 1u, oy == 0u) - select(0u, 1u, oy + 1u == IH);
+  let one = vec4f(1.0);
+  let zero = vec4f(0.0);
+  let cols = 3.0 - select(zero, one, col == vec4u(0u)) - select(zero, one, col == vec4u(IW - 1u));
+  return f32(rows) * cols;
+}
+
+fn columns(j: u32) -> vec4u {
+  return vec4u(0u, 1u, 2u, 3u) + 4u * j;
+}
+
+// Invocation q of the vec4 kernels: plane, row and column group j (columns 4j..4j+3).
+struct Quad {
+  plane: u32,
+  row: u32,
+  j: u32,
+}
+
+fn split4(q: u32) -> Quad {
+  let at = split(q, IH, IW4);
+  return Quad(at.x, at.y, at.z);
+}
+
+fn store4(q: u32, value: vec4f) {
+  var v = value;
+  if (ACCUMULATE) {
+    v += dst4[q];
+  }
+  dst4[q] = v;
+}
+
+struct Best {
+  value: vec4f,
+  index: vec4u,
+}
+
+// The same rule as maxpool_forward, four lanes at once.
+fn consider(best: Best, v: vec4f, index: vec4u, valid: vec4<bool>) -> Best {
+  let take = valid & ((best.index == vec4u(UNSET)) | (v > best.value) | (v != v));
+  return Best(select(best.value, v, take), select(best.index, index, take));
+}
+
+@compute @workgroup_size(WG)
+fn pool3_max_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                     @builtin(num_workgroups) nwg: vec3u) {
+  let q = linear_index(wid, lid, nwg);
+  if (q >= N * C * IH * IW4) { return; }
+  let at = split4(q);
+  let col = columns(at.j);
+  var best = Best(vec4f(0.0), vec4u(UNSET));
+  for (var iy = max(at.row, 1u) - 1u; iy < min(at.row + 2u, IH); iy++) {
+    let r = row3(row_start(at.plane, iy), at.j);
+    let p = iy * IW + col;
+    best = consider(best, r.left, p - 1u, left_valid(at.j));
+    best = consider(best, r.centre, p, vec4<bool>(true));
+    best = consider(best, r.right, p + 1u, right_valid(at.j));
+  }
+  store4(q, best.value);
+  argmax_out4[q] = best.index;
+}
+
+@compute @workgroup_size(WG)
+fn pool3_max_backward(@builtin(workgroup_id) wid: vec3u,
+                      @builtin(local_invocation_index) lid: u32,
+                      @builtin(num_workgroups) nwg: vec3u) {
+  let q = linear_index(wid, lid, nwg);
+  if (q >= N * C * IH * IW4) { return; }
+  let at = split4(q);
+  let p = at.row * IW + columns(at.j);
+  var grad = vec4f(0.0);
+  for (var oy = max(at.row, 1u) - 1u; oy < min(at.row + 2u, IH); oy++) {
+    let start = row_start(at.plane, oy);
+    let g = row3(start, at.j);
+    let a = row3u(start, at.j);
+    grad += select(vec4f(0.0), g.left, a.left == p);
+    grad += select(vec4f(0.0), g.centre, a.centre == p);
+    grad += select(vec4f(0.0), g.right, a.right == p);
+  }
+  store4(q, grad);
+}
+
+@compute @workgroup_size(WG)
+fn pool3_avg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                     @builtin(num_workgroups) nwg: vec3u) {
+  let q = linear_index(wid, lid, nwg);
+  if (q >= N * C * IH * IW4) { return; }
+  let at = split4(q);
+  var sum = vec4f(0.0);
+  for (var iy = max(at.row, 1u) - 1u; iy < min(at.row + 2u, IH); iy++) {
+    let r = row3(row_start(at.plane, iy), at.j);
+    sum += r.left + r.centre + r.right; // out-of-bounds neighbours read as 0
+  }
+  store4(q, sum / divisor4(at.row, columns(at.j)));
+}
+
+// dx = Σ over the covering windows of dy / divisor(window), windows in row-major order.
+@compute @workgroup_size(WG)
+fn pool3_avg_backward(@builtin(workgroup_id) wid: vec3u,
+                      @builtin(local_invocation_index) lid: u32,
+                      @builtin(num_workgroups) nwg: vec3u) {
+  let q = linear_index(wid, lid, nwg);
+  if (q >= N * C * IH * IW4) { return; }
+  let at = split4(q);
+  let col = columns(at.j);
+  var grad = vec4f(0.0);
+  for (var oy = max(at.row, 1u) - 1u; oy < min(at.row + 2u, IH); oy++) {
+    let g = row3(row_start(at.plane, oy), at.j);
+    let from_left = g.left / divisor4(oy, col - 1u);
+    grad += select(vec4f(0.0), from_left, left_valid(at.j));
+    grad += g.centre / divisor4(oy, col);
+    let from_right = g.right / divisor4(oy, col + 1u);
+    grad += select(vec4f(0.0), from_right, right_valid(at.j));
+  }
+  store4(q, grad);
+}

@@ -1,0 +1,224 @@
+/**
+ * Pooling over NCHW f32 tensors with PyTorch semantics (floor mode, square windows): max pooling
+ * with argmax, average pooling with or without padded positions in the divisor, and global
+ * average pooling. Backward passes gather (no atomics), so results are deterministic.
+ */
+import source from "../../shaders/pool.wgsl" with { type: "text" };
+import { grid, grid1d, type Launch, type LaunchContext } from "../gpu/kernel.ts";
+
+export interface Pool2dShape {
+  batch: number;
+  channels: number;
+  inH: number;
+  inW: number;
+  kernel: number;
+  stride: number;
+  pad: number;
+}
+
+export interface GlobalPoolShape {
+  batch: number;
+  channels: number;
+  /** H·W. */
+  spatial: number;
+}
+
+export interface PoolAccumulateOptions {
+  /** Add into the destination instead of overwriting it. */
+  accumulate?: boolean;
+}
+
+export interface AvgPoolOptions extends PoolAccumulateOptions {
+  /** Divide by K² (true) or by the number of in-bounds window positions (false). */
+  countIncludePad: boolean;
+}
+
+const WG = 256;
+
+function checkPositiveIntegers(what: string, values: Record<string, number>): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`${what}: ${name} must be a positive integer, got ${value}`);
+    }
+  }
+}
+
+/** Output size in floor mode; throws on windows PyTorch rejects. */
+export function poolOutputSize(s: Pool2dShape): { outH: number; outW: number } {
+  const { pad, ...positive } = s;
+  checkPositiveIntegers("pool2d", positive);
+  if (!Number.isInteger(pad) || pad < 0 || 2 * pad > s.kernel) {
+    throw new RangeError(`pool2d: pad must be an integer in [0, kernel/2], got ${pad}`);
+  }
+  const outH = Math.floor((s.inH + 2 * pad - s.kernel) / s.stride) + 1;
+  const outW = Math.floor((s.inW + 2 * pad - s.kernel) / s.stride) + 1;
+  if (outH < 1 || outW < 1) {
+    throw new RangeError(
+      `pool2d: a ${s.kernel}×${s.kernel} window (pad ${pad}) does not fit a ${s.inH}×${s.inW} input`,
+    );
+  }
+  return { outH, outW };
+}
+
+function poolConstants(s: Pool2dShape, accumulate: boolean | undefined): Record<string, number> {
+  const { outH, outW } = poolOutputSize(s);
+  return {
+    WG,
+    N: s.batch,
+    C: s.channels,
+    IH: s.inH,
+    IW: s.inW,
+    OH: outH,
+    OW: outW,
+    K: s.kernel,
+    STRIDE: s.stride,
+    PAD: s.pad,
+    ACCUMULATE: accumulate ? 1 : 0,
+  };
+}
+
+function outputElements(s: Pool2dShape): number {
+  const { outH, outW } = poolOutputSize(s);
+  return s.batch * s.channels * outH * outW;
+}
+
+function inputElements(s: Pool2dShape): number {
+  return s.batch * s.channels * s.inH * s.inW;
+}
+
+function poolLaunch<B>(
+  entryPoint: string,
+  constants: Record<string, number>,
+  bindings: B[],
+  threads: number,
+): Launch<B> {
+  return {
+    kernel: { name: entryPoint, source, entryPoint, constants },
+    bindings,
+    workgroups: grid1d(threads, WG),
+  };
+}
+
+/** The 3×3 stride-1 pad-1 window on a width divisible by 4 has vec4 kernels (`pool3_*`). */
+function isVectorisedWindow(s: Pool2dShape): boolean {
+  return s.kernel === 3 && s.stride === 1 && s.pad === 1 && s.inW % 4 === 0;
+}
+
+/**
+ * The launch of a window kernel: `pool3_<op>` over 4-column groups where it applies, otherwise
+ * `<general>` over `threads` invocations.
+ */
+function windowLaunch<B>(
+  s: Pool2dShape,
+  op: "max_forward" | "max_backward" | "avg_forward" | "avg_backward",
+  general: { entryPoint: string; threads: number },
+  constants: Record<string, number>,
+  bindings: B[],
+): Launch<B> {
+  if (isVectorisedWindow(s)) {
+    const quads = s.batch * s.channels * s.inH * (s.inW / 4);
+    return poolLaunch(`pool3_${op}`, constants, bindings, quads);
+  }
+  return poolLaunch(general.entryPoint, constants, bindings, general.threads);
+}
+
+/**
+ * y (= or +=) window maximum; argmax (u32, always written) = iy·inW + ix of the first maximum in
+ * row-major window order. Padding acts as −∞.
+ */
+export function maxPool2dForward<B>(
+  _ctx: LaunchContext<B>,
+  s: Pool2dShape,
+  io: { x: B; y: B; argmax: B },
+  o: PoolAccumulateOptions = {},
+): Launch<B>[] {
+  const general = { entryPoint: "maxpool_forward", threads: outputElements(s) };
+  const constants = poolConstants(s, o.accumulate);
+  return [windowLaunch(s, "max_forward", general, constants, [io.x, io.y, io.argmax])];
+}
+
+/** dx[p] (= or +=) Σ dy over the windows whose argmax is p. */
+export function maxPool2dBackward<B>(
+  _ctx: LaunchContext<B>,
+  s: Pool2dShape,
+  io: { dy: B; argmax: B; dx: B },
+  o: PoolAccumulateOptions = {},
+): Launch<B>[] {
+  const general = { entryPoint: "maxpool_backward", threads: inputElements(s) };
+  const constants = poolConstants(s, o.accumulate);
+  return [windowLaunch(s, "max_backward", general, constants, [io.dy, io.dx, io.argmax])];
+}
+
+export function avgPool2dForward<B>(
+  _ctx: LaunchContext<B>,
+  s: Pool2dShape,
+  io: { x: B; y: B },
+  o: AvgPoolOptions,
+): Launch<B>[] {
+  const general = { entryPoint: "avgpool_forward", threads: outputElements(s) };
+  const constants = { ...poolConstants(s, o.accumulate), INCLUDE_PAD: o.countIncludePad ? 1 : 0 };
+  return [windowLaunch(s, "avg_forward", general, constants, [io.x, io.y])];
+}
+
+export function avgPool2dBackward<B>(
+  _ctx: LaunchContext<B>,
+  s: Pool2dShape,
+  io: { dy: B; dx: B },
+  o: AvgPoolOptions,
+): Launch<B>[] {
+  const general = { entryPoint: "avgpool_backward", threads: inputElements(s) };
+  const constants = { ...poolConstants(s, o.accumulate), INCLUDE_PAD: o.countIncludePad ? 1 : 0 };
+  return [windowLaunch(s, "avg_backward", general, constants, [io.dy, io.dx])];
+}
+
+/** Threads per (n, c) row of the global pool: lavapipe runs 8 lanes per step, GPUs want more. */
+function globalPoolWorkgroup(ctx: LaunchContext<unknown>): number {
+  return ctx.deviceClass === "cpu" ? 16 : 64;
+}
+
+/** y[n][c] (= or +=) mean of x[n][c][:]. */
+export function globalAvgPoolForward<B>(
+  ctx: LaunchContext<B>,
+  s: GlobalPoolShape,
+  io: { x: B; y: B },
+  o: PoolAccumulateOptions = {},
+): Launch<B>[] {
+  checkPositiveIntegers("global average pool", { ...s });
+  const wg = globalPoolWorkgroup(ctx);
+  return [{
+    kernel: {
+      name: "global_avg_forward",
+      source,
+      entryPoint: "global_avg_forward",
+      constants: {
+        WG: wg,
+        N: s.batch,
+        C: s.channels,
+        S: s.spatial,
+        ACCUMULATE: o.accumulate ? 1 : 0,
+      },
+    },
+    bindings: [io.x, io.y],
+    workgroups: grid(s.batch * s.channels),
+  }];
+}
+
+/** dx[n][c][:] (= or +=) dy[n][c] / spatial. */
+export function globalAvgPoolBackward<B>(
+  _ctx: LaunchContext<B>,
+  s: GlobalPoolShape,
+  io: { dy: B; dx: B },
+  o: PoolAccumulateOptions = {},
+): Launch<B>[] {
+  checkPositiveIntegers("global average pool", { ...s });
+  const constants = {
+    WG,
+    N: s.batch,
+    C: s.channels,
+    S: s.spatial,
+    ACCUMULATE: o.accumulate ? 1 : 0,
+  };
+  return [
+    poolLaunch("global_avg_backward", constants, [io.dy, io.dx], s.batch * s.channels * s.spatial),
+  ];
+}
