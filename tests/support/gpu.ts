@@ -44,7 +44,9 @@ export class KernelBench {
     const dispatches = launches.map((l) => bindLaunch(this.gpu, l));
     await this.gpu.pipelines.verify();
     const error = await this.gpu.device.popErrorScope();
-    if (error) throw new Error(`binding ${launches.map((l) => l.kernel.name).join(", ")}: ${error.message}`);
+    if (error) {
+      throw new Error(`binding ${launches.map((l) => l.kernel.name).join(", ")}: ${error.message}`);
+    }
     this.recorder.submit(dispatches);
   }
 

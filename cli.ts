@@ -1,0 +1,198 @@
+#!/usr/bin/env -S deno run -A
+/**
+ * gennas — label-free neural architecture ranking and search with GenNAS regression on WebGPU.
+ * A thin command line over mod.ts; `gennas --help` lists the commands.
+ */
+import { Command, CommanderError } from "commander";
+import {
+  addProxyOptions,
+  parseNonNegativeInteger,
+  parsePositiveInteger,
+  type ProxyFlags,
+  proxySettings,
+} from "./src/cli/options.ts";
+import { printInfo, printRank, printScore } from "./src/cli/print.ts";
+import { runSearchCommand, runTaskSearchCommand } from "./src/cli/search.ts";
+import { GpuUnavailableError } from "./src/gpu/device.ts";
+import { createProgress } from "./src/util/progress.ts";
+import { InputError } from "./src/util/errors.ts";
+import { describeGpu, rank, type RankEvent, score, VERSION } from "./mod.ts";
+import { acquireGpu } from "./src/gpu/device.ts";
+
+function program(): Command {
+  const root = new Command("gennas")
+    .description(
+      "Rank and search neural architectures without labels (GenNAS regression proxy on WebGPU).",
+    )
+    .version(VERSION)
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)");
+
+  root.command("info")
+    .description("print the WebGPU adapter, backend, limits and features")
+    .action(async () => printInfo(describeGpu(await acquireGpu())));
+
+  addProxyOptions(
+    root.command("score")
+      .description("score one architecture (eval loss after training; lower is better)")
+      .option(
+        "--arch <arch>",
+        "NB-201 arch string or op indices, or NB-101 JSON {matrix, ops} (default: the space's example)",
+      )
+      .option("--json", "print the result as JSON"),
+    "combo",
+  ).action(async (flags: ProxyFlags & { arch?: string; json?: boolean }) => {
+    const result = await score({
+      space: flags.space,
+      arch: flags.arch,
+      task: flags.task,
+      images: flags.images,
+      settings: proxySettings(flags),
+    });
+    printScore(result, flags.json ?? false);
+  });
+
+  addProxyOptions(
+    root.command("rank")
+      .description("score many architectures and correlate with a benchmark's accuracies")
+      .requiredOption("--truth <table>", "ground truth: nb201.csv or an NB-101 jsonl")
+      .option(
+        "--dataset <name>",
+        "NB-201 accuracy column: cifar10, cifar100, imagenet16_120",
+        "cifar10",
+      )
+      .option("--metric <field>", "NB-101 accuracy field (default val_acc_mean_of_samples or acc)")
+      .option(
+        "--sample <n>",
+        "architectures drawn from the table (seeded)",
+        parsePositiveInteger,
+        100,
+      )
+      .option("--archs <file>", "rank the architectures of this file (one per line) instead")
+      .option("--limit <n>", "only the first n architectures of --archs", parsePositiveInteger)
+      .option("--out <journal>", "journal (JSONL) of every score; an existing one is resumed")
+      .option("--report <html>", "HTML report (default: the journal path with .html)")
+      .option(
+        "--bootstrap <n>",
+        "bootstrap resamples for confidence intervals",
+        parseNonNegativeInteger,
+        1000,
+      ),
+    "combo",
+  ).action(async (flags: ProxyFlags & RankFlags) => {
+    const progress = { current: undefined as ReturnType<typeof createProgress> | undefined };
+    const result = await rank({
+      space: flags.space,
+      task: flags.task,
+      images: flags.images,
+      settings: proxySettings(flags),
+      truth: flags.truth,
+      dataset: flags.dataset,
+      metric: flags.metric,
+      sample: flags.sample,
+      archs: flags.archs,
+      limit: flags.limit,
+      out: flags.out,
+      report: flags.report,
+      bootstrap: flags.bootstrap,
+      onEvent: (e: RankEvent) => {
+        if (e.type === "start") {
+          if (e.resumed) {
+            console.error(`resuming ${e.journal}: ${e.done}/${e.total} already scored`);
+          }
+          progress.current = createProgress({ total: e.total, label: "rank", initial: e.done });
+        } else {
+          progress.current?.tick(e.done, { loss: e.loss.toPrecision(4) });
+        }
+      },
+    });
+    progress.current?.stop();
+    printRank(result);
+  });
+
+  const search = root.command("search", { isDefault: true })
+    .description("end-to-end NAS: regularized evolution with the GenNAS loss as fitness (default)");
+  addProxyOptions(search, "search-N")
+    .option("--strategy <name>", "evolution (regularized evolution) or random", "evolution")
+    .option("--population <n>", "population size P", parsePositiveInteger, 50)
+    .option("--tournament <n>", "tournament size S", parsePositiveInteger, 10)
+    .option(
+      "--iterations <n>",
+      "evolution iterations T (evaluations after the population)",
+      parseNonNegativeInteger,
+      400,
+    )
+    .option(
+      "--budget <n|time>",
+      "stop after n evaluations in this run, or after a time such as 30m (seconds if bare with s/m/h)",
+    )
+    .option("--truth <table>", "ground truth to report the found arch's accuracy and regret")
+    .option("--dataset <name>", "NB-201 accuracy column", "cifar10")
+    .option("--metric <field>", "NB-101 accuracy field")
+    .option("--out <journal>", "journal (JSONL); an existing one with the same settings is resumed")
+    .option("--report <html>", "HTML report (default: the journal path with .html)")
+    .action(runSearchCommand);
+
+  addProxyOptions(
+    root.command("task-search")
+      .description("search proxy-task configs by regularized evolution, fitness ρ(−loss, accuracy)")
+      .requiredOption("--truth <table>", "ground truth of the labelled architectures")
+      .option("--dataset <name>", "NB-201 accuracy column", "cifar10")
+      .option("--metric <field>", "NB-101 accuracy field")
+      .option("--samples <n>", "labelled architectures", parsePositiveInteger, 20)
+      .option("--archs <file>", "labelled architectures from this file (default: a seeded sample)")
+      .option("--population <n>", "population size", parsePositiveInteger, 50)
+      .option("--tournament <n>", "tournament size", parsePositiveInteger, 10)
+      .option("--iterations <n>", "evolution iterations", parseNonNegativeInteger, 400)
+      .option("--budget <n|time>", "stop after n evaluations or a time such as 2h")
+      .option("--partial-grid", "draw dot `partial` from k/64 (as the presets) instead of U(0,1)")
+      .option(
+        "--out <journal>",
+        "journal (JSONL); an existing one with the same settings is resumed",
+      )
+      .option(
+        "--best <file>",
+        "write the best task config here (default: the journal path with .task.json)",
+      )
+      .option("--report <html>", "HTML report (default: the journal path with .html)"),
+    "combo",
+  ).action(runTaskSearchCommand);
+
+  return root;
+}
+
+interface RankFlags {
+  truth: string;
+  dataset: string;
+  metric?: string;
+  sample: number;
+  archs?: string;
+  limit?: number;
+  out?: string;
+  report?: string;
+  bootstrap: number;
+}
+
+export async function main(args: string[]): Promise<number> {
+  try {
+    await program().parseAsync(args, { from: "user" });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof InputError) {
+      console.error(`gennas: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof GpuUnavailableError) {
+      console.error(`gennas: ${e.message}`);
+      return 3;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,97 @@
+/** Human-readable output of the CLI commands (stdout); progress goes to stderr. */
+import type { GpuInfo } from "../gpu/device.ts";
+import type { RankReport, ScoreReport } from "../proxy/run.ts";
+import type { ArchSearchReport } from "../search/arch_search.ts";
+import type { TaskSearchReport } from "../search/task_search.ts";
+import { formatDuration } from "../util/progress.ts";
+
+function fmt(x: number | undefined, digits = 4): string {
+  if (x === undefined) return "—";
+  return Number.isFinite(x) ? x.toFixed(digits) : String(x);
+}
+
+function interval(ci: { low: number; high: number } | undefined): string {
+  return ci ? ` (95% CI ${fmt(ci.low, 3)} … ${fmt(ci.high, 3)})` : "";
+}
+
+export function printInfo(info: GpuInfo): void {
+  console.log(
+    `adapter       ${info.adapter}${info.isFallbackAdapter ? " (software fallback)" : ""}`,
+  );
+  console.log(`vendor        ${info.vendor || "—"}  architecture ${info.architecture || "—"}`);
+  console.log(`backend       ${info.backend} (DENO_WEBGPU_BACKEND)`);
+  console.log(`device class  ${info.deviceClass} (kernel tilings)`);
+  console.log(`features      ${info.features.join(", ") || "—"}`);
+  console.log("limits");
+  for (const [key, value] of Object.entries(info.limits)) {
+    console.log(`  ${key.padEnd(36)} ${value}`);
+  }
+}
+
+export function printScore(r: ScoreReport, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({ ...r, graph: r.graph }, null, 2));
+    return;
+  }
+  console.log(`space       ${r.space}`);
+  console.log(`arch        ${r.arch}`);
+  if (r.key !== r.arch) console.log(`key         ${r.key}`);
+  console.log(`task        ${r.task} · images ${r.images} · seed ${r.seed}`);
+  console.log(`loss        ${fmt(r.loss, 6)} (eval loss after training; lower is better)`);
+  console.log(
+    `training    ${r.trainLosses.length} iterations, train loss ${fmt(r.trainLosses[0])} → ${
+      fmt(r.trainLosses.at(-1))
+    }`,
+  );
+  console.log(
+    `cost        ${r.seconds.toFixed(2)} s · ${r.parameters.toLocaleString("en")} parameters · ` +
+      `${r.graph.dispatchesPerIteration} dispatches per iteration`,
+  );
+}
+
+export function printRank(r: RankReport): void {
+  const m = r.metrics;
+  console.log(`ranked ${m.n} architectures against ${r.truthMetric}`);
+  console.log(`sign convention  ${m.convention} (positive = lower loss ranks higher accuracy)`);
+  console.log(`Spearman ρ       ${fmt(m.spearman)}${interval(m.spearmanCI)}`);
+  console.log(`Kendall τ        ${fmt(m.kendall)}${interval(m.kendallCI)}`);
+  console.log(`retrieval@top${Math.round(m.topFraction * 100)}%  ${fmt(m.retrieval, 3)}`);
+  if (Number.isFinite(r.secondsPerArch)) {
+    console.log(`seconds per arch ${r.secondsPerArch.toFixed(2)} (median of this run)`);
+  }
+  const failed = r.archs.filter((a) => !Number.isFinite(a.loss)).length;
+  if (failed) console.log(`non-finite       ${failed} losses (ranked last)`);
+  if (r.journal) console.log(`journal          ${r.journal}`);
+  if (r.report) console.log(`report           ${r.report}`);
+}
+
+export function printSearch(r: ArchSearchReport): void {
+  const seconds = r.history.reduce((s, h) => s + h.seconds, 0);
+  console.log(
+    `${r.history.length} evaluations (${r.stoppedBy}) in ${formatDuration(seconds)} of scoring`,
+  );
+  console.log(`best arch   ${r.best.arch}`);
+  console.log(`best loss   ${fmt(r.best.loss, 6)} (evaluation ${r.best.index})`);
+  if (r.truthMetric) {
+    console.log(`accuracy    ${fmt(r.best.accuracy, 2)} (${r.truthMetric})`);
+    console.log(
+      `optimum     ${fmt(r.optimumAccuracy, 2)} in the table · regret ${fmt(r.regret, 2)}`,
+    );
+  }
+  if (r.journal) console.log(`journal     ${r.journal}`);
+  if (r.report) console.log(`report      ${r.report}`);
+}
+
+export function printTaskSearch(r: TaskSearchReport): void {
+  console.log(
+    `${r.history.length} task configs (${r.stoppedBy}) on ${r.labelled} labelled architectures`,
+  );
+  console.log(
+    `best ρ(−loss, accuracy) ${fmt(r.best.rho)} · Kendall τ ${
+      fmt(r.best.kendall)
+    } (config ${r.best.index})`,
+  );
+  if (r.bestPath) console.log(`best task   ${r.bestPath} (use with --task)`);
+  if (r.journal) console.log(`journal     ${r.journal}`);
+  if (r.report) console.log(`report      ${r.report}`);
+}

@@ -1,0 +1,153 @@
+/** The `search` and `task-search` commands: flags → library calls, with progress on stderr. */
+import { searchArchitectures, type Strategy } from "../search/arch_search.ts";
+import { searchTasks } from "../search/task_search.ts";
+import type { SearchBudget } from "../search/types.ts";
+import { InputError } from "../util/errors.ts";
+import { createProgress, type Progress } from "../util/progress.ts";
+import { parseDuration, type ProxyFlags, proxySettings } from "./options.ts";
+import { printSearch, printTaskSearch } from "./print.ts";
+
+interface SearchFlags extends ProxyFlags {
+  strategy: Strategy;
+  population: number;
+  tournament: number;
+  iterations: number;
+  budget?: string;
+  truth?: string;
+  dataset: string;
+  metric?: string;
+  out?: string;
+  report?: string;
+}
+
+/** `--budget 200` is evaluations; `--budget 30m` (s, m or h) is wall time. */
+export function parseBudget(text: string | undefined): SearchBudget | undefined {
+  if (text === undefined) return undefined;
+  if (/^\d+$/.test(text.trim())) return { evaluations: Number(text) };
+  try {
+    return { seconds: parseDuration(text) };
+  } catch {
+    throw new InputError(
+      `--budget "${text}" is neither a number of evaluations (e.g. 200) nor a time (e.g. 90s, 30m, 2h)`,
+    );
+  }
+}
+
+/** Ctrl-C finishes the evaluation in flight, journals it and stops cleanly. */
+function interruptible(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const handler = () => {
+    console.error("\ngennas: stopping after the evaluation in flight (Ctrl-C again to abort)");
+    Deno.removeSignalListener("SIGINT", handler);
+    controller.abort();
+  };
+  try {
+    Deno.addSignalListener("SIGINT", handler);
+  } catch {
+    // Signals are not available on every platform.
+  }
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      try {
+        Deno.removeSignalListener("SIGINT", handler);
+      } catch { /* already removed */ }
+    },
+  };
+}
+
+export async function runSearchCommand(flags: SearchFlags): Promise<void> {
+  let progress: Progress | undefined;
+  const stop = interruptible();
+  try {
+    const result = await searchArchitectures({
+      space: flags.space,
+      task: flags.task,
+      images: flags.images,
+      settings: proxySettings(flags),
+      strategy: flags.strategy,
+      population: flags.population,
+      tournament: flags.tournament,
+      iterations: flags.iterations,
+      budget: parseBudget(flags.budget),
+      truth: flags.truth,
+      dataset: flags.dataset,
+      metric: flags.metric,
+      out: flags.out,
+      report: flags.report,
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === "start") {
+          if (e.resumed) {
+            console.error(`resuming ${flags.out}: ${e.done}/${e.total} evaluations replayed`);
+          }
+          progress = createProgress({ total: e.total, label: "search", initial: e.done });
+        } else if (!e.replayed) {
+          progress?.tick(e.done, { best: (e.bestLoss ?? NaN).toPrecision(4) });
+        }
+      },
+    });
+    progress?.stop();
+    printSearch(result);
+  } finally {
+    progress?.stop();
+    stop.dispose();
+  }
+}
+
+interface TaskSearchFlags extends ProxyFlags {
+  truth: string;
+  dataset: string;
+  metric?: string;
+  samples: number;
+  archs?: string;
+  population: number;
+  tournament: number;
+  iterations: number;
+  budget?: string;
+  partialGrid?: boolean;
+  out?: string;
+  best?: string;
+  report?: string;
+}
+
+export async function runTaskSearchCommand(flags: TaskSearchFlags): Promise<void> {
+  let progress: Progress | undefined;
+  const stop = interruptible();
+  try {
+    const result = await searchTasks({
+      space: flags.space,
+      images: flags.images,
+      settings: proxySettings(flags),
+      truth: flags.truth,
+      dataset: flags.dataset,
+      metric: flags.metric,
+      samples: flags.samples,
+      archs: flags.archs,
+      population: flags.population,
+      tournament: flags.tournament,
+      iterations: flags.iterations,
+      budget: parseBudget(flags.budget),
+      partialGrid: flags.partialGrid,
+      out: flags.out,
+      best: flags.best,
+      report: flags.report,
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === "start") {
+          if (e.resumed) {
+            console.error(`resuming ${flags.out}: ${e.done}/${e.total} configs replayed`);
+          }
+          progress = createProgress({ total: e.total, label: "task-search", initial: e.done });
+        } else if (!e.replayed) {
+          progress?.tick(e.done, { best_rho: (e.bestRho ?? NaN).toFixed(3) });
+        }
+      },
+    });
+    progress?.stop();
+    printTaskSearch(result);
+  } finally {
+    progress?.stop();
+    stop.dispose();
+  }
+}

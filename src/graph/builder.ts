@@ -1,0 +1,337 @@
+/**
+ * Builds a network once as a static graph of op nodes. Every op can either create its output or
+ * add into an existing tensor (`into`), so sums of branches cost no extra kernels.
+ */
+import { conv2dOutputSize, conv2dShape } from "../kernels/conv2d.ts";
+import { poolOutputSize } from "../kernels/pool.ts";
+import type { UnaryOp } from "../kernels/elementwise.ts";
+import {
+  AvgPoolOp,
+  BatchNormOp,
+  ConcatOp,
+  Conv2dOp,
+  GlobalAvgPoolOp,
+  LinearOp,
+  MaxPoolOp,
+  MulOp,
+  type NoiseConfig,
+  NoisyInputOp,
+  type OpNode,
+  SliceChannelsOp,
+  SubsampleOp,
+  UnaryOpNode,
+} from "./ops.ts";
+import {
+  type InitSpec,
+  Param,
+  type ParamOptions,
+  sameShape,
+  shapeText,
+  State,
+  Tensor,
+} from "./tensor.ts";
+
+export interface Conv2dOptions {
+  outChannels: number;
+  kernel: number | [number, number];
+  stride?: number | [number, number];
+  pad?: number | [number, number];
+  dilation?: number | [number, number];
+  groups?: number;
+  bias: boolean;
+  /** Weight init; PyTorch's default (kaiming-uniform a=√5) when absent. */
+  weightInit?: InitSpec;
+}
+
+export interface BatchNormOptions {
+  affine: boolean;
+  relu?: boolean;
+  /** Keep running statistics for eval mode (PyTorch track_running_stats). */
+  track: boolean;
+  eps?: number;
+  momentum?: number;
+}
+
+export interface PoolOptions {
+  kernel: number;
+  stride: number;
+  pad: number;
+}
+
+export interface LossStage {
+  readonly output: Tensor;
+  readonly target: Tensor;
+  readonly trainWeight: number;
+  readonly evalWeight: number;
+}
+
+/** PyTorch's default for conv and linear layers: kaiming_uniform(a=√5) = U(±1/√fan_in). */
+export function pytorchDefaultInit(fanIn: number): ParamOptions["init"] {
+  return { kind: "uniform", bound: 1 / Math.sqrt(fanIn) };
+}
+
+export class GraphBuilder {
+  readonly tensors: Tensor[] = [];
+  readonly ops: OpNode[] = [];
+  readonly params: Param[] = [];
+  readonly states: State[] = [];
+  readonly inputs: Tensor[] = [];
+  readonly losses: LossStage[] = [];
+  readonly #producers = new Map<Tensor, OpNode[]>();
+  readonly #reluOf = new Map<Tensor, Tensor>();
+  readonly #names = new Set<string>();
+
+  /** Host-written tensor (clean images, targets). */
+  input(name: string, shape: readonly number[]): Tensor {
+    const t = this.#tensor(name, shape, "input");
+    this.inputs.push(t);
+    return t;
+  }
+
+  param(name: string, shape: readonly number[], options: ParamOptions): Param {
+    this.#claim(name);
+    const p = new Param(this.tensors.length, name, shape, options);
+    this.tensors.push(p);
+    this.params.push(p);
+    return p;
+  }
+
+  state(name: string, shape: readonly number[], initial: number): State {
+    this.#claim(name);
+    const s = new State(this.tensors.length, name, shape, initial);
+    this.tensors.push(s);
+    this.states.push(s);
+    return s;
+  }
+
+  zeros(name: string, shape: readonly number[]): Tensor {
+    return this.#tensor(name, shape, "zeros");
+  }
+
+  /** clean + fresh noise each iteration (and a different draw for the eval pass). */
+  noisy(name: string, clean: Tensor, noise: NoiseConfig): Tensor {
+    const y = this.#tensor(name, clean.shape, "activation");
+    return this.#add(new NoisyInputOp(name, clean, y, noise), y);
+  }
+
+  /** Conv2d with PyTorch's default init; weight `${name}.weight`, bias `${name}.bias`. */
+  conv2d(name: string, x: Tensor, o: Conv2dOptions, into?: Tensor): Tensor {
+    const shape = conv2dShape({
+      batch: x.n,
+      inChannels: x.c,
+      outChannels: o.outChannels,
+      inH: x.h,
+      inW: x.w,
+      kernel: o.kernel,
+      stride: o.stride,
+      pad: o.pad,
+      dilation: o.dilation,
+      groups: o.groups,
+    });
+    const fanIn = (x.c / shape.groups) * shape.kernelH * shape.kernelW;
+    const init = pytorchDefaultInit(fanIn);
+    const weight = this.param(
+      `${name}.weight`,
+      [o.outChannels, x.c / shape.groups, shape.kernelH, shape.kernelW],
+      { init: o.weightInit ?? init, decay: true },
+    );
+    const bias = o.bias
+      ? this.param(`${name}.bias`, [o.outChannels], { init, decay: false })
+      : undefined;
+    const { outH, outW } = conv2dOutputSize(shape);
+    const y = this.#output(name, [x.n, o.outChannels, outH, outW], into);
+    return this.#add(new Conv2dOp(name, x, weight, bias, y, shape), y, into);
+  }
+
+  /** BatchNorm2d (γ=1, β=0, running mean 0 / var 1) with an optional fused ReLU. */
+  batchNorm(name: string, x: Tensor, o: BatchNormOptions, into?: Tensor): Tensor {
+    const c = x.c;
+    const gamma = o.affine
+      ? this.param(`${name}.weight`, [c], { init: { kind: "constant", value: 1 }, decay: false })
+      : undefined;
+    const beta = o.affine
+      ? this.param(`${name}.bias`, [c], { init: { kind: "constant", value: 0 }, decay: false })
+      : undefined;
+    const runningMean = o.track ? this.state(`${name}.running_mean`, [c], 0) : undefined;
+    const runningVar = o.track ? this.state(`${name}.running_var`, [c], 1) : undefined;
+    const mean = this.#tensor(`${name}.batch_mean`, [c], "saved");
+    const invstd = this.#tensor(`${name}.batch_invstd`, [c], "saved");
+    const y = this.#output(name, x.shape, into);
+    const op = new BatchNormOp(name, x, y, mean, invstd, gamma, beta, runningMean, runningVar, {
+      affine: o.affine,
+      relu: o.relu ?? false,
+      track: o.track,
+      eps: o.eps ?? 1e-5,
+      momentum: o.momentum ?? 0.1,
+    });
+    return this.#add(op, y, into);
+  }
+
+  /** ReLU, computed once per tensor however many consumers ask for it. */
+  relu(x: Tensor): Tensor {
+    const cached = this.#reluOf.get(x);
+    if (cached) return cached;
+    const y = this.unary(`${x.name}.relu`, "relu", x);
+    this.#reluOf.set(x, y);
+    return y;
+  }
+
+  unary(name: string, op: UnaryOp, x: Tensor, alpha?: number, into?: Tensor): Tensor {
+    const y = this.#output(name, x.shape, into);
+    return this.#add(new UnaryOpNode(name, op, x, y, alpha), y, into);
+  }
+
+  /** into += x (x copied when `into` is absent). */
+  addInto(name: string, x: Tensor, into: Tensor | undefined): Tensor {
+    return this.unary(name, "identity", x, undefined, into);
+  }
+
+  mul(name: string, a: Tensor, b: Tensor, into?: Tensor): Tensor {
+    this.#assertShape(name, a, b.shape);
+    const y = this.#output(name, a.shape, into);
+    return this.#add(new MulOp(name, a, b, y), y, into);
+  }
+
+  maxPool(name: string, x: Tensor, o: PoolOptions, into?: Tensor): Tensor {
+    const shape = { batch: x.n, channels: x.c, inH: x.h, inW: x.w, ...o };
+    const { outH, outW } = poolOutputSize(shape);
+    const y = this.#output(name, [x.n, x.c, outH, outW], into);
+    const argmax = this.#tensor(`${name}.argmax`, y.shape, "saved", "u32");
+    return this.#add(new MaxPoolOp(name, x, y, argmax, shape), y, into);
+  }
+
+  avgPool(
+    name: string,
+    x: Tensor,
+    o: PoolOptions & { countIncludePad: boolean },
+    into?: Tensor,
+  ): Tensor {
+    const shape = {
+      batch: x.n,
+      channels: x.c,
+      inH: x.h,
+      inW: x.w,
+      kernel: o.kernel,
+      stride: o.stride,
+      pad: o.pad,
+    };
+    const { outH, outW } = poolOutputSize(shape);
+    const y = this.#output(name, [x.n, x.c, outH, outW], into);
+    return this.#add(new AvgPoolOp(name, x, y, shape, o.countIncludePad), y, into);
+  }
+
+  globalAvgPool(name: string, x: Tensor, into?: Tensor): Tensor {
+    const y = this.#output(name, [x.n, x.c], into);
+    return this.#add(new GlobalAvgPoolOp(name, x, y), y, into);
+  }
+
+  /** Nearest-neighbour resize (F.interpolate mode "nearest"); identity when sizes agree. */
+  subsample(name: string, x: Tensor, outH: number, outW: number, into?: Tensor): Tensor {
+    if (!into && x.h === outH && x.w === outW) return x;
+    const y = this.#output(name, [x.n, x.c, outH, outW], into);
+    const shape = { batch: x.n, channels: x.c, inH: x.h, inW: x.w, outH, outW };
+    return this.#add(new SubsampleOp(name, x, y, shape), y, into);
+  }
+
+  concat(name: string, parts: readonly Tensor[], into?: Tensor): Tensor {
+    if (parts.length === 1 && !into) return parts[0];
+    const [first] = parts;
+    for (const p of parts) {
+      if (p.n !== first.n || p.h !== first.h || p.w !== first.w) {
+        throw new Error(`${name}: concat of ${shapeText(p.shape)} and ${shapeText(first.shape)}`);
+      }
+    }
+    const channels = parts.reduce((sum, p) => sum + p.c, 0);
+    const y = this.#output(name, [first.n, channels, first.h, first.w], into);
+    return this.#add(new ConcatOp(name, parts, y), y, into);
+  }
+
+  /** The first `count` channels (x itself when count equals the channel count and no `into`). */
+  sliceChannels(name: string, x: Tensor, count: number, into?: Tensor): Tensor {
+    if (count === x.c) return into ? this.addInto(name, x, into) : x;
+    if (count > x.c || count < 1) throw new Error(`${name}: slice ${count} of ${x.c} channels`);
+    const y = this.#output(name, [x.n, count, x.h, x.w], into);
+    return this.#add(new SliceChannelsOp(name, x, y), y, into);
+  }
+
+  linear(
+    name: string,
+    x: Tensor,
+    outFeatures: number,
+    o: { bias: boolean },
+    into?: Tensor,
+  ): Tensor {
+    const [batch, inFeatures] = x.shape;
+    const init = pytorchDefaultInit(inFeatures);
+    const weight = this.param(`${name}.weight`, [outFeatures, inFeatures], { init, decay: true });
+    const bias = o.bias
+      ? this.param(`${name}.bias`, [outFeatures], { init, decay: false })
+      : undefined;
+    const y = this.#output(name, [batch, outFeatures], into);
+    const shape = { batch, inFeatures, outFeatures };
+    return this.#add(new LinearOp(name, x, weight, bias, y, shape), y, into);
+  }
+
+  /** Weighted MSE over stages; stages whose train weight is 0 are left out entirely. */
+  mseLoss(stages: readonly LossStage[]): void {
+    for (const s of stages) {
+      this.#assertShape("mse loss", s.output, s.target.shape);
+      if (s.trainWeight !== 0) this.losses.push(s);
+    }
+  }
+
+  producersOf(t: Tensor): readonly OpNode[] {
+    return this.#producers.get(t) ?? [];
+  }
+
+  #claim(name: string): void {
+    if (this.#names.has(name)) throw new Error(`duplicate tensor name "${name}"`);
+    this.#names.add(name);
+  }
+
+  #tensor(
+    name: string,
+    shape: readonly number[],
+    kind: Tensor["kind"],
+    dtype: "f32" | "u32" = "f32",
+  ): Tensor {
+    this.#claim(name);
+    if (shape.some((d) => !Number.isInteger(d) || d < 1)) {
+      throw new Error(`${name}: invalid shape ${shapeText(shape)}`);
+    }
+    const t = new Tensor(this.tensors.length, name, shape, kind, dtype);
+    this.tensors.push(t);
+    return t;
+  }
+
+  #output(name: string, shape: readonly number[], into: Tensor | undefined): Tensor {
+    if (!into) return this.#tensor(name, shape, "activation");
+    this.#assertShape(name, into, shape);
+    if (into.kind !== "activation") throw new Error(`${name}: cannot add into ${into.kind}`);
+    return into;
+  }
+
+  #assertShape(name: string, t: Tensor, shape: readonly number[]): void {
+    if (!sameShape(t.shape, shape)) {
+      throw new Error(`${name}: shape ${shapeText(t.shape)} does not match ${shapeText(shape)}`);
+    }
+  }
+
+  #add(op: OpNode, y: Tensor, into?: Tensor): Tensor {
+    const producers = this.#producers.get(y) ?? [];
+    if (into) {
+      op.accumulate = true;
+      for (const p of [...producers, op]) {
+        if (!p.canAccumulate) {
+          throw new Error(
+            `${op.name}: ${p.name} output cannot be summed into (its backward reads it)`,
+          );
+        }
+      }
+    }
+    producers.push(op);
+    this.#producers.set(y, producers);
+    this.ops.push(op);
+    return y;
+  }
+}

@@ -1,0 +1,594 @@
+/**
+ * Compiles a GraphBuilder into replayable dispatch lists: one training iteration (noise, forward,
+ * loss, backward, optimizer, step counter) and one eval pass. Everything — pipelines, bind groups,
+ * buffers — is created here once; training then only re-encodes the same dispatches.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { alignUp, BufferAllocator } from "../gpu/buffers.ts";
+import type { BufferSlice, Launch } from "../gpu/kernel.ts";
+import { bindLaunch, type Dispatch, Recorder } from "../gpu/recorder.ts";
+import { mseLoss } from "../kernels/loss.ts";
+import { adamStep, sgdStep, stepIncrement } from "../kernels/optim.ts";
+import type { GraphBuilder } from "./builder.ts";
+import { initialValues } from "./init.ts";
+import { planMemory, type TransientRequest } from "./memory.ts";
+import type {
+  BackwardContext,
+  ForwardContext,
+  GradTarget,
+  Mode,
+  OpNode,
+  Slot,
+  SlotPlacement,
+} from "./ops.ts";
+import { type Param, shapeText, type Tensor } from "./tensor.ts";
+
+export type OptimizerConfig =
+  | { kind: "sgd"; lr: number; momentum: number; weightDecay: number }
+  | { kind: "adam"; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number };
+
+export interface CompileOptions {
+  optimizer: OptimizerConfig;
+  /** Weight-initialisation seed; each parameter draws from (seed, its name). */
+  seed: number;
+  /** Iterations the loss history on the GPU can hold. */
+  maxIterations: number;
+}
+
+/** Where a parameter sits in the flat buffers, and how it is treated. */
+export interface ParamInfo {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly size: number;
+  /** Offset in floats into the flat parameter (and gradient) buffer. */
+  readonly offset: number;
+  /** Updated by the optimizer (false: frozen, or unreachable from the loss). */
+  readonly trained: boolean;
+  readonly decay: boolean;
+}
+
+export interface GraphStats {
+  dispatchesPerIteration: number;
+  dispatchesPerEval: number;
+  transientBytes: number;
+  unsharedTransientBytes: number;
+  persistentBytes: number;
+  parameters: number;
+  trainedParameters: number;
+}
+
+/** Floats between parameter offsets (256-byte storage-offset alignment). */
+const PARAM_ALIGN = 64;
+
+class SlotTable {
+  readonly slots: Slot[] = [];
+  create(floats: number, label: string, placement: SlotPlacement): Slot {
+    const slot = { id: this.slots.length, floats: Math.max(1, floats), label, placement };
+    this.slots.push(slot);
+    return slot;
+  }
+}
+
+interface Analysis {
+  live: Set<Tensor>;
+  liveOps: OpNode[];
+  requiresGrad: Set<Tensor>;
+}
+
+/** Ops whose outputs reach the loss, and the tensors that carry gradient. */
+function analyse(builder: GraphBuilder): Analysis {
+  const live = new Set<Tensor>(builder.losses.map((s) => s.output));
+  const liveOps: OpNode[] = [];
+  for (let i = builder.ops.length - 1; i >= 0; i--) {
+    const op = builder.ops[i];
+    if (!op.outputs.some((t) => live.has(t))) continue;
+    liveOps.unshift(op);
+    for (const t of op.inputs) live.add(t);
+  }
+  const requiresGrad = new Set<Tensor>();
+  for (const p of builder.params) if (p.trainable && live.has(p)) requiresGrad.add(p);
+  for (const op of liveOps) {
+    if (!op.inputs.some((t) => requiresGrad.has(t))) continue;
+    for (const t of op.outputs) if (t.kind === "activation") requiresGrad.add(t);
+  }
+  return { live, liveOps, requiresGrad };
+}
+
+function layoutParams(
+  params: readonly Param[],
+  analysis: Analysis,
+  optimizer: OptimizerConfig,
+): { infos: ParamInfo[]; decayFloats: number; trainedFloats: number; totalFloats: number } {
+  const trained = (p: Param) => analysis.requiresGrad.has(p);
+  const decays = (p: Param) => trained(p) && (optimizer.kind === "adam" || p.options.decay);
+  const groups = [
+    params.filter((p) => decays(p)),
+    params.filter((p) => trained(p) && !decays(p)),
+    params.filter((p) => !trained(p)),
+  ];
+  const infos: ParamInfo[] = [];
+  let offset = 0;
+  const ends: number[] = [];
+  for (const group of groups) {
+    for (const p of group) {
+      infos.push({
+        name: p.name,
+        shape: p.shape,
+        size: p.size,
+        offset,
+        trained: trained(p),
+        decay: decays(p),
+      });
+      offset = alignUp(offset + p.size, PARAM_ALIGN);
+    }
+    ends.push(offset);
+  }
+  return { infos, decayFloats: ends[0], trainedFloats: ends[1], totalFloats: ends[2] };
+}
+
+export async function compileGraph(
+  gpu: Gpu,
+  builder: GraphBuilder,
+  options: CompileOptions,
+): Promise<CompiledGraph> {
+  if (builder.losses.length === 0) throw new Error("graph has no loss stage");
+  const analysis = analyse(builder);
+  const layout = layoutParams(builder.params, analysis, options.optimizer);
+  const paramInfo = new Map(layout.infos.map((info) => [info.name, info]));
+  const table = new SlotTable();
+  const persistent = new Map<number, { buffer: string; offsetFloats: number }>();
+  const values = new Map<Tensor, Slot>();
+  const grads = new Map<Tensor, Slot>();
+
+  const stateOffsets = new Map<Tensor, number>();
+  let stateFloats = 0;
+  for (const s of builder.states) {
+    stateOffsets.set(s, stateFloats);
+    stateFloats = alignUp(stateFloats + s.size, PARAM_ALIGN);
+  }
+
+  const place = (slot: Slot, buffer: string, offsetFloats = 0) => {
+    persistent.set(slot.id, { buffer, offsetFloats });
+    return slot;
+  };
+  const value = (t: Tensor): Slot => {
+    let slot = values.get(t);
+    if (slot) return slot;
+    switch (t.kind) {
+      case "param": {
+        const info = paramInfo.get(t.name)!;
+        slot = place(table.create(t.size, t.name, "params"), "params", info.offset);
+        break;
+      }
+      case "state":
+        slot = place(table.create(t.size, t.name, "state"), "state", stateOffsets.get(t)!);
+        break;
+      case "input":
+      case "zeros":
+        slot = place(table.create(t.size, t.name, t.kind), `tensor:${t.id}`);
+        break;
+      default:
+        slot = table.create(t.size, t.name, "transient");
+    }
+    values.set(t, slot);
+    return slot;
+  };
+  const grad = (t: Tensor): Slot => {
+    let slot = grads.get(t);
+    if (slot) return slot;
+    if (t.kind === "param") {
+      const info = paramInfo.get(t.name)!;
+      slot = place(table.create(t.size, `${t.name}.grad`, "grads"), "grads", info.offset);
+    } else {
+      slot = table.create(t.size, `${t.name}.grad`, "transient");
+    }
+    grads.set(t, slot);
+    return slot;
+  };
+  const scratch = (floats: number, label: string) => table.create(floats, label, "transient");
+  const counter = place(table.create(1, "step_counter", "counter"), "counter");
+  const history = place(table.create(options.maxIterations, "loss_history", "history"), "history");
+  const evalLoss = place(table.create(1, "eval_loss", "eval"), "eval");
+
+  const forwardContext = (mode: Mode): ForwardContext => ({
+    mode,
+    deviceClass: gpu.deviceClass,
+    counter,
+    value,
+    scratch,
+  });
+  const forward = (mode: Mode) =>
+    analysis.liveOps.flatMap((op) => op.forward(forwardContext(mode)));
+
+  const train: Launch<Slot>[] = forward("train");
+  const written = new Set<Tensor>();
+  train.push(...mseLoss(
+    forwardContext("train"),
+    builder.losses.map((s) => {
+      const needsGrad = analysis.requiresGrad.has(s.output);
+      if (needsGrad) written.add(s.output);
+      return {
+        n: s.output.size,
+        out: value(s.output),
+        target: value(s.target),
+        weight: s.trainWeight,
+        grad: needsGrad ? grad(s.output) : undefined,
+      };
+    }),
+    { loss: history, index: counter },
+  ));
+  train.push(
+    ...backward(analysis, written, { value, grad, scratch, deviceClass: gpu.deviceClass }),
+  );
+  train.push(...optimizerLaunches(options.optimizer, layout, {
+    table,
+    place,
+    counter,
+    deviceClass: gpu.deviceClass,
+  }));
+  train.push(stepIncrement(counter));
+
+  const evaluation: Launch<Slot>[] = forward("eval");
+  evaluation.push(...mseLoss(
+    forwardContext("eval"),
+    builder.losses.map((s) => ({
+      n: s.output.size,
+      out: value(s.output),
+      target: value(s.target),
+      weight: s.evalWeight,
+    })),
+    { loss: evalLoss },
+  ));
+
+  return await CompiledGraph.create(gpu, {
+    builder,
+    options,
+    layout,
+    table,
+    persistent,
+    values,
+    train,
+    evaluation,
+    stateFloats,
+    stateOffsets,
+    counter,
+    history,
+    evalLoss,
+  });
+}
+
+function backward(
+  analysis: Analysis,
+  written: Set<Tensor>,
+  c: Pick<BackwardContext, "value" | "grad" | "scratch" | "deviceClass">,
+): Launch<Slot>[] {
+  const launches: Launch<Slot>[] = [];
+  for (let i = analysis.liveOps.length - 1; i >= 0; i--) {
+    const op = analysis.liveOps[i];
+    if (!op.outputs.some((t) => written.has(t))) continue;
+    const targets = new Map<number, GradTarget | undefined>();
+    const ctx: BackwardContext = {
+      ...c,
+      grad: (t: Tensor) => {
+        if (!written.has(t)) throw new Error(`${op.name}: gradient of ${t.name} was never written`);
+        return c.grad(t);
+      },
+      gradTarget: (index: number) => {
+        if (targets.has(index)) return targets.get(index);
+        const t = op.inputs[index];
+        let target: GradTarget | undefined;
+        if (t && analysis.requiresGrad.has(t)) {
+          target = { slot: c.grad(t), accumulate: written.has(t) };
+          written.add(t);
+        }
+        targets.set(index, target);
+        return target;
+      },
+    };
+    launches.push(...op.backward(ctx));
+  }
+  return launches;
+}
+
+interface OptimizerSlots {
+  table: SlotTable;
+  place: (slot: Slot, buffer: string, offsetFloats?: number) => Slot;
+  counter: Slot;
+  deviceClass: Gpu["deviceClass"];
+}
+
+function optimizerLaunches(
+  config: OptimizerConfig,
+  layout: { decayFloats: number; trainedFloats: number },
+  s: OptimizerSlots,
+): Launch<Slot>[] {
+  const n = layout.trainedFloats;
+  if (n === 0) return [];
+  const flat = (buffer: string) => s.place(s.table.create(n, buffer, "optimizer"), buffer);
+  const ctx = {
+    deviceClass: s.deviceClass,
+    scratch: (floats: number, label: string) => s.table.create(floats, label, "transient"),
+  };
+  if (config.kind === "sgd") {
+    return sgdStep(ctx, n, {
+      params: flat("params"),
+      grads: flat("grads"),
+      momentum: flat("momentum"),
+    }, {
+      lr: config.lr,
+      momentum: config.momentum,
+      weightDecay: config.weightDecay,
+      decayCount: layout.decayFloats,
+    });
+  }
+  return adamStep(ctx, n, {
+    params: flat("params"),
+    grads: flat("grads"),
+    m: flat("adam_m"),
+    v: flat("adam_v"),
+    step: s.counter,
+  }, {
+    lr: config.lr,
+    beta1: config.beta1,
+    beta2: config.beta2,
+    eps: config.eps,
+    weightDecay: config.weightDecay,
+    decayCount: layout.decayFloats,
+  });
+}
+
+interface CompileResult {
+  builder: GraphBuilder;
+  options: CompileOptions;
+  layout: ReturnType<typeof layoutParams>;
+  table: SlotTable;
+  persistent: Map<number, { buffer: string; offsetFloats: number }>;
+  values: Map<Tensor, Slot>;
+  train: Launch<Slot>[];
+  evaluation: Launch<Slot>[];
+  stateFloats: number;
+  stateOffsets: Map<Tensor, number>;
+  counter: Slot;
+  history: Slot;
+  evalLoss: Slot;
+}
+
+function lifetimes(c: CompileResult): TransientRequest[] {
+  const intervals = new Map<number, { first: number; last: number }[]>();
+  const scan = (launches: Launch<Slot>[], base: number) => {
+    const seen = new Map<number, { first: number; last: number }>();
+    launches.forEach((launch, i) => {
+      for (const slot of launch.bindings) {
+        if (slot.placement !== "transient") continue;
+        const interval = seen.get(slot.id);
+        if (interval) interval.last = base + i;
+        else seen.set(slot.id, { first: base + i, last: base + i });
+      }
+    });
+    for (const [id, interval] of seen) {
+      const list = intervals.get(id) ?? [];
+      list.push(interval);
+      intervals.set(id, list);
+    }
+  };
+  scan(c.train, 0);
+  scan(c.evaluation, c.train.length);
+  return [...intervals].map(([id, list]) => ({
+    id,
+    bytes: c.table.slots[id].floats * 4,
+    intervals: list,
+  }));
+}
+
+/** A trained network: replay iterations, evaluate, move parameters in and out. */
+export class CompiledGraph {
+  readonly recorder: Recorder;
+  readonly params: readonly ParamInfo[];
+  readonly stats: GraphStats;
+  #iterations = 0;
+
+  private constructor(
+    readonly gpu: Gpu,
+    private readonly alloc: BufferAllocator,
+    private readonly buffers: Map<string, GPUBuffer>,
+    private readonly c: CompileResult,
+    private readonly trainDispatches: Dispatch[],
+    private readonly evalDispatches: Dispatch[],
+    private readonly resolve: (slot: Slot) => BufferSlice,
+    stats: GraphStats,
+  ) {
+    this.recorder = new Recorder(gpu);
+    this.params = c.layout.infos;
+    this.stats = stats;
+  }
+
+  static async create(gpu: Gpu, c: CompileResult): Promise<CompiledGraph> {
+    const alloc = new BufferAllocator(gpu.device);
+    const plan = planMemory(lifetimes(c));
+    const transient = plan.bufferBytes.map((bytes, i) => alloc.storage(bytes, `transient${i}`));
+    const buffers = new Map<string, GPUBuffer>();
+    const persistentBuffer = (name: string, floats: number) => {
+      let buffer = buffers.get(name);
+      if (!buffer) {
+        buffer = alloc.storage(Math.max(1, floats) * 4, name);
+        buffers.set(name, buffer);
+      }
+      return buffer;
+    };
+    const sizes: Record<string, number> = {
+      params: c.layout.totalFloats,
+      grads: c.layout.trainedFloats,
+      momentum: c.layout.trainedFloats,
+      adam_m: c.layout.trainedFloats,
+      adam_v: c.layout.trainedFloats,
+      state: c.stateFloats,
+    };
+    const resolved = new Map<number, BufferSlice>();
+    const resolve = (slot: Slot): BufferSlice => {
+      let slice = resolved.get(slot.id);
+      if (slice) return slice;
+      const size = slot.floats * 4;
+      const place = c.persistent.get(slot.id);
+      if (place) {
+        const floats = sizes[place.buffer] ?? slot.floats;
+        slice = {
+          buffer: persistentBuffer(place.buffer, floats),
+          offset: place.offsetFloats * 4,
+          size,
+        };
+      } else {
+        const index = plan.assignment.get(slot.id);
+        if (index === undefined) throw new Error(`slot ${slot.label} was never planned`);
+        slice = { buffer: transient[index], offset: 0, size };
+      }
+      resolved.set(slot.id, slice);
+      return slice;
+    };
+    const bind = (launch: Launch<Slot>) =>
+      bindLaunch(gpu, { ...launch, bindings: launch.bindings.map(resolve) });
+    gpu.device.pushErrorScope("validation");
+    const trainDispatches = c.train.map(bind);
+    const evalDispatches = c.evaluation.map(bind);
+    await gpu.pipelines.verify();
+    const bindError = await gpu.device.popErrorScope();
+    if (bindError) throw new Error(`graph compilation: ${bindError.message}`);
+    const transientBytes = plan.bufferBytes.reduce((a, b) => a + b, 0);
+    const stats: GraphStats = {
+      dispatchesPerIteration: trainDispatches.length,
+      dispatchesPerEval: evalDispatches.length,
+      transientBytes,
+      unsharedTransientBytes: plan.unsharedBytes,
+      persistentBytes: alloc.bytes - transientBytes,
+      parameters: c.layout.infos.reduce((sum, p) => sum + p.size, 0),
+      trainedParameters: c.layout.infos.filter((p) => p.trained).reduce((s, p) => s + p.size, 0),
+    };
+    const graph = new CompiledGraph(
+      gpu,
+      alloc,
+      buffers,
+      c,
+      trainDispatches,
+      evalDispatches,
+      resolve,
+      stats,
+    );
+    graph.reset();
+    return graph;
+  }
+
+  /** Re-initialises parameters, running statistics, optimizer state and the step counter. */
+  reset(): void {
+    const flat = new Float32Array(this.c.layout.totalFloats);
+    const bySize = new Map(this.c.builder.params.map((p) => [p.name, p]));
+    for (const info of this.params) {
+      const p = bySize.get(info.name)!;
+      flat.set(initialValues(p.options.init, p.size, this.c.options.seed, p.name), info.offset);
+    }
+    this.#writeBuffer("params", flat);
+    const state = new Float32Array(this.c.stateFloats);
+    for (const s of this.c.builder.states) {
+      state.fill(s.initial, this.c.stateOffsets.get(s)!, this.c.stateOffsets.get(s)! + s.size);
+    }
+    this.#writeBuffer("state", state);
+    for (const name of ["momentum", "adam_m", "adam_v"]) {
+      this.#writeBuffer(name, new Float32Array(this.c.layout.trainedFloats));
+    }
+    this.recorder.write(this.resolve(this.c.counter), new Uint32Array(1));
+    this.#iterations = 0;
+  }
+
+  #writeBuffer(name: string, data: Float32Array): void {
+    const buffer = this.buffers.get(name);
+    if (buffer && data.length > 0) {
+      this.recorder.write({ buffer, offset: 0, size: buffer.size }, data);
+    }
+  }
+
+  /** Uploads a host tensor (clean input images, targets). */
+  write(tensor: Tensor, data: Float32Array): void {
+    if (tensor.kind !== "input") throw new Error(`${tensor.name} is not an input tensor`);
+    if (data.length !== tensor.size) {
+      throw new Error(`${tensor.name}: ${data.length} values for shape ${shapeText(tensor.shape)}`);
+    }
+    const slot = this.c.values.get(tensor);
+    if (!slot) return; // not reachable from the loss
+    this.recorder.write(this.resolve(slot), data);
+  }
+
+  get iterations(): number {
+    return this.#iterations;
+  }
+
+  /** Encodes `iterations` training steps, `perSubmit` per command buffer; never waits. */
+  train(iterations: number, o: { perSubmit?: number } = {}): void {
+    if (this.#iterations + iterations > this.c.options.maxIterations) {
+      throw new RangeError(
+        `training past ${this.c.options.maxIterations} iterations (the loss history length)`,
+      );
+    }
+    const perSubmit = Math.max(1, o.perSubmit ?? 1);
+    for (let done = 0; done < iterations; done += perSubmit) {
+      const k = Math.min(perSubmit, iterations - done);
+      this.recorder.submit(...Array.from({ length: k }, () => this.trainDispatches));
+    }
+    this.#iterations += iterations;
+  }
+
+  /** One eval-mode forward with fresh noise; reads back its loss and the training losses. */
+  async evaluate(): Promise<{ loss: number; trainLosses: Float32Array }> {
+    this.recorder.submit(this.evalDispatches);
+    const [evalLoss, history] = await this.recorder.readback([
+      this.resolve(this.c.evalLoss),
+      this.resolve(this.c.history),
+    ]);
+    return { loss: evalLoss[0], trainLosses: history.slice(0, this.#iterations) };
+  }
+
+  /** All parameters by name (PyTorch state_dict names and layouts). */
+  async exportParams(): Promise<Map<string, Float32Array>> {
+    const buffer = this.buffers.get("params")!;
+    const [flat] = await this.recorder.readback([{ buffer, offset: 0, size: buffer.size }]);
+    return new Map(this.params.map((p) => [p.name, flat.slice(p.offset, p.offset + p.size)]));
+  }
+
+  /** Gradients left by the last training iteration, by parameter name (trained ones only). */
+  async exportGradients(): Promise<Map<string, Float32Array>> {
+    const buffer = this.buffers.get("grads");
+    if (!buffer) return new Map();
+    const [flat] = await this.recorder.readback([{ buffer, offset: 0, size: buffer.size }]);
+    return new Map(
+      this.params.filter((p) => p.trained).map((
+        p,
+      ) => [p.name, flat.slice(p.offset, p.offset + p.size)]),
+    );
+  }
+
+  /** Running statistics by name. */
+  async exportState(): Promise<Map<string, Float32Array>> {
+    const buffer = this.buffers.get("state");
+    if (!buffer) return new Map();
+    const [flat] = await this.recorder.readback([{ buffer, offset: 0, size: buffer.size }]);
+    return new Map(this.c.builder.states.map((s) => {
+      const offset = this.c.stateOffsets.get(s)!;
+      return [s.name, flat.slice(offset, offset + s.size)];
+    }));
+  }
+
+  /** Replaces parameters by name; every given name must exist with the right size. */
+  importParams(values: ReadonlyMap<string, Float32Array>): void {
+    const byName = new Map(this.params.map((p) => [p.name, p]));
+    for (const [name, data] of values) {
+      const info = byName.get(name);
+      if (!info) throw new Error(`unknown parameter "${name}"`);
+      if (data.length !== info.size) {
+        throw new Error(`parameter ${name}: ${data.length} values, expected ${info.size}`);
+      }
+      const buffer = this.buffers.get("params")!;
+      this.recorder.write({ buffer, offset: info.offset * 4, size: info.size * 4 }, data);
+    }
+  }
+
+  destroy(): void {
+    this.alloc.destroy();
+  }
+}

@@ -1,0 +1,628 @@
+/**
+ * Op nodes: each maps its forward and backward onto kernel factories (src/kernels). Ops see
+ * buffers only as `Slot`s, resolved to real buffer ranges after memory planning.
+ */
+import type { DeviceClass, Launch, LaunchContext } from "../gpu/kernel.ts";
+import {
+  conv2dBackwardData,
+  conv2dBackwardWeight,
+  conv2dForward,
+  type Conv2dShape,
+} from "../kernels/conv2d.ts";
+import { batchNormBackward, batchNormForward } from "../kernels/batchnorm.ts";
+import {
+  avgPool2dBackward,
+  avgPool2dForward,
+  globalAvgPoolBackward,
+  globalAvgPoolForward,
+  maxPool2dBackward,
+  maxPool2dForward,
+  type Pool2dShape,
+} from "../kernels/pool.ts";
+import {
+  channelCopy,
+  nearestSubsampleBackward,
+  nearestSubsampleForward,
+  type SubsampleShape,
+} from "../kernels/layout.ts";
+import {
+  linearBackwardData,
+  linearBackwardWeight,
+  linearForward,
+  type LinearShape,
+} from "../kernels/linear.ts";
+import { binary, unary, unaryBackward, type UnaryOp } from "../kernels/elementwise.ts";
+import { addNoise } from "../kernels/noise.ts";
+import type { Param, State, Tensor } from "./tensor.ts";
+
+/** A buffer range to be placed by the memory planner (transient) or in a persistent buffer. */
+export interface Slot {
+  readonly id: number;
+  readonly floats: number;
+  readonly label: string;
+  readonly placement: SlotPlacement;
+}
+
+export type SlotPlacement =
+  | "transient"
+  | "params"
+  | "grads"
+  | "state"
+  | "input"
+  | "zeros"
+  | "counter"
+  | "history"
+  | "eval"
+  | "optimizer";
+
+export type Mode = "train" | "eval";
+
+export interface ForwardContext extends LaunchContext<Slot> {
+  readonly mode: Mode;
+  readonly deviceClass: DeviceClass;
+  value(t: Tensor): Slot;
+  /** The step counter (u32: completed optimizer steps). */
+  readonly counter: Slot;
+}
+
+/** Where an input's gradient goes: written fresh, or added to earlier contributions. */
+export interface GradTarget {
+  readonly slot: Slot;
+  readonly accumulate: boolean;
+}
+
+export interface BackwardContext extends LaunchContext<Slot> {
+  value(t: Tensor): Slot;
+  /** Gradient of one of this op's outputs. */
+  grad(t: Tensor): Slot;
+  /** Target for the gradient of inputs[i], or undefined when that input needs none. */
+  gradTarget(inputIndex: number): GradTarget | undefined;
+}
+
+export abstract class OpNode {
+  /** Set by the builder when outputs[0] already existed and this op adds into it. */
+  accumulate = false;
+  constructor(readonly name: string) {}
+  abstract get inputs(): readonly Tensor[];
+  abstract get outputs(): readonly Tensor[];
+  abstract forward(ctx: ForwardContext): Launch<Slot>[];
+  /** Whether outputs[0] may be a running sum (the backward does not read outputs[0]). */
+  get canAccumulate(): boolean {
+    return true;
+  }
+  backward(_ctx: BackwardContext): Launch<Slot>[] {
+    return [];
+  }
+}
+
+export class Conv2dOp extends OpNode {
+  constructor(
+    name: string,
+    readonly x: Tensor,
+    readonly weight: Param,
+    readonly bias: Param | undefined,
+    readonly y: Tensor,
+    readonly shape: Conv2dShape,
+  ) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return this.bias ? [this.x, this.weight, this.bias] : [this.x, this.weight];
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y];
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    const io = {
+      x: ctx.value(this.x),
+      w: ctx.value(this.weight),
+      bias: this.bias ? ctx.value(this.bias) : undefined,
+      y: ctx.value(this.y),
+    };
+    return conv2dForward(ctx, this.shape, io, { accumulate: this.accumulate });
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dy = ctx.grad(this.y);
+    const launches: Launch<Slot>[] = [];
+    const dx = ctx.gradTarget(0);
+    if (dx) {
+      launches.push(
+        ...conv2dBackwardData(ctx, this.shape, { dy, w: ctx.value(this.weight), dx: dx.slot }, {
+          accumulate: dx.accumulate,
+        }),
+      );
+    }
+    const dw = ctx.gradTarget(1);
+    const db = this.bias ? ctx.gradTarget(2) : undefined;
+    if (dw) {
+      if (db && db.accumulate !== dw.accumulate) {
+        throw new Error(`${this.name}: weight and bias gradients must accumulate alike`);
+      }
+      launches.push(
+        ...conv2dBackwardWeight(
+          ctx,
+          this.shape,
+          { dy, x: ctx.value(this.x), dw: dw.slot, dbias: db?.slot },
+          { accumulate: dw.accumulate },
+        ),
+      );
+    }
+    return launches;
+  }
+}
+
+export interface BatchNormConfig {
+  affine: boolean;
+  relu: boolean;
+  /** Running statistics are kept and used in eval mode (false: batch statistics always). */
+  track: boolean;
+  eps: number;
+  momentum: number;
+}
+
+export class BatchNormOp extends OpNode {
+  constructor(
+    name: string,
+    readonly x: Tensor,
+    readonly y: Tensor,
+    readonly mean: Tensor,
+    readonly invstd: Tensor,
+    readonly gamma: Param | undefined,
+    readonly beta: Param | undefined,
+    readonly runningMean: State | undefined,
+    readonly runningVar: State | undefined,
+    readonly config: BatchNormConfig,
+  ) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return this.gamma && this.beta ? [this.x, this.gamma, this.beta] : [this.x];
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y, this.mean, this.invstd];
+  }
+  get #shape() {
+    return { batch: this.x.n, channels: this.x.c, spatial: this.x.size / (this.x.n * this.x.c) };
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    const useRunning = ctx.mode === "eval" && this.config.track;
+    const track = ctx.mode === "train" && this.config.track;
+    return batchNormForward(ctx, this.#shape, {
+      x: ctx.value(this.x),
+      y: ctx.value(this.y),
+      mean: useRunning ? undefined : ctx.value(this.mean),
+      invstd: useRunning ? undefined : ctx.value(this.invstd),
+      gamma: this.gamma ? ctx.value(this.gamma) : undefined,
+      beta: this.beta ? ctx.value(this.beta) : undefined,
+      runningMean: (useRunning || track) && this.runningMean
+        ? ctx.value(this.runningMean)
+        : undefined,
+      runningVar: (useRunning || track) && this.runningVar ? ctx.value(this.runningVar) : undefined,
+    }, {
+      mode: useRunning ? "eval" : "train",
+      affine: this.config.affine,
+      relu: this.config.relu,
+      eps: this.config.eps,
+      momentum: this.config.momentum,
+      accumulate: this.accumulate,
+    });
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dx = ctx.gradTarget(0);
+    const dgamma = this.gamma ? ctx.gradTarget(1) : undefined;
+    const dbeta = this.beta ? ctx.gradTarget(2) : undefined;
+    if (!dx && !dgamma) return [];
+    return batchNormBackward(ctx, this.#shape, {
+      x: ctx.value(this.x),
+      dy: ctx.grad(this.y),
+      dx: dx ? dx.slot : ctx.scratch(this.x.size, `${this.name}.unused_dx`),
+      mean: ctx.value(this.mean),
+      invstd: ctx.value(this.invstd),
+      gamma: this.gamma ? ctx.value(this.gamma) : undefined,
+      beta: this.beta ? ctx.value(this.beta) : undefined,
+      dgamma: dgamma?.slot,
+      dbeta: dbeta?.slot,
+    }, {
+      affine: this.config.affine,
+      relu: this.config.relu,
+      accumulate: dx?.accumulate ?? false,
+      accumulateParams: dgamma?.accumulate ?? false,
+    });
+  }
+}
+
+/** relu, sigmoid, tanh, leaky_relu, scale, identity. */
+export class UnaryOpNode extends OpNode {
+  constructor(
+    name: string,
+    readonly op: UnaryOp,
+    readonly x: Tensor,
+    readonly y: Tensor,
+    readonly alpha?: number,
+  ) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return [this.x];
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y];
+  }
+  /** relu, sigmoid and tanh differentiate through their own output, so it must not be a sum. */
+  override get canAccumulate(): boolean {
+    return !this.#savesOutput;
+  }
+  get #savesOutput(): boolean {
+    return this.op === "relu" || this.op === "sigmoid" || this.op === "tanh";
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    return [
+      unary(this.op, this.x.size, ctx.value(this.x), ctx.value(this.y), {
+        alpha: this.alpha,
+        accumulate: this.accumulate,
+      }),
+    ];
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dx = ctx.gradTarget(0);
+    if (!dx) return [];
+    const saved = this.#savesOutput ? ctx.value(this.y) : ctx.value(this.x);
+    return [
+      unaryBackward(this.op, this.x.size, saved, ctx.grad(this.y), dx.slot, {
+        alpha: this.alpha,
+        accumulate: dx.accumulate,
+      }),
+    ];
+  }
+}
+
+/** Elementwise product (recurrent cells). */
+export class MulOp extends OpNode {
+  constructor(name: string, readonly a: Tensor, readonly b: Tensor, readonly y: Tensor) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return [this.a, this.b];
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y];
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    return [
+      binary("mul", this.y.size, ctx.value(this.a), ctx.value(this.b), ctx.value(this.y), {
+        accumulate: this.accumulate,
+      }),
+    ];
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dy = ctx.grad(this.y);
+    const launches: Launch<Slot>[] = [];
+    const da = ctx.gradTarget(0);
+    if (da) {
+      launches.push(
+        binary("mul", this.y.size, dy, ctx.value(this.b), da.slot, { accumulate: da.accumulate }),
+      );
+    }
+    const db = ctx.gradTarget(1);
+    if (db) {
+      launches.push(
+        binary("mul", this.y.size, dy, ctx.value(this.a), db.slot, { accumulate: db.accumulate }),
+      );
+    }
+    return launches;
+  }
+}
+
+export class MaxPoolOp extends OpNode {
+  constructor(
+    name: string,
+    readonly x: Tensor,
+    readonly y: Tensor,
+    readonly argmax: Tensor,
+    readonly shape: Pool2dShape,
+  ) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return [this.x];
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y, this.argmax];
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    return maxPool2dForward(ctx, this.shape, {
+      x: ctx.value(this.x),
+      y: ctx.value(this.y),
+      argmax: ctx.value(this.argmax),
+    }, { accumulate: this.accumulate });
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dx = ctx.gradTarget(0);
+    if (!dx) return [];
+    return maxPool2dBackward(ctx, this.shape, {
+      dy: ctx.grad(this.y),
+      argmax: ctx.value(this.argmax),
+      dx: dx.slot,
+    }, { accumulate: dx.accumulate });
+  }
+}
+
+export class AvgPoolOp extends OpNode {
+  constructor(
+    name: string,
+    readonly x: Tensor,
+    readonly y: Tensor,
+    readonly shape: Pool2dShape,
+    readonly countIncludePad: boolean,
+  ) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return [this.x];
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y];
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    return avgPool2dForward(ctx, this.shape, { x: ctx.value(this.x), y: ctx.value(this.y) }, {
+      countIncludePad: this.countIncludePad,
+      accumulate: this.accumulate,
+    });
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dx = ctx.gradTarget(0);
+    if (!dx) return [];
+    return avgPool2dBackward(ctx, this.shape, { dy: ctx.grad(this.y), dx: dx.slot }, {
+      countIncludePad: this.countIncludePad,
+      accumulate: dx.accumulate,
+    });
+  }
+}
+
+export class GlobalAvgPoolOp extends OpNode {
+  constructor(name: string, readonly x: Tensor, readonly y: Tensor) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return [this.x];
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y];
+  }
+  get #shape() {
+    return { batch: this.x.n, channels: this.x.c, spatial: this.x.size / (this.x.n * this.x.c) };
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    return globalAvgPoolForward(ctx, this.#shape, { x: ctx.value(this.x), y: ctx.value(this.y) }, {
+      accumulate: this.accumulate,
+    });
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dx = ctx.gradTarget(0);
+    if (!dx) return [];
+    return globalAvgPoolBackward(ctx, this.#shape, { dy: ctx.grad(this.y), dx: dx.slot }, {
+      accumulate: dx.accumulate,
+    });
+  }
+}
+
+export class SubsampleOp extends OpNode {
+  constructor(
+    name: string,
+    readonly x: Tensor,
+    readonly y: Tensor,
+    readonly shape: SubsampleShape,
+  ) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return [this.x];
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y];
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    return nearestSubsampleForward(ctx, this.shape, {
+      x: ctx.value(this.x),
+      y: ctx.value(this.y),
+    }, { accumulate: this.accumulate });
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dx = ctx.gradTarget(0);
+    if (!dx) return [];
+    return nearestSubsampleBackward(ctx, this.shape, { dy: ctx.grad(this.y), dx: dx.slot }, {
+      accumulate: dx.accumulate,
+    });
+  }
+}
+
+/** Channel concatenation of NCHW tensors with equal N, H, W. */
+export class ConcatOp extends OpNode {
+  constructor(name: string, readonly parts: readonly Tensor[], readonly y: Tensor) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return this.parts;
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y];
+  }
+  #copy(part: Tensor, offset: number) {
+    return {
+      batch: this.y.n,
+      spatial: this.y.h * this.y.w,
+      srcChannels: part.c,
+      srcOffset: 0,
+      dstChannels: this.y.c,
+      dstOffset: offset,
+      count: part.c,
+    };
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    const launches: Launch<Slot>[] = [];
+    let offset = 0;
+    for (const part of this.parts) {
+      launches.push(
+        ...channelCopy(ctx, this.#copy(part, offset), {
+          src: ctx.value(part),
+          dst: ctx.value(this.y),
+        }, { accumulate: this.accumulate }),
+      );
+      offset += part.c;
+    }
+    return launches;
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dy = ctx.grad(this.y);
+    const launches: Launch<Slot>[] = [];
+    let offset = 0;
+    this.parts.forEach((part, i) => {
+      const target = ctx.gradTarget(i);
+      if (target) {
+        const s = this.#copy(part, offset);
+        launches.push(
+          ...channelCopy(
+            ctx,
+            {
+              ...s,
+              srcChannels: s.dstChannels,
+              srcOffset: offset,
+              dstChannels: part.c,
+              dstOffset: 0,
+            },
+            { src: dy, dst: target.slot },
+            { accumulate: target.accumulate },
+          ),
+        );
+      }
+      offset += part.c;
+    });
+    return launches;
+  }
+}
+
+/** The first `count` channels of x (NB-101's Truncate). */
+export class SliceChannelsOp extends OpNode {
+  constructor(name: string, readonly x: Tensor, readonly y: Tensor) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return [this.x];
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y];
+  }
+  #shape(srcChannels: number, dstChannels: number) {
+    return {
+      batch: this.x.n,
+      spatial: this.x.h * this.x.w,
+      srcChannels,
+      srcOffset: 0,
+      dstChannels,
+      dstOffset: 0,
+      count: this.y.c,
+    };
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    return channelCopy(ctx, this.#shape(this.x.c, this.y.c), {
+      src: ctx.value(this.x),
+      dst: ctx.value(this.y),
+    }, { accumulate: this.accumulate });
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dx = ctx.gradTarget(0);
+    if (!dx) return [];
+    return channelCopy(ctx, this.#shape(this.y.c, this.x.c), {
+      src: ctx.grad(this.y),
+      dst: dx.slot,
+    }, { accumulate: dx.accumulate, zeroRest: !dx.accumulate });
+  }
+}
+
+export class LinearOp extends OpNode {
+  constructor(
+    name: string,
+    readonly x: Tensor,
+    readonly weight: Param,
+    readonly bias: Param | undefined,
+    readonly y: Tensor,
+    readonly shape: LinearShape,
+  ) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return this.bias ? [this.x, this.weight, this.bias] : [this.x, this.weight];
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y];
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    return linearForward(ctx, this.shape, {
+      x: ctx.value(this.x),
+      w: ctx.value(this.weight),
+      bias: this.bias ? ctx.value(this.bias) : undefined,
+      y: ctx.value(this.y),
+    }, { accumulate: this.accumulate });
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dy = ctx.grad(this.y);
+    const launches: Launch<Slot>[] = [];
+    const dx = ctx.gradTarget(0);
+    if (dx) {
+      launches.push(
+        ...linearBackwardData(ctx, this.shape, { dy, w: ctx.value(this.weight), dx: dx.slot }, {
+          accumulate: dx.accumulate,
+        }),
+      );
+    }
+    const dw = ctx.gradTarget(1);
+    const db = this.bias ? ctx.gradTarget(2) : undefined;
+    if (dw) {
+      launches.push(
+        ...linearBackwardWeight(
+          ctx,
+          this.shape,
+          { dy, x: ctx.value(this.x), dw: dw.slot, dbias: db?.slot },
+          { accumulate: dw.accumulate },
+        ),
+      );
+    }
+    return launches;
+  }
+}
+
+export interface NoiseConfig {
+  kind: "uniform" | "gaussian";
+  level: number;
+  seed: number;
+}
+
+/** x = clean + fresh noise drawn from (seed, step): the network input of every iteration. */
+export class NoisyInputOp extends OpNode {
+  constructor(
+    name: string,
+    readonly clean: Tensor,
+    readonly y: Tensor,
+    readonly noise: NoiseConfig,
+  ) {
+    super(name);
+  }
+  get inputs(): readonly Tensor[] {
+    return [this.clean];
+  }
+  get outputs(): readonly Tensor[] {
+    return [this.y];
+  }
+  override get canAccumulate(): boolean {
+    return false;
+  }
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    // Eval draws from its own stream so it never repeats a training draw.
+    const seed = ctx.mode === "eval" ? (this.noise.seed ^ 0x5bd1e995) >>> 0 : this.noise.seed;
+    return addNoise(ctx, this.clean.size, {
+      clean: ctx.value(this.clean),
+      dst: ctx.value(this.y),
+      step: ctx.counter,
+    }, { kind: this.noise.kind, level: this.noise.level, seed });
+  }
+}

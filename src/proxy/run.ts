@@ -1,0 +1,303 @@
+/**
+ * The library API behind `gennas score` and `gennas rank`: load a task, images and ground truth,
+ * score architectures, journal each result as it lands, resume, and compute ranking metrics.
+ */
+import { resolve } from "node:path";
+import { acquireGpu, type Gpu } from "../gpu/device.ts";
+import { type ImageSet, loadImageSet } from "../data/images.ts";
+import { type RankingMetrics, rankingMetrics } from "../bench/metrics.ts";
+import { renderRankReport, writeReport } from "../bench/report.ts";
+import { accuraciesFor, loadTruth, type TruthTable } from "../bench/truth.ts";
+import { getSpace, type NetworkSpace } from "../spaces/index.ts";
+import { resolveTask } from "../tasks/presets.ts";
+import { InputError } from "../util/errors.ts";
+import { openJournal } from "../util/journal.ts";
+import { Rng } from "../util/rng.ts";
+import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
+import { scoreArch, type ScoreResult } from "./score.ts";
+import { type PreparedTask, prepareTask } from "./task.ts";
+
+export interface ProxyOptions {
+  space: string;
+  /** A preset name (combo, search-N, search-D, search-R, single) or a task JSON file. */
+  task?: string;
+  /** CIFAR-10 binary file or a folder of PNGs; built-in procedural images when absent. */
+  images?: string;
+  /** Overrides of the proxy defaults (seed, iterations, batch, init channels, …). */
+  settings?: Partial<ProxySettings>;
+}
+
+export interface ProxyBase {
+  gpu: Gpu;
+  space: NetworkSpace<unknown>;
+  images: ImageSet;
+  settings: ProxySettings;
+}
+
+export interface ProxyContext extends ProxyBase {
+  task: PreparedTask;
+}
+
+export const DEFAULT_TASK = "combo";
+
+/** Resolves space, images and settings, and acquires the GPU. */
+export async function prepareBase(o: Omit<ProxyOptions, "task">): Promise<ProxyBase> {
+  const space = getSpace(o.space);
+  const settings = validateProxySettings({ ...DEFAULT_PROXY_SETTINGS, ...o.settings });
+  const images = await loadImageSet(o.images, { seed: settings.seed });
+  const gpu = await acquireGpu();
+  return { gpu, space, images, settings };
+}
+
+/** prepareBase plus the task: its batch and targets, built once for every architecture. */
+export async function prepareProxy(o: ProxyOptions): Promise<ProxyContext> {
+  const { name, config } = await resolveTask(o.task ?? DEFAULT_TASK);
+  const base = await prepareBase(o);
+  return { ...base, task: prepareTask(name, config, base.images, base.settings) };
+}
+
+export interface ScoreOptions extends ProxyOptions {
+  /** Architecture text (NB-201 arch string or op indices, NB-101 JSON); the space's example if absent. */
+  arch?: string;
+}
+
+export interface ScoreReport extends ScoreResult {
+  space: string;
+  arch: string;
+  key: string;
+  task: string;
+  images: string;
+  seed: number;
+}
+
+/** Scores one architecture. */
+export async function score(o: ScoreOptions): Promise<ScoreReport> {
+  const ctx = await prepareProxy(o);
+  const arch = ctx.space.parse(o.arch ?? ctx.space.example);
+  const result = await scoreArch(ctx.gpu, ctx.space, arch, ctx.task, ctx.settings);
+  return {
+    ...result,
+    space: ctx.space.name,
+    arch: ctx.space.format(arch),
+    key: ctx.space.key(arch),
+    task: ctx.task.name,
+    images: ctx.task.images,
+    seed: ctx.settings.seed,
+  };
+}
+
+export interface RankOptions extends ProxyOptions {
+  /** Ground-truth table (nb201.csv or an NB-101 jsonl). */
+  truth: string;
+  /** NB-201 dataset column: cifar10 (default), cifar100, imagenet16_120. */
+  dataset?: string;
+  /** NB-101 accuracy field (default val_acc_mean_of_samples, or acc). */
+  metric?: string;
+  /** Number of architectures drawn (seeded) from the table; ignored with `archs`. */
+  sample?: number;
+  /** A file with one architecture per line (e.g. nb201_gennas_sample_0.txt). */
+  archs?: string;
+  /** Use only the first `limit` architectures of `archs`. */
+  limit?: number;
+  /** Journal (JSONL): each score is appended as it lands; an existing one is resumed. */
+  out?: string;
+  /** HTML report path (default: the journal path with .html). */
+  report?: string;
+  /** Bootstrap resamples for the τ/ρ intervals (0: none). */
+  bootstrap?: number;
+  onEvent?: (e: RankEvent) => void;
+}
+
+export type RankEvent =
+  | { type: "start"; total: number; done: number; resumed: boolean; journal?: string }
+  | {
+    type: "scored";
+    index: number;
+    arch: string;
+    loss: number;
+    seconds: number;
+    done: number;
+    total: number;
+  };
+
+export interface RankedArch {
+  index: number;
+  arch: string;
+  key: string;
+  loss: number;
+  accuracy: number;
+  seconds: number;
+}
+
+export interface RankReport {
+  metrics: RankingMetrics;
+  archs: RankedArch[];
+  /** Median seconds per freshly scored architecture (NaN when all came from the journal). */
+  secondsPerArch: number;
+  truthMetric: string;
+  journal?: string;
+  report?: string;
+  resumed: boolean;
+}
+
+interface RankRecord {
+  type: "score";
+  index: number;
+  arch: string;
+  key: string;
+  loss: number | null;
+  seconds: number;
+  trainLossFinal?: number | null;
+}
+
+/** The architectures to rank: from a file, or a seeded sample of the truth table. */
+export async function rankCandidates(
+  space: NetworkSpace<unknown>,
+  table: TruthTable,
+  o: Pick<RankOptions, "archs" | "limit" | "sample">,
+  seed: number,
+): Promise<string[]> {
+  if (o.archs) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(o.archs);
+    } catch (e) {
+      throw new InputError(`--archs ${o.archs}: ${(e as Error).message}`);
+    }
+    const lines = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    const chosen = o.limit ? lines.slice(0, o.limit) : lines;
+    return chosen.map((line, i) => {
+      try {
+        return space.format(space.parse(line));
+      } catch (e) {
+        throw new InputError(`--archs ${o.archs} line ${i + 1}: ${(e as Error).message}`);
+      }
+    });
+  }
+  const n = o.sample ?? 100;
+  if (!Number.isInteger(n) || n < 2) {
+    throw new InputError(`--sample must be an integer ≥ 2, got ${n}`);
+  }
+  const keys = [...table.accuracy.keys()];
+  if (n > keys.length) {
+    throw new InputError(
+      `--sample ${n} exceeds the ${keys.length} architectures of ${table.source}`,
+    );
+  }
+  const picked = new Rng(seed).fork("rank-sample").sample(keys, n);
+  return picked.map((key) => {
+    const extra = table.extra?.get(key);
+    const text = space.name === "nb101" ? JSON.stringify(extra) : key;
+    return space.format(space.parse(text));
+  });
+}
+
+/** Scores many architectures and correlates their losses with the benchmark's accuracies. */
+export async function rank(o: RankOptions): Promise<RankReport> {
+  const ctx = await prepareProxy(o);
+  const table = await loadTruth(ctx.space.name, o.truth, { dataset: o.dataset, metric: o.metric });
+  const archTexts = await rankCandidates(ctx.space, table, o, ctx.settings.seed);
+  const archs = archTexts.map((text) => ctx.space.parse(text));
+  const keys = archs.map((a) => ctx.space.key(a));
+  const accuracies = accuraciesFor(table, keys);
+
+  const settings = {
+    space: ctx.space.name,
+    truth: resolve(o.truth),
+    truthMetric: table.metric,
+    archs: o.archs ? resolve(o.archs) : null,
+    limit: o.limit ?? null,
+    sample: o.archs ? null : o.sample ?? 100,
+    task: ctx.task.name,
+    taskConfig: ctx.task.config,
+    images: ctx.task.images,
+    proxy: ctx.settings,
+  };
+  const opened = o.out ? await openJournal<RankRecord>(o.out, "rank", settings) : undefined;
+  const done = new Map<number, RankRecord>();
+  for (const record of opened?.records ?? []) {
+    if (record.type === "score" && archTexts[record.index] === record.arch) {
+      done.set(record.index, record);
+    }
+  }
+  o.onEvent?.({
+    type: "start",
+    total: archs.length,
+    done: done.size,
+    resumed: opened?.resumed ?? false,
+    journal: o.out,
+  });
+  const freshSeconds: number[] = [];
+  try {
+    for (let index = 0; index < archs.length; index++) {
+      if (done.has(index)) continue;
+      const result = await scoreArch(ctx.gpu, ctx.space, archs[index], ctx.task, ctx.settings);
+      const record: RankRecord = {
+        type: "score",
+        index,
+        arch: archTexts[index],
+        key: keys[index],
+        loss: result.loss,
+        seconds: result.seconds,
+        trainLossFinal: result.trainLosses.at(-1),
+      };
+      await opened?.journal.append(record);
+      done.set(index, record);
+      freshSeconds.push(result.seconds);
+      o.onEvent?.({
+        type: "scored",
+        index,
+        arch: record.arch,
+        loss: result.loss,
+        seconds: result.seconds,
+        done: done.size,
+        total: archs.length,
+      });
+    }
+  } finally {
+    opened?.journal.close();
+  }
+
+  const ranked: RankedArch[] = archTexts.map((arch, index) => {
+    const r = done.get(index)!;
+    return {
+      index,
+      arch,
+      key: keys[index],
+      loss: r.loss ?? NaN,
+      accuracy: accuracies[index],
+      seconds: r.seconds,
+    };
+  });
+  const metrics = rankingMetrics(ranked.map((r) => r.loss), accuracies, {
+    bootstrap: o.bootstrap ? { samples: o.bootstrap, rng: new Rng(ctx.settings.seed) } : undefined,
+  });
+  const reportPath = o.report ?? (o.out ? o.out.replace(/\.jsonl?$/, "") + ".html" : undefined);
+  if (reportPath) {
+    await writeReport(
+      reportPath,
+      renderRankReport({
+        title: `GenNAS ranking — ${ctx.space.name}, task ${ctx.task.name}`,
+        settings: { ...settings, taskConfig: undefined, gpu: ctx.gpu.adapterInfo.description },
+        metrics,
+        points: ranked.map((r) => ({ label: r.arch, loss: r.loss, accuracy: r.accuracy })),
+      }),
+    );
+  }
+  return {
+    metrics,
+    archs: ranked,
+    secondsPerArch: median(freshSeconds),
+    truthMetric: table.metric,
+    journal: o.out,
+    report: reportPath,
+    resumed: opened?.resumed ?? false,
+  };
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

@@ -1,0 +1,238 @@
+/**
+ * End-to-end NAS (spec §8): regularized evolution (or random search) over architectures with the
+ * GenNAS loss as fitness, minimised. Every evaluation is journaled as it lands; a killed run
+ * resumes by replaying its journal, losing at most the evaluation in flight.
+ */
+import { renderSearchReport, writeReport } from "../bench/report.ts";
+import { loadTruth, type TruthTable } from "../bench/truth.ts";
+import { prepareProxy, type ProxyOptions } from "../proxy/run.ts";
+import { scoreArch } from "../proxy/score.ts";
+import { allowed, InputError } from "../util/errors.ts";
+import { openJournal } from "../util/journal.ts";
+import { isBetter, regularizedEvolution } from "./evolution.ts";
+import { randomSearch } from "./random.ts";
+import type {
+  ReplayRecord,
+  SearchBudget,
+  SearchEvent,
+  SearchHooks,
+  SearchResult,
+} from "./types.ts";
+
+export const STRATEGIES = ["evolution", "random"] as const;
+export type Strategy = typeof STRATEGIES[number];
+
+export interface SearchOptions extends ProxyOptions {
+  strategy?: Strategy;
+  /** Population P (default 50). */
+  population?: number;
+  /** Tournament S (default 10). */
+  tournament?: number;
+  /** Evolution iterations T after the population (default 400). Random search evaluates P + T. */
+  iterations?: number;
+  /** Stop this run early (evaluations in this run, or wall seconds); resume continues it. */
+  budget?: SearchBudget;
+  /** Optional ground truth: accuracy of what was found, regret, best-so-far accuracy curve. */
+  truth?: string;
+  dataset?: string;
+  metric?: string;
+  /** Journal path; an existing journal with the same settings is resumed. */
+  out?: string;
+  report?: string;
+  signal?: AbortSignal;
+  onEvent?: (e: SearchProgress) => void;
+}
+
+export interface SearchProgress {
+  type: "start" | "evaluation";
+  done: number;
+  total: number;
+  resumed: boolean;
+  replayed?: boolean;
+  arch?: string;
+  loss?: number;
+  bestLoss?: number;
+  bestArch?: string;
+}
+
+export interface SearchedArch {
+  index: number;
+  arch: string;
+  key: string;
+  loss: number;
+  seconds: number;
+  accuracy?: number;
+  /** Accuracy of the best-loss architecture found up to this evaluation. */
+  bestSoFarAccuracy?: number;
+}
+
+export interface ArchSearchReport {
+  best: SearchedArch;
+  history: SearchedArch[];
+  stoppedBy: SearchResult<unknown>["stoppedBy"];
+  /** Highest accuracy in the truth table (the space optimum for a complete table). */
+  optimumAccuracy?: number;
+  regret?: number;
+  truthMetric?: string;
+  journal?: string;
+  report?: string;
+  resumed: boolean;
+}
+
+interface EvalRecord {
+  type: "eval";
+  index: number;
+  arch: string;
+  key: string;
+  loss: number | null;
+  seconds: number;
+}
+
+export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchReport> {
+  const strategy = o.strategy ?? "evolution";
+  if (!STRATEGIES.includes(strategy)) {
+    throw new InputError(`--strategy "${strategy}" is not known; allowed: ${allowed(STRATEGIES)}`);
+  }
+  const population = o.population ?? 50;
+  const tournament = o.tournament ?? 10;
+  const iterations = o.iterations ?? 400;
+  const ctx = await prepareProxy({ ...o, task: o.task ?? "search-N" });
+  const table = o.truth
+    ? await loadTruth(ctx.space.name, o.truth, { dataset: o.dataset, metric: o.metric })
+    : undefined;
+  const space = ctx.space;
+  const settings = {
+    space: space.name,
+    strategy,
+    population,
+    tournament: strategy === "evolution" ? tournament : null,
+    iterations,
+    task: ctx.task.name,
+    taskConfig: ctx.task.config,
+    images: ctx.task.images,
+    proxy: ctx.settings,
+  };
+  const opened = o.out ? await openJournal<EvalRecord>(o.out, "search", settings) : undefined;
+  const replay: ReplayRecord[] = (opened?.records ?? []).map((r) => ({
+    key: r.arch,
+    fitness: r.loss,
+    info: { seconds: r.seconds },
+  }));
+  const total = population + iterations;
+  o.onEvent?.({ type: "start", done: replay.length, total, resumed: opened?.resumed ?? false });
+
+  // Scores are deterministic per (seed, architecture): a repeat is looked up, not retrained.
+  const cache = new Map<string, number>();
+  for (const r of replay) cache.set(r.key, r.fitness ?? NaN);
+  const hooks: SearchHooks<unknown> = {
+    direction: "min",
+    sample: (rng) => space.sample(rng),
+    mutate: (parent, rng) => space.mutate(parent, rng),
+    key: (a) => space.format(a),
+    evaluate: async (arch) => {
+      const text = space.format(arch);
+      const cached = cache.get(text);
+      if (cached !== undefined) return { fitness: cached, info: { seconds: 0, cached: true } };
+      const result = await scoreArch(ctx.gpu, space, arch, ctx.task, ctx.settings);
+      cache.set(text, result.loss);
+      return { fitness: result.loss, info: { seconds: result.seconds } };
+    },
+  };
+  let result: SearchResult<unknown>;
+  try {
+    const run = {
+      replay,
+      budget: o.budget,
+      signal: o.signal,
+      onEvaluation: async (e: SearchEvent<unknown>) => {
+        const arch = space.format(e.evaluation.candidate);
+        if (!e.replayed) {
+          await opened?.journal.append({
+            type: "eval",
+            index: e.evaluation.index,
+            arch,
+            key: space.key(e.evaluation.candidate),
+            loss: e.evaluation.fitness,
+            seconds: Number(e.evaluation.info?.seconds ?? 0),
+          });
+        }
+        o.onEvent?.({
+          type: "evaluation",
+          done: e.done,
+          total: e.total,
+          resumed: opened?.resumed ?? false,
+          replayed: e.replayed,
+          arch,
+          loss: e.evaluation.fitness,
+          bestLoss: e.best.fitness,
+          bestArch: space.format(e.best.candidate),
+        });
+      },
+    };
+    result = strategy === "evolution"
+      ? await regularizedEvolution(hooks, {
+        population,
+        tournament,
+        iterations,
+        seed: ctx.settings.seed,
+      }, run)
+      : await randomSearch(hooks, { samples: total, seed: ctx.settings.seed }, run);
+  } finally {
+    opened?.journal.close();
+  }
+  const history = withAccuracy(result, space.key.bind(space), space.format.bind(space), table);
+  const best = history[result.best.index];
+  const optimumAccuracy = table ? Math.max(...table.accuracy.values()) : undefined;
+  const regret = optimumAccuracy !== undefined && best.accuracy !== undefined
+    ? optimumAccuracy - best.accuracy
+    : undefined;
+  const reportPath = o.report ?? (o.out ? o.out.replace(/\.jsonl?$/, "") + ".html" : undefined);
+  if (reportPath) {
+    await writeReport(
+      reportPath,
+      renderSearchReport({
+        title: `GenNAS ${strategy} search — ${space.name}, task ${ctx.task.name}`,
+        settings: { ...settings, taskConfig: undefined, truth: o.truth ?? null },
+        history: history.map((h) => ({ ...h, label: h.arch })),
+        best: { ...best, label: best.arch },
+        optimumAccuracy,
+      }),
+    );
+  }
+  return {
+    best,
+    history,
+    stoppedBy: result.stoppedBy,
+    optimumAccuracy,
+    regret,
+    truthMetric: table?.metric,
+    journal: o.out,
+    report: reportPath,
+    resumed: opened?.resumed ?? false,
+  };
+}
+
+function withAccuracy(
+  result: SearchResult<unknown>,
+  key: (a: unknown) => string,
+  format: (a: unknown) => string,
+  table: TruthTable | undefined,
+): SearchedArch[] {
+  let bestIndex = -1;
+  return result.history.map((e) => {
+    const k = key(e.candidate);
+    const accuracy = table?.accuracy.get(k);
+    const better = bestIndex < 0 || isBetter(e.fitness, result.history[bestIndex].fitness, "min");
+    if (better) bestIndex = e.index;
+    const bestKey = key(result.history[bestIndex].candidate);
+    return {
+      index: e.index,
+      arch: format(e.candidate),
+      key: k,
+      loss: e.fitness,
+      seconds: Number(e.info?.seconds ?? 0),
+      accuracy,
+      bestSoFarAccuracy: table?.accuracy.get(bestKey),
+    };
+  });
+}

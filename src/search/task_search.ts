@@ -1,0 +1,224 @@
+/**
+ * Proxy-task search (spec §7): regularized evolution over task configs. The fitness of a config is
+ * ρ(−loss, accuracy) over a labelled set of architectures — the sign respected, not |ρ| (spec
+ * §10.10): a task whose loss rises with accuracy scores badly. Each config gets its own batch and
+ * targets drawn from (seed, config), as the reference redraws per config.
+ */
+import { rankingMetrics } from "../bench/metrics.ts";
+import { renderSearchReport, writeReport } from "../bench/report.ts";
+import { accuraciesFor, loadTruth } from "../bench/truth.ts";
+import { prepareBase, type ProxyOptions, rankCandidates } from "../proxy/run.ts";
+import { scoreArch } from "../proxy/score.ts";
+import { prepareTask } from "../proxy/task.ts";
+import { mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
+import { saveTaskConfig } from "../tasks/io.ts";
+import type { TaskConfig } from "../tasks/schema.ts";
+import { openJournal } from "../util/journal.ts";
+import { hashString } from "../util/rng.ts";
+import { regularizedEvolution } from "./evolution.ts";
+import type {
+  ReplayRecord,
+  SearchBudget,
+  SearchEvent,
+  SearchHooks,
+  SearchResult,
+} from "./types.ts";
+
+export interface TaskSearchOptions extends Omit<ProxyOptions, "task"> {
+  /** Ground truth of the labelled architectures. */
+  truth: string;
+  dataset?: string;
+  metric?: string;
+  /** Labelled architectures drawn (seeded) from the table (default 20). */
+  samples?: number;
+  /** Or: labelled architectures from a file, one per line. */
+  archs?: string;
+  population?: number;
+  tournament?: number;
+  iterations?: number;
+  budget?: SearchBudget;
+  /** Draw dot `partial` from k/64 as in the presets (default: U(0,1) as the reference code). */
+  partialGrid?: boolean;
+  out?: string;
+  /** Where the best config is written (a file `--task` accepts). */
+  best?: string;
+  report?: string;
+  signal?: AbortSignal;
+  onEvent?: (e: TaskSearchProgress) => void;
+}
+
+export interface TaskSearchProgress {
+  type: "start" | "evaluation";
+  done: number;
+  total: number;
+  resumed: boolean;
+  replayed?: boolean;
+  rho?: number;
+  bestRho?: number;
+}
+
+export interface TaskEvaluation {
+  index: number;
+  config: TaskConfig;
+  /** Spearman ρ(−loss, accuracy) on the labelled architectures: the fitness (maximised). */
+  rho: number;
+  kendall: number;
+  seconds: number;
+}
+
+export interface TaskSearchReport {
+  best: TaskEvaluation;
+  history: TaskEvaluation[];
+  stoppedBy: SearchResult<unknown>["stoppedBy"];
+  labelled: number;
+  bestPath?: string;
+  journal?: string;
+  report?: string;
+  resumed: boolean;
+}
+
+interface TaskRecord {
+  type: "eval";
+  index: number;
+  key: string;
+  rho: number | null;
+  kendall: number | null;
+  seconds: number;
+}
+
+/** The identity of a config: its JSON (generation and journal round trips preserve it). */
+function configKey(config: TaskConfig): string {
+  return JSON.stringify(config);
+}
+
+export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchReport> {
+  const population = o.population ?? 50;
+  const tournament = o.tournament ?? 10;
+  const iterations = o.iterations ?? 400;
+  const base = await prepareBase(o);
+  const { space, settings } = base;
+  const table = await loadTruth(space.name, o.truth, { dataset: o.dataset, metric: o.metric });
+  const archTexts = await rankCandidates(space, table, {
+    archs: o.archs,
+    limit: o.archs ? o.samples : undefined,
+    sample: o.samples ?? 20,
+  }, settings.seed);
+  const archs = archTexts.map((t) => space.parse(t));
+  const accuracies = accuraciesFor(table, archs.map((a) => space.key(a)));
+  const journalSettings = {
+    space: space.name,
+    truthMetric: table.metric,
+    labelled: archTexts,
+    population,
+    tournament,
+    iterations,
+    partialGrid: o.partialGrid ?? false,
+    images: base.images.name,
+    proxy: settings,
+  };
+  const opened = o.out
+    ? await openJournal<TaskRecord>(o.out, "task-search", journalSettings)
+    : undefined;
+  const replay: ReplayRecord[] = (opened?.records ?? []).map((r) => ({
+    key: r.key,
+    fitness: r.rho,
+    info: { kendall: r.kendall ?? NaN, seconds: r.seconds },
+  }));
+  const total = population + iterations;
+  o.onEvent?.({ type: "start", done: replay.length, total, resumed: opened?.resumed ?? false });
+
+  const generation = { partialGrid: o.partialGrid ?? false };
+  const hooks: SearchHooks<TaskConfig> = {
+    direction: "max",
+    sample: (rng) => randomTaskConfig(rng, generation),
+    mutate: (parent, rng) => mutateTaskConfig(parent, rng, 0.8, generation),
+    key: configKey,
+    evaluate: async (config) => {
+      const started = performance.now();
+      const taskSettings = {
+        ...settings,
+        seed: hashString(`${settings.seed}/${configKey(config)}`),
+      };
+      const task = prepareTask("candidate", config, base.images, taskSettings);
+      const losses: number[] = [];
+      for (const arch of archs) {
+        losses.push((await scoreArch(base.gpu, space, arch, task, taskSettings)).loss);
+      }
+      const m = rankingMetrics(losses, accuracies);
+      return {
+        fitness: m.spearman,
+        info: { kendall: m.kendall, seconds: (performance.now() - started) / 1000 },
+      };
+    },
+  };
+  let result: SearchResult<TaskConfig>;
+  try {
+    result = await regularizedEvolution(hooks, {
+      population,
+      tournament,
+      iterations,
+      seed: settings.seed,
+    }, {
+      replay,
+      budget: o.budget,
+      signal: o.signal,
+      onEvaluation: async (e: SearchEvent<TaskConfig>) => {
+        if (!e.replayed) {
+          await opened?.journal.append({
+            type: "eval",
+            index: e.evaluation.index,
+            key: e.evaluation.key,
+            rho: e.evaluation.fitness,
+            kendall: Number(e.evaluation.info?.kendall),
+            seconds: Number(e.evaluation.info?.seconds ?? 0),
+          });
+        }
+        o.onEvent?.({
+          type: "evaluation",
+          done: e.done,
+          total: e.total,
+          resumed: opened?.resumed ?? false,
+          replayed: e.replayed,
+          rho: e.evaluation.fitness,
+          bestRho: e.best.fitness,
+        });
+      },
+    });
+  } finally {
+    opened?.journal.close();
+  }
+  const history: TaskEvaluation[] = result.history.map((e) => ({
+    index: e.index,
+    config: e.candidate,
+    rho: e.fitness,
+    kendall: Number(e.info?.kendall ?? NaN),
+    seconds: Number(e.info?.seconds ?? 0),
+  }));
+  const best = history[result.best.index];
+  const stem = o.out ? o.out.replace(/\.jsonl?$/, "") : undefined;
+  const bestPath = o.best ?? (stem ? `${stem}.task.json` : undefined);
+  if (bestPath) await saveTaskConfig(bestPath, best.config);
+  const reportPath = o.report ?? (stem ? `${stem}.html` : undefined);
+  if (reportPath) {
+    await writeReport(
+      reportPath,
+      renderSearchReport({
+        title: `GenNAS proxy-task search — ${space.name}, ${archs.length} labelled architectures`,
+        settings: { ...journalSettings, labelled: archs.length, truth: o.truth },
+        history: history.map((h) => ({ index: h.index, label: `task ${h.index}`, loss: h.rho })),
+        best: { index: best.index, label: `task ${best.index}`, loss: best.rho },
+        quantity: { name: "fitness ρ(−loss, accuracy)", higherIsBetter: true },
+      }),
+    );
+  }
+  return {
+    best,
+    history,
+    stoppedBy: result.stoppedBy,
+    labelled: archs.length,
+    bestPath,
+    journal: o.out,
+    report: reportPath,
+    resumed: opened?.resumed ?? false,
+  };
+}

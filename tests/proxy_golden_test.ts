@@ -1,0 +1,75 @@
+/**
+ * A whole GenNAS proxy run on a tiny config (4 init channels, batch 4, 5 SGD iterations) from the
+ * same initial weights, inputs and targets as PyTorch (scripts/golden_spaces.py): per-iteration
+ * train losses and the final eval-mode loss; and determinism of the run.
+ */
+import { assert, assertEquals } from "./support/assert.ts";
+import golden from "../fixtures/golden/spaces.json" with { type: "json" };
+import { acquireGpu } from "../src/gpu/device.ts";
+import { compileGraph } from "../src/graph/compile.ts";
+import { buildProxyGraph } from "../src/proxy/score.ts";
+import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
+import type { PreparedTask } from "../src/proxy/task.ts";
+import { getSpace } from "../src/spaces/index.ts";
+
+type Case = typeof golden.proxy[number];
+
+function taskOf(c: Case): PreparedTask {
+  return {
+    name: "golden",
+    config: undefined as never,
+    images: "golden",
+    batch: c.batch,
+    inputs: Float32Array.from(c.input),
+    targets: c.targets.map((t) => Float32Array.from(t)),
+    channels: c.out_channels as [number, number, number],
+    trainWeights: [1, 1, 1],
+    evalWeights: [0.25, 0.5, 1],
+    noise: { kind: "gaussian", level: 0 },
+  };
+}
+
+async function run(c: Case): Promise<{ losses: Float32Array; evalLoss: number }> {
+  const gpu = await acquireGpu();
+  const space = getSpace(c.space);
+  const settings = {
+    ...DEFAULT_PROXY_SETTINGS,
+    initChannels: c.init_channels,
+    iterations: c.iterations,
+  };
+  const task = taskOf(c);
+  const built = buildProxyGraph(space, space.parse(c.arch), task, settings);
+  const graph = await compileGraph(gpu, built.builder, {
+    optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 4e-5 },
+    seed: 1,
+    maxIterations: c.iterations,
+  });
+  try {
+    assertEquals(graph.params.map((p) => p.name).sort(), Object.keys(c.params).sort());
+    graph.importParams(
+      new Map(Object.entries(c.params).map(([k, v]) => [k, Float32Array.from(v)])),
+    );
+    graph.write(built.clean, task.inputs);
+    built.targets.forEach((t, s) => graph.write(t, task.targets[s]));
+    graph.train(c.iterations);
+    const { loss, trainLosses } = await graph.evaluate();
+    return { losses: trainLosses, evalLoss: loss };
+  } finally {
+    graph.destroy();
+  }
+}
+
+for (const c of golden.proxy) {
+  Deno.test(`${c.space} proxy run matches PyTorch and is deterministic`, async () => {
+    const first = await run(c);
+    c.losses.forEach((expected, i) => {
+      const rel = Math.abs(first.losses[i] - expected) / expected;
+      assert(rel < 1e-3, `iteration ${i}: ${first.losses[i]} vs PyTorch ${expected}`);
+    });
+    const rel = Math.abs(first.evalLoss - c.eval_loss) / c.eval_loss;
+    assert(rel < 1e-3, `eval loss ${first.evalLoss} vs PyTorch ${c.eval_loss}`);
+    const second = await run(c);
+    assertEquals(second.evalLoss, first.evalLoss, "same inputs, same backend: same score");
+    assertEquals([...second.losses], [...first.losses]);
+  });
+}
