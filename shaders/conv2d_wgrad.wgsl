@@ -1,0 +1,135 @@
+// Weight (and bias) gradient of a 2-D convolution, split over the reduction (split-K).
+//
+// dw[co][ci][ky][kx] = Σ over n, oy, ox of
+//                      dy[n][co][oy][ox] · x[n][ci][oy·s − p + ky·d][ox·s − p + kx·d]
+//
+// The reduction runs over "units" of ROWS_PER_UNIT dy rows × COLS_PER_UNIT dy columns of one image;
+// invocation (block, chunk) sums units chunk, chunk + CHUNKS, … (interleaved, so neighbouring
+// lanes read neighbouring memory) for OCB output channels × ICB input channels × every tap, and
+// writes its partial sums to `partial` ([CHUNKS][dw size], then [CHUNKS][COUT] for the bias);
+// conv2d_aux.wgsl adds the chunks up. As in conv2d_direct.wgsl, `main` is generated (register
+// block and taps unrolled) and appended to this file, with the `dy` binding and its gather:
+// array<vec4f>, four columns at a time, when OW and COLS_PER_UNIT are multiples of 4 (a vec4
+// gather costs lavapipe about two scalar ones), else array<f32>.
+
+override WG: u32 = 64u;
+override N: u32;
+override CIN: u32;
+override COUT: u32;
+override H: u32;
+override W: u32;
+override OH: u32;
+override OW: u32;
+override CPG_IN: u32;
+override CPG_OUT: u32;
+override OCB: u32;
+override ICB: u32;
+override CO_BLOCKS: u32;   // per group
+override CI_BLOCKS: u32;
+override ROWS_PER_UNIT: u32;
+override COLS_PER_UNIT: u32;
+override ROW_BLOCKS: u32;
+override COL_BLOCKS: u32;
+override CHUNKS: u32;
+override ROW_STEP: u32;    // x rows of unit row-block rb start at rb·ROW_STEP − PH (columns alike)
+override COL_STEP: u32;
+override PH: i32;
+override PW: i32;
+override KHW: u32;
+override GROUPS: u32;
+
+override UNITS = N * ROW_BLOCKS * COL_BLOCKS;
+override DW_SIZE = COUT * CPG_IN * KHW;
+override INVOCATIONS = GROUPS * CO_BLOCKS * CI_BLOCKS * CHUNKS;
+
+// Binding 0 (`dy`) is declared by the generated code.
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
+
+struct Work {
+  group: u32,
+  co0: u32,        // first output channel, local to the group
+  ci0: u32,        // first input channel, local to the group
+  chunk: u32,
+  unit_end: u32,   // UNITS, or 0 for a lane past the last invocation
+  live: bool,
+}
+
+fn work_of(workgroup: u32, lane: u32) -> Work {
+  let index = workgroup * WG + lane;
+  let i = min(index, INVOCATIONS - 1u);
+  var w: Work;
+  w.chunk = i % CHUNKS;
+  let block = i / CHUNKS;
+  w.ci0 = (block % CI_BLOCKS) * ICB;
+  w.co0 = ((block / CI_BLOCKS) % CO_BLOCKS) * OCB;
+  w.group = block / (CI_BLOCKS * CO_BLOCKS);
+  w.live = index < INVOCATIONS;
+  w.unit_end = select(0u, UNITS, w.live);
+  return w;
+}
+
+struct Unit {
+  n: u32,
+  dy_row0: u32,
+  dy_col0: u32,
+  x_row0: i32,
+  x_col0: i32,
+}
+
+fn unit_of(u: u32) -> Unit {
+  let cb = u % COL_BLOCKS;
+  let rb = (u / COL_BLOCKS) % ROW_BLOCKS;
+  return Unit(u / (COL_BLOCKS * ROW_BLOCKS), rb * ROWS_PER_UNIT, cb * COLS_PER_UNIT,
+              i32(rb * ROW_STEP) - PH, i32(cb * COL_STEP) - PW);
+}
+
+struct Offset {
+  index: u32,
+  ok: bool,
+}
+
+fn dy_row(p: Unit, r: u32) -> Offset {
+  let row = p.dy_row0 + r;
+  return Offset(min(row, OH - 1u) * OW, row < OH);
+}
+
+fn dy_col(p: Unit, q: u32) -> Offset {
+  let col = p.dy_col0 + q;
+  return Offset(min(col, OW - 1u), col < OW);
+}
+
+fn x_row(p: Unit, d: i32) -> Offset {
+  let row = p.x_row0 + d;
+  return Offset(u32(clamp(row, 0, i32(H) - 1)) * W, row >= 0 && row < i32(H));
+}
+
+fn x_col(p: Unit, d: i32) -> Offset {
+  let col = p.x_col0 + d;
+  return Offset(u32(clamp(col, 0, i32(W) - 1)), col >= 0 && col < i32(W));
+}
+
+fn dy_base(w: Work, p: Unit, o: u32) -> u32 {
+  return (p.n * COUT + w.group * CPG_OUT + min(w.co0 + o, CPG_OUT - 1u)) * OH * OW;
+}
+
+fn x_base(w: Work, p: Unit, i: u32) -> u32 {
+  return (p.n * CIN + w.group * CPG_IN + min(w.ci0 + i, CPG_IN - 1u)) * H * W;
+}
+
+fn gather_x(base: u32, row: Offset, col: Offset) -> f32 {
+  return select(0.0, x[base + row.index + col.index], row.ok && col.ok);
+}
+
+fn store_weight_partial(w: Work, o: u32, i: u32, tap: u32, value: f32) {
+  let co = w.co0 + o;
+  let ci = w.ci0 + i;
+  if (!w.live || co >= CPG_OUT || ci >= CPG_IN) { return; }
+  partial[w.chunk * DW_SIZE + ((w.group * CPG_OUT + co) * CPG_IN + ci) * KHW + tap] = value;
+}
+
+fn store_bias_partial(w: Work, o: u32, value: f32) {
+  let co = w.co0 + o;
+  if (!w.live || w.ci0 != 0u || co >= CPG_OUT) { return; }
+  partial[CHUNKS * DW_SIZE + w.chunk * COUT + w.group * CPG_OUT + co] = value;
+}

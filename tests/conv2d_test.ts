@@ -1,0 +1,469 @@
+import {
+  conv2dBackwardData,
+  conv2dBackwardWeight,
+  conv2dFlops,
+  conv2dForward,
+  conv2dOutputSize,
+  type Conv2dParams,
+  conv2dPlan,
+  type Conv2dShape,
+  conv2dShape,
+} from "../src/kernels/conv2d.ts";
+import type { BufferSlice, DeviceClass, LaunchContext } from "../src/gpu/kernel.ts";
+import { peakFromCpuinfo } from "../src/util/peak.ts";
+import { Rng } from "../src/util/rng.ts";
+import {
+  conv2dBackwardDataRef,
+  conv2dBackwardWeightRef,
+  conv2dForwardRef,
+} from "./ref/conv2d_ref.ts";
+import { assertClose, KernelBench, randomArray, type Tolerance } from "./support/gpu.ts";
+import golden from "../fixtures/golden/conv2d.json" with { type: "json" };
+
+/**
+ * Tolerance for a sum of K products of values in [-1, 1) (|product| ≈ 0.25 on average),
+ * accumulated in f32 in some order while the reference sums the same f32 inputs in float64.
+ * f32 rounding grows like a random walk: about eps·sqrt(K) times the typical partial sum
+ * (≈ 0.3·sqrt(K)), i.e. ≈ 2e-8·K, at most ≈ 1e-5 for the K ≤ 512 of these tests. atol =
+ * 1e-5·sqrt(K) (1e-5 … 2.3e-4) leaves ≥ 20× headroom over that typical error while a single
+ * missing, doubled or misplaced term (≈ 0.25) is still caught by 3 orders of magnitude; rtol 1e-4
+ * covers the few large outputs.
+ */
+function tolerance(terms: number): Tolerance {
+  return { atol: 1e-5 * Math.sqrt(Math.max(1, terms)), rtol: 1e-4 };
+}
+
+interface Flags {
+  bias: boolean;
+  accumulate: boolean;
+}
+
+interface Inputs {
+  x: Float32Array;
+  w: Float32Array;
+  bias?: Float32Array;
+  dy: Float32Array;
+}
+
+interface Expected {
+  y: ArrayLike<number>;
+  dx: ArrayLike<number>;
+  dw: ArrayLike<number>;
+  dbias?: ArrayLike<number>;
+}
+
+function sizes(s: Conv2dShape) {
+  const { outH, outW } = conv2dOutputSize(s);
+  return {
+    x: s.batch * s.inChannels * s.inH * s.inW,
+    y: s.batch * s.outChannels * outH * outW,
+    w: s.outChannels * (s.inChannels / s.groups) * s.kernelH * s.kernelW,
+  };
+}
+
+function randomInputs(s: Conv2dShape, rng: Rng, bias: boolean): Inputs {
+  const n = sizes(s);
+  return {
+    x: randomArray(rng, n.x),
+    w: randomArray(rng, n.w),
+    bias: bias ? randomArray(rng, s.outChannels) : undefined,
+    dy: randomArray(rng, n.y),
+  };
+}
+
+function reference(s: Conv2dShape, io: Inputs): Expected {
+  const { dw, dbias } = conv2dBackwardWeightRef(s, io.dy, io.x);
+  return {
+    y: conv2dForwardRef(s, io.x, io.w, io.bias),
+    dx: conv2dBackwardDataRef(s, io.dy, io.w),
+    dw,
+    dbias: io.bias ? dbias : undefined,
+  };
+}
+
+function contextFor(bench: KernelBench, deviceClass: DeviceClass): LaunchContext<BufferSlice> {
+  return { scratch: (floats) => bench.output(floats), deviceClass };
+}
+
+/** Terms per output of each pass (for the tolerance). */
+function termCounts(s: Conv2dShape) {
+  const { outH, outW } = conv2dOutputSize(s);
+  const taps = s.kernelH * s.kernelW;
+  return {
+    forward: (s.inChannels / s.groups) * taps,
+    data: (s.outChannels / s.groups) * taps,
+    weight: s.batch * outH * outW,
+  };
+}
+
+/** Runs all three passes (poisoned or random prior outputs) and compares with `expected`. */
+async function runAndCompare(
+  bench: KernelBench,
+  deviceClass: DeviceClass,
+  s: Conv2dShape,
+  io: Inputs,
+  expected: Expected,
+  flags: Flags,
+  what: string,
+): Promise<void> {
+  const n = sizes(s);
+  const rng = new Rng(`prior ${what}`);
+  const prior = (count: number) => flags.accumulate ? randomArray(rng, count) : undefined;
+  const priors = { y: prior(n.y), dx: prior(n.x), dw: prior(n.w), db: prior(s.outChannels) };
+  const dest = (count: number, p?: Float32Array) => p ? bench.input(p) : bench.output(count);
+  const [x, w, dy] = [bench.input(io.x), bench.input(io.w), bench.input(io.dy)];
+  const bias = io.bias ? bench.input(io.bias) : undefined;
+  const y = dest(n.y, priors.y);
+  const dx = dest(n.x, priors.dx);
+  const dw = dest(n.w, priors.dw);
+  const dbias = bias ? dest(s.outChannels, priors.db) : undefined;
+  const ctx = contextFor(bench, deviceClass);
+  const o = { accumulate: flags.accumulate };
+  await bench.run([
+    ...conv2dForward(ctx, s, { x, w, bias, y }, o),
+    ...conv2dBackwardData(ctx, s, { dy, w, dx }, o),
+    ...conv2dBackwardWeight(ctx, s, { dy, x, dw, dbias }, o),
+  ]);
+  const plus = (e: ArrayLike<number>, p?: Float32Array) =>
+    p ? Array.from(e, (v, i) => v + p[i]) : e;
+  const terms = termCounts(s);
+  const label = `${what} [${deviceClass}${flags.bias ? ", bias" : ""}` +
+    `${flags.accumulate ? ", accumulate" : ""}]`;
+  assertClose(
+    await bench.read(y),
+    plus(expected.y, priors.y),
+    tolerance(terms.forward),
+    `${label} y`,
+  );
+  assertClose(
+    await bench.read(dx),
+    plus(expected.dx, priors.dx),
+    tolerance(terms.data),
+    `${label} dx`,
+  );
+  assertClose(
+    await bench.read(dw),
+    plus(expected.dw, priors.dw),
+    tolerance(terms.weight),
+    `${label} dw`,
+  );
+  if (dbias && expected.dbias) {
+    const got = await bench.read(dbias);
+    assertClose(got, plus(expected.dbias, priors.db), tolerance(terms.weight), `${label} dbias`);
+  }
+}
+
+/** Tiny shapes covering every feature; flags alternate so each is seen with and without. */
+const CASES: { name: string; params: Conv2dParams; flags: Flags }[] = [
+  {
+    name: "3×3 pad 1, odd 7×9, 5→11",
+    params: { batch: 2, inChannels: 5, outChannels: 11, inH: 7, inW: 9, kernel: 3, pad: 1 },
+    flags: { bias: true, accumulate: false },
+  },
+  {
+    name: "3×3 stride 2 pad 1, 9×7",
+    params: {
+      batch: 2,
+      inChannels: 3,
+      outChannels: 4,
+      inH: 9,
+      inW: 7,
+      kernel: 3,
+      stride: 2,
+      pad: 1,
+    },
+    flags: { bias: true, accumulate: true },
+  },
+  {
+    name: "3×3 stride 2 pad 0, 8×8",
+    params: { batch: 1, inChannels: 4, outChannels: 8, inH: 8, inW: 8, kernel: 3, stride: 2 },
+    flags: { bias: false, accumulate: false },
+  },
+  {
+    name: "3×3 dilation 2 pad 2",
+    params: {
+      batch: 1,
+      inChannels: 4,
+      outChannels: 5,
+      inH: 8,
+      inW: 8,
+      kernel: 3,
+      pad: 2,
+      dilation: 2,
+    },
+    flags: { bias: false, accumulate: true },
+  },
+  {
+    name: "3×3 groups 2",
+    params: {
+      batch: 2,
+      inChannels: 4,
+      outChannels: 6,
+      inH: 6,
+      inW: 7,
+      kernel: 3,
+      pad: 1,
+      groups: 2,
+    },
+    flags: { bias: true, accumulate: false },
+  },
+  {
+    name: "5×5 depthwise pad 2",
+    params: {
+      batch: 2,
+      inChannels: 3,
+      outChannels: 3,
+      inH: 7,
+      inW: 7,
+      kernel: 5,
+      pad: 2,
+      groups: 3,
+    },
+    flags: { bias: true, accumulate: true },
+  },
+  {
+    name: "3×3 depthwise, channel multiplier 2, stride 2",
+    params: {
+      batch: 2,
+      inChannels: 3,
+      outChannels: 6,
+      inH: 8,
+      inW: 7,
+      kernel: 3,
+      stride: 2,
+      pad: 1,
+      groups: 3,
+    },
+    flags: { bias: false, accumulate: false },
+  },
+  {
+    name: "1×7 pad (0, 3)",
+    params: {
+      batch: 1,
+      inChannels: 5,
+      outChannels: 3,
+      inH: 6,
+      inW: 11,
+      kernel: [1, 7],
+      pad: [0, 3],
+    },
+    flags: { bias: false, accumulate: false },
+  },
+  {
+    name: "7×1 pad (3, 0), dilation (2, 1)",
+    params: {
+      batch: 2,
+      inChannels: 3,
+      outChannels: 4,
+      inH: 13,
+      inW: 5,
+      kernel: [7, 1],
+      pad: [3, 0],
+      dilation: [2, 1],
+    },
+    flags: { bias: true, accumulate: true },
+  },
+  {
+    name: "1×3 and 3×1 (pad 1 on one axis)",
+    params: {
+      batch: 2,
+      inChannels: 4,
+      outChannels: 4,
+      inH: 5,
+      inW: 6,
+      kernel: [1, 3],
+      pad: [0, 1],
+    },
+    flags: { bias: false, accumulate: true },
+  },
+  {
+    name: "3×1 pad (1, 0)",
+    params: {
+      batch: 2,
+      inChannels: 4,
+      outChannels: 4,
+      inH: 6,
+      inW: 5,
+      kernel: [3, 1],
+      pad: [1, 0],
+    },
+    flags: { bias: true, accumulate: false },
+  },
+  {
+    name: "7×7 pad 3, stride 2",
+    params: {
+      batch: 1,
+      inChannels: 2,
+      outChannels: 4,
+      inH: 11,
+      inW: 9,
+      kernel: 7,
+      stride: 2,
+      pad: 3,
+    },
+    flags: { bias: false, accumulate: false },
+  },
+  {
+    name: "1×1 stride 2",
+    params: { batch: 2, inChannels: 4, outChannels: 8, inH: 8, inW: 8, kernel: 1, stride: 2 },
+    flags: { bias: true, accumulate: false },
+  },
+  {
+    name: "1×1 pad 1 (output larger than input)",
+    params: { batch: 1, inChannels: 3, outChannels: 5, inH: 4, inW: 5, kernel: 1, pad: 1 },
+    flags: { bias: false, accumulate: true },
+  },
+];
+
+for (const deviceClass of ["cpu", "gpu"] as const) {
+  const name = `conv2d forward, data and weight gradients match float64 reference (${deviceClass})`;
+  Deno.test(name, async () => {
+    const bench = await KernelBench.create();
+    try {
+      const rng = new Rng(`conv2d ${deviceClass}`);
+      for (const c of CASES) {
+        const s = conv2dShape(c.params);
+        const io = randomInputs(s, rng, c.flags.bias);
+        await runAndCompare(bench, deviceClass, s, io, reference(s, io), c.flags, c.name);
+      }
+    } finally {
+      bench.dispose();
+    }
+  });
+}
+
+Deno.test("conv2d at a GenNAS shape uses its large blocks and matches the reference", async () => {
+  const bench = await KernelBench.create();
+  try {
+    // 16→16 at 8×8, batch 8: the "cpu" plan picks the blocking benchmarked at GenNAS shapes, so
+    // the big unrolled specialisations (and their vec4 weight and dy loads) are exercised too.
+    const s = conv2dShape({
+      batch: 8,
+      inChannels: 16,
+      outChannels: 16,
+      inH: 8,
+      inW: 8,
+      kernel: 3,
+      pad: 1,
+    });
+    const plan = conv2dPlan(s, "forward", "cpu");
+    if (plan.ocb * plan.rows * plan.cols < 128) {
+      throw new Error(`expected a large forward block, got ${JSON.stringify(plan)}`);
+    }
+    const io = randomInputs(s, new Rng("gennas shape"), true);
+    await runAndCompare(
+      bench,
+      "cpu",
+      s,
+      io,
+      reference(s, io),
+      { bias: true, accumulate: false },
+      "16→16 8²",
+    );
+  } finally {
+    bench.dispose();
+  }
+});
+
+interface GoldenCase {
+  name: string;
+  batch: number;
+  in_channels: number;
+  out_channels: number;
+  in_h: number;
+  in_w: number;
+  kernel: [number, number];
+  stride: [number, number];
+  pad: [number, number];
+  dilation: [number, number];
+  groups: number;
+  x: number[];
+  w: number[];
+  b: number[] | null;
+  dy: number[];
+  y: number[];
+  dx: number[];
+  dw: number[];
+  dbias: number[];
+}
+
+Deno.test("conv2d matches PyTorch golden values (fixtures/golden/conv2d.json)", async () => {
+  const bench = await KernelBench.create();
+  try {
+    for (const g of golden.cases as unknown as GoldenCase[]) {
+      const s = conv2dShape({
+        batch: g.batch,
+        inChannels: g.in_channels,
+        outChannels: g.out_channels,
+        inH: g.in_h,
+        inW: g.in_w,
+        kernel: g.kernel,
+        stride: g.stride,
+        pad: g.pad,
+        dilation: g.dilation,
+        groups: g.groups,
+      });
+      const io: Inputs = {
+        x: Float32Array.from(g.x),
+        w: Float32Array.from(g.w),
+        bias: g.b ? Float32Array.from(g.b) : undefined,
+        dy: Float32Array.from(g.dy),
+      };
+      const expected = { y: g.y, dx: g.dx, dw: g.dw, dbias: g.b ? g.dbias : undefined };
+      const flags = { bias: g.b !== null, accumulate: false };
+      await runAndCompare(bench, bench.gpu.deviceClass, s, io, expected, flags, `golden ${g.name}`);
+    }
+  } finally {
+    bench.dispose();
+  }
+});
+
+Deno.test("conv2dShape validates and normalises; output size and FLOPs", () => {
+  const s = conv2dShape({
+    batch: 16,
+    inChannels: 16,
+    outChannels: 32,
+    inH: 32,
+    inW: 32,
+    kernel: 3,
+    stride: 2,
+    pad: 1,
+  });
+  if (s.kernelW !== 3 || s.strideH !== 2 || s.padW !== 1 || s.dilationH !== 1 || s.groups !== 1) {
+    throw new Error(`bad normalisation ${JSON.stringify(s)}`);
+  }
+  const out = conv2dOutputSize(s);
+  if (out.outH !== 16 || out.outW !== 16) throw new Error(`output ${JSON.stringify(out)}`);
+  if (conv2dFlops(s) !== 2 * 16 * 32 * 16 * 9 * 16 * 16) throw new Error("flops");
+  const bad: [Conv2dParams, RegExp][] = [
+    [{ batch: 1, inChannels: 3, outChannels: 4, inH: 8, inW: 8, kernel: 3, groups: 2 }, /groups/],
+    [{ batch: 1, inChannels: 4, outChannels: 4, inH: 8, inW: 8, kernel: 0 }, /kernelH/],
+    [{ batch: 1, inChannels: 4, outChannels: 4, inH: 8, inW: 8, kernel: 3, pad: -1 }, /padH/],
+    [
+      { batch: 1, inChannels: 4, outChannels: 4, inH: 8, inW: 8, kernel: 3, stride: [1, 1.5] },
+      /strideW/,
+    ],
+    [{ batch: 1, inChannels: 4, outChannels: 4, inH: 2, inW: 8, kernel: 5 }, /output/],
+  ];
+  for (const [params, pattern] of bad) {
+    let message = "";
+    try {
+      conv2dShape(params);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      message = e.message;
+    }
+    if (!pattern.test(message)) {
+      throw new Error(`expected ${pattern} for ${JSON.stringify(params)}: "${message}"`);
+    }
+  }
+});
+
+Deno.test("estimatePeakGflops reads cores, clock and SIMD flags from cpuinfo", () => {
+  const entry = (i: number) =>
+    `processor\t: ${i}\nmodel name\t: Test CPU\ncpu MHz\t\t: 2000.000\n` +
+    "flags\t\t: fpu sse2 avx avx2 fma\n";
+  const peak = peakFromCpuinfo(`${entry(0)}\n${entry(1)}\n`);
+  if (peak.gflops !== 2 * 2000 * 32 / 1000) throw new Error(`peak ${JSON.stringify(peak)}`);
+  if (!Number.isNaN(peakFromCpuinfo("").gflops)) throw new Error("empty cpuinfo must give NaN");
+});
