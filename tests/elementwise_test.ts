@@ -1,3 +1,4 @@
+import golden from "../fixtures/golden/elementwise.json" with { type: "json" };
 import {
   binary,
   fill,
@@ -99,6 +100,40 @@ Deno.test("binary add/mul and fill", async () => {
     assertClose(await bench.read(sum), Array.from(a, (v, i) => v + b[i]), TOL, "add");
     assertClose(await bench.read(prod), Array.from(a, (v, i) => v * b[i]), TOL, "mul");
     assertClose(await bench.read(filled), new Array(n).fill(2.5), TOL, "fill");
+  } finally {
+    bench.dispose();
+  }
+});
+
+Deno.test("unary ops and the product match PyTorch golden values (forward and autograd)", async () => {
+  const bench = await KernelBench.create();
+  try {
+    const n = golden.x.length;
+    const x = bench.input(golden.x);
+    const dy = bench.input(golden.dy);
+    for (const [name, expected] of Object.entries(golden.unary)) {
+      const op = name as UnaryOp;
+      const alpha = op === "scale" ? -1.75 : undefined;
+      const y = bench.output(n);
+      const dx = bench.output(n);
+      const saved = op === "leaky_relu" || op === "scale" ? x : y;
+      await bench.run([
+        unary(op, n, x, y, { alpha }),
+        unaryBackward(op, n, saved, dy, dx, { alpha }),
+      ]);
+      assertClose(await bench.read(y), expected.y, TOL, `${op} vs PyTorch`);
+      assertClose(await bench.read(dx), expected.dx, TOL, `${op} gradient vs PyTorch`);
+    }
+    const [a, b] = [bench.input(golden.mul.a), bench.input(golden.mul.b)];
+    const [y, da, db] = [bench.output(n), bench.output(n), bench.output(n)];
+    await bench.run([
+      binary("mul", n, a, b, y),
+      binary("mul", n, dy, b, da),
+      binary("mul", n, dy, a, db),
+    ]);
+    assertClose(await bench.read(y), golden.mul.y, TOL, "product vs PyTorch");
+    assertClose(await bench.read(da), golden.mul.da, TOL, "product gradient (a) vs PyTorch");
+    assertClose(await bench.read(db), golden.mul.db, TOL, "product gradient (b) vs PyTorch");
   } finally {
     bench.dispose();
   }

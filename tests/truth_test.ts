@@ -109,7 +109,7 @@ Deno.test("nb201 table missing a column → InputError naming it and the columns
     loadNb201Truth(`${FIXTURES}nb201_missing_column.csv`, "cifar10"),
     "nb201_missing_column.csv",
     '"cifar10_test"',
-    'columns found: "index", "arch" or "cifar100_test"',
+    'columns found: "index", "arch", "cifar100_test"',
   );
 });
 

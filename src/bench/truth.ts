@@ -185,8 +185,8 @@ function columnIndices<C extends string>(
   const missing = required.filter((c) => !header.includes(c));
   if (missing.length > 0) {
     throw new InputError(
-      `${path}: missing column(s) ${allowed(missing)}; columns found: ${
-        header.length > 0 ? allowed(header) : "none"
+      `${path}: missing column(s) ${missing.map((c) => `"${c}"`).join(", ")}; columns found: ${
+        header.length > 0 ? header.map((c) => `"${c}"`).join(", ") : "none"
       }`,
     );
   }

@@ -519,6 +519,11 @@ export class CompiledGraph {
     return this.#iterations;
   }
 
+  /** The replayed dispatch lists (for profiling tools). */
+  get dispatches(): { train: readonly Dispatch[]; evaluation: readonly Dispatch[] } {
+    return { train: this.trainDispatches, evaluation: this.evalDispatches };
+  }
+
   /** Encodes `iterations` training steps, `perSubmit` per command buffer; never waits. */
   train(iterations: number, o: { perSubmit?: number } = {}): void {
     if (this.#iterations + iterations > this.c.options.maxIterations) {

@@ -40,7 +40,7 @@ export interface ProxyContext extends ProxyBase {
 
 export const DEFAULT_TASK = "combo";
 
-/** Resolves space, images and settings, and acquires the GPU. */
+/** Resolves space, images and settings (validating all of them), then acquires the GPU. */
 export async function prepareBase(o: Omit<ProxyOptions, "task">): Promise<ProxyBase> {
   const space = getSpace(o.space);
   const settings = validateProxySettings({ ...DEFAULT_PROXY_SETTINGS, ...o.settings });
@@ -72,8 +72,9 @@ export interface ScoreReport extends ScoreResult {
 
 /** Scores one architecture. */
 export async function score(o: ScoreOptions): Promise<ScoreReport> {
+  const space = getSpace(o.space);
+  const arch = space.parse(o.arch ?? space.example);
   const ctx = await prepareProxy(o);
-  const arch = ctx.space.parse(o.arch ?? ctx.space.example);
   const result = await scoreArch(ctx.gpu, ctx.space, arch, ctx.task, ctx.settings);
   return {
     ...result,
@@ -194,8 +195,9 @@ export async function rankCandidates(
 
 /** Scores many architectures and correlates their losses with the benchmark's accuracies. */
 export async function rank(o: RankOptions): Promise<RankReport> {
+  const space = getSpace(o.space);
+  const table = await loadTruth(space.name, o.truth, { dataset: o.dataset, metric: o.metric });
   const ctx = await prepareProxy(o);
-  const table = await loadTruth(ctx.space.name, o.truth, { dataset: o.dataset, metric: o.metric });
   const archTexts = await rankCandidates(ctx.space, table, o, ctx.settings.seed);
   const archs = archTexts.map((text) => ctx.space.parse(text));
   const keys = archs.map((a) => ctx.space.key(a));

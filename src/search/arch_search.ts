@@ -6,10 +6,11 @@
 import { renderSearchReport, writeReport } from "../bench/report.ts";
 import { loadTruth, type TruthTable } from "../bench/truth.ts";
 import { prepareProxy, type ProxyOptions } from "../proxy/run.ts";
+import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { allowed, InputError } from "../util/errors.ts";
 import { openJournal } from "../util/journal.ts";
-import { isBetter, regularizedEvolution } from "./evolution.ts";
+import { isBetter, regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
 import { randomSearch } from "./random.ts";
 import type {
   ReplayRecord,
@@ -96,10 +97,14 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   const population = o.population ?? 50;
   const tournament = o.tournament ?? 10;
   const iterations = o.iterations ?? 400;
-  const ctx = await prepareProxy({ ...o, task: o.task ?? "search-N" });
+  const seed = o.settings?.seed ?? 0;
+  if (strategy === "evolution") {
+    validateEvolutionOptions({ population, tournament, iterations, seed });
+  }
   const table = o.truth
-    ? await loadTruth(ctx.space.name, o.truth, { dataset: o.dataset, metric: o.metric })
+    ? await loadTruth(getSpace(o.space).name, o.truth, { dataset: o.dataset, metric: o.metric })
     : undefined;
+  const ctx = await prepareProxy({ ...o, task: o.task ?? "search-N" });
   const space = ctx.space;
   const settings = {
     space: space.name,

@@ -9,13 +9,14 @@ import { renderSearchReport, writeReport } from "../bench/report.ts";
 import { accuraciesFor, loadTruth } from "../bench/truth.ts";
 import { prepareBase, type ProxyOptions, rankCandidates } from "../proxy/run.ts";
 import { scoreArch } from "../proxy/score.ts";
+import { getSpace } from "../spaces/index.ts";
 import { prepareTask } from "../proxy/task.ts";
 import { mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
 import { saveTaskConfig } from "../tasks/io.ts";
 import type { TaskConfig } from "../tasks/schema.ts";
 import { openJournal } from "../util/journal.ts";
 import { hashString } from "../util/rng.ts";
-import { regularizedEvolution } from "./evolution.ts";
+import { regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
 import type {
   ReplayRecord,
   SearchBudget,
@@ -95,9 +96,13 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   const population = o.population ?? 50;
   const tournament = o.tournament ?? 10;
   const iterations = o.iterations ?? 400;
+  validateEvolutionOptions({ population, tournament, iterations, seed: o.settings?.seed ?? 0 });
+  const table = await loadTruth(getSpace(o.space).name, o.truth, {
+    dataset: o.dataset,
+    metric: o.metric,
+  });
   const base = await prepareBase(o);
   const { space, settings } = base;
-  const table = await loadTruth(space.name, o.truth, { dataset: o.dataset, metric: o.metric });
   const archTexts = await rankCandidates(space, table, {
     archs: o.archs,
     limit: o.archs ? o.samples : undefined,

@@ -1,0 +1,118 @@
+/**
+ * `deno task fidelity` — ranking fidelity on this machine (not in CI; resumable from its journals):
+ *   NB-201: the first 100 archs of nb201_gennas_sample_0.txt, task combo, CIFAR-10 images,
+ *           Kendall τ / Spearman ρ against CIFAR-10 test accuracy;
+ *   NB-101: 100 cells drawn (seed 0) from nb101_naslib_zc_sample.jsonl, task search-N, CIFAR-10
+ *           images, against val_acc_mean_of_samples.
+ * Prints ρ and τ with bootstrap 95 % intervals and seconds per architecture. Journals and HTML
+ * reports go to out/fidelity/ (override with --out DIR); the data folder is ../shared/data next to
+ * the repository, or $GENNAS_DATA.
+ *
+ *   deno task fidelity [--only nb201|nb101] [--limit N] [--out DIR]
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { rank, type RankEvent, type RankReport } from "../src/proxy/run.ts";
+import { createProgress, type Progress } from "../src/util/progress.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    only: { type: "string" },
+    limit: { type: "string", default: "100" },
+    out: { type: "string", default: "out/fidelity" },
+  },
+});
+const dataDir = Deno.env.get("GENNAS_DATA") ??
+  new URL("../../shared/data/", import.meta.url).pathname;
+const limit = Number(values.limit);
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Run {
+  name: string;
+  space: "nb201" | "nb101";
+  target: string;
+  options: Parameters<typeof rank>[0];
+}
+
+const images = join(dataDir, "cifar10_test_first256.bin");
+const runs: Run[] = [
+  {
+    name: "nb201",
+    space: "nb201",
+    target: "Kendall τ ≥ 0.55 (reference implementation here: τ 0.66, ρ 0.84)",
+    options: {
+      space: "nb201",
+      task: "combo",
+      images,
+      truth: join(dataDir, "nb201.csv"),
+      dataset: "cifar10",
+      archs: join(dataDir, "nb201_gennas_sample_0.txt"),
+      limit,
+      out: join(values.out!, "nb201.jsonl"),
+      bootstrap: 1000,
+    },
+  },
+  {
+    name: "nb101",
+    space: "nb101",
+    target:
+      "Kendall τ ≥ 0.65 (reference implementation: τ 0.75 with search-N on 259 of these cells)",
+    options: {
+      space: "nb101",
+      task: "search-N",
+      images,
+      truth: join(dataDir, "nb101_naslib_zc_sample.jsonl"),
+      metric: "val_acc_mean_of_samples",
+      sample: limit,
+      out: join(values.out!, "nb101.jsonl"),
+      bootstrap: 1000,
+    },
+  },
+];
+
+if (!exists(join(dataDir, "nb201.csv"))) {
+  console.error(`fidelity: the shared data folder ${dataDir} is missing (set GENNAS_DATA)`);
+  Deno.exit(2);
+}
+await Deno.mkdir(values.out!, { recursive: true });
+
+const results: [Run, RankReport, number][] = [];
+for (const run of runs) {
+  if (values.only && values.only !== run.name) continue;
+  let progress: Progress | undefined;
+  const report = await rank({
+    ...run.options,
+    onEvent: (e: RankEvent) => {
+      if (e.type === "start") {
+        console.error(`${run.name}: ${e.done}/${e.total} already in ${e.journal}`);
+        progress = createProgress({ total: e.total, label: run.name, initial: e.done });
+      } else progress?.tick(e.done, { loss: e.loss.toPrecision(4) });
+    },
+  });
+  progress?.stop();
+  // Seconds per arch over every journaled score (resumed runs included).
+  const seconds = report.archs.map((a) => a.seconds).sort((a, b) => a - b);
+  results.push([run, report, seconds[Math.floor(seconds.length / 2)]]);
+}
+
+const ci = (c?: { low: number; high: number }) =>
+  c ? `[${c.low.toFixed(3)}, ${c.high.toFixed(3)}]` : "";
+for (const [run, r, seconds] of results) {
+  const m = r.metrics;
+  console.log(`\n${run.name}: ${m.n} architectures, ground truth ${r.truthMetric}`);
+  console.log(`  Spearman ρ(−loss, acc) ${m.spearman.toFixed(3)} ${ci(m.spearmanCI)}`);
+  console.log(`  Kendall τ             ${m.kendall.toFixed(3)} ${ci(m.kendallCI)}`);
+  console.log(`  retrieval@top10%      ${m.retrieval.toFixed(2)}`);
+  console.log(`  seconds per arch      ${seconds.toFixed(1)} (median)`);
+  console.log(`  target                ${run.target}`);
+  console.log(`  report                ${r.report}`);
+}

@@ -1,0 +1,117 @@
+/**
+ * Per-kernel time of one GenNAS training iteration, from GPU timestamp queries (each dispatch in
+ * its own compute pass, so the figures include per-pass overhead but not host encoding).
+ *
+ *   deno run -A bench/profile.ts [--space nb201|nb101] [--arch ARCH] [--init-channels 16] [--batch 16]
+ */
+import { parseArgs } from "node:util";
+import { acquireGpu } from "../src/gpu/device.ts";
+import { compileGraph } from "../src/graph/compile.ts";
+import { buildProxyGraph } from "../src/proxy/score.ts";
+import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
+import { prepareTask } from "../src/proxy/task.ts";
+import { getSpace } from "../src/spaces/index.ts";
+import { PRESETS } from "../src/tasks/presets.ts";
+import { loadImageSet } from "../src/data/images.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    space: { type: "string", default: "nb201" },
+    arch: { type: "string" },
+    "init-channels": { type: "string", default: "16" },
+    batch: { type: "string", default: "16" },
+    task: { type: "string", default: "combo" },
+  },
+});
+const gpu = await acquireGpu();
+if (!gpu.device.features.has("timestamp-query")) throw new Error("adapter lacks timestamp-query");
+const space = getSpace(values.space!);
+const settings = {
+  ...DEFAULT_PROXY_SETTINGS,
+  initChannels: Number(values["init-channels"]),
+  batch: Number(values.batch),
+};
+const images = await loadImageSet(undefined);
+const task = prepareTask(
+  values.task!,
+  PRESETS[values.task as keyof typeof PRESETS],
+  images,
+  settings,
+);
+const arch = space.parse(values.arch ?? space.example);
+const built = buildProxyGraph(space, arch, task, settings);
+const graph = await compileGraph(gpu, built.builder, {
+  optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 4e-5 },
+  seed: 1,
+  maxIterations: 100,
+});
+graph.write(built.clean, task.inputs);
+built.targets.forEach((t, s) => t && graph.write(t, task.targets[s]));
+
+const list = graph.dispatches.train;
+const device = gpu.device;
+const querySet = device.createQuerySet({ type: "timestamp", count: list.length * 2 });
+const resolveBuffer = device.createBuffer({
+  size: list.length * 16,
+  usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+});
+const readBuffer = device.createBuffer({
+  size: list.length * 16,
+  usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+});
+
+// Whole-iteration wall time with the normal recorder (one pass, one submit).
+graph.train(3);
+await device.queue.onSubmittedWorkDone();
+const t0 = performance.now();
+graph.train(10);
+await device.queue.onSubmittedWorkDone();
+const iterationMs = (performance.now() - t0) / 10;
+
+const totals = new Map<string, { ms: number; count: number }>();
+for (let rep = 0; rep < 3; rep++) {
+  const encoder = device.createCommandEncoder();
+  list.forEach((d, i) => {
+    const pass = encoder.beginComputePass({
+      timestampWrites: {
+        querySet,
+        beginningOfPassWriteIndex: 2 * i,
+        endOfPassWriteIndex: 2 * i + 1,
+      },
+    });
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+    pass.end();
+  });
+  encoder.resolveQuerySet(querySet, 0, list.length * 2, resolveBuffer, 0);
+  encoder.copyBufferToBuffer(resolveBuffer, 0, readBuffer, 0, list.length * 16);
+  device.queue.submit([encoder.finish()]);
+  await readBuffer.mapAsync(GPUMapMode.READ);
+  const stamps = new BigUint64Array(readBuffer.getMappedRange().slice(0));
+  readBuffer.unmap();
+  if (rep === 0) continue;
+  list.forEach((d, i) => {
+    const family = d.label.replace(/_\d+x\d+.*$/, "").replace(/_b\d.*$/, "");
+    const entry = totals.get(family) ?? { ms: 0, count: 0 };
+    entry.ms += Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6 / 2;
+    entry.count += 0.5;
+    totals.set(family, entry);
+  });
+}
+const sum = [...totals.values()].reduce((a, b) => a + b.ms, 0);
+console.log(
+  `${space.name} ${space.format(arch)}\n${list.length} dispatches per iteration; ` +
+    `iteration ${iterationMs.toFixed(1)} ms wall (one pass), ${
+      sum.toFixed(1)
+    } ms summed over kernels`,
+);
+for (const [name, e] of [...totals].sort((a, b) => b[1].ms - a[1].ms)) {
+  console.log(
+    `${name.padEnd(34)} ${e.ms.toFixed(2).padStart(8)} ms ${
+      (100 * e.ms / sum).toFixed(1).padStart(5)
+    } %  ${e.count} launches`,
+  );
+}
+graph.destroy();

@@ -1,0 +1,50 @@
+/**
+ * Proxy-task search end to end on tiny settings: configs are evaluated on labelled architectures,
+ * journaled, resumed without re-evaluation, and the best config is written as a file `--task`
+ * accepts.
+ */
+import { assert, assertEquals } from "./support/assert.ts";
+import { searchTasks } from "../src/search/task_search.ts";
+import { resolveTask } from "../src/tasks/presets.ts";
+
+const TABLE = new URL("../fixtures/tables/nb201_small.csv", import.meta.url).pathname;
+const TINY = { iterations: 2, batch: 2, initChannels: 4, seed: 5 };
+
+Deno.test("task-search journals, resumes and writes its best config", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const options = {
+      space: "nb201",
+      truth: TABLE,
+      samples: 3,
+      population: 2,
+      tournament: 1,
+      iterations: 1,
+      settings: TINY,
+      out: `${dir}/tasks.jsonl`,
+    };
+    const first = await searchTasks(options);
+    assertEquals(first.history.length, 3);
+    assertEquals(first.labelled, 3);
+    for (const h of first.history) {
+      assert(Number.isNaN(h.rho) || (h.rho >= -1 && h.rho <= 1), `ρ out of range: ${h.rho}`);
+    }
+    const finite = first.history.filter((h) => Number.isFinite(h.rho));
+    if (finite.length) assertEquals(first.best.rho, Math.max(...finite.map((h) => h.rho)));
+    const best = await resolveTask(first.bestPath!);
+    assertEquals(best.config, first.best.config, "the written task round-trips");
+    assert((await Deno.readTextFile(`${dir}/tasks.html`)).includes("<svg"));
+
+    let fresh = 0;
+    const second = await searchTasks({
+      ...options,
+      onEvent: (e) => {
+        if (e.type === "evaluation" && !e.replayed) fresh++;
+      },
+    });
+    assertEquals(fresh, 0, "a finished journal replays without evaluating");
+    assertEquals(second.history.map((h) => h.rho), first.history.map((h) => h.rho));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
