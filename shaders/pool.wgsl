@@ -6,7 +6,9 @@
 // row-major order, the order in which PyTorch's scatter adds them).
 // The `pool3_*` kernels specialise the hot 3×3 stride-1 pad-1 window (same-size output) for
 // widths divisible by 4: each invocation handles 4 adjacent columns with vec4 loads (3–4× faster
-// on lavapipe than the general kernels).
+// on lavapipe than the general kernels). The `pool2_*` kernels do the same for the 2×2 stride-2
+// downsampling window on an even height and a width divisible by 8: one invocation per four
+// adjacent outputs, forward and backward (each input lies in exactly one window).
 // Bindings: 0 = src (x or dy), 1 = dst (y or dx), 2 = argmax (max pooling only, u32).
 
 override WG: u32 = 256; // power of two for the global-pool reduction
@@ -376,4 +378,109 @@ fn pool3_avg_backward(@builtin(workgroup_id) wid: vec3u,
     grad += select(vec4f(0.0), from_right, right_valid(at.j));
   }
   store4(q, grad);
+}
+
+// ---- 2×2 stride 2 pad 0, four output columns per invocation -------------------------------------
+
+// Needs IW % 8 == 0 and IH even: every input lies in exactly one window, and output row oy's
+// columns 4j..4j+3 read input columns 8j..8j+7 of rows 2·oy and 2·oy + 1 (two vec4s each). The
+// backward kernels run per output quad too and write those 16 inputs.
+override OW4: u32 = OW / 4u;
+
+// The four window corners of output columns 4j..4j+3, each as a vec4 over the four windows.
+struct Windows2 {
+  top_left: vec4f,
+  top_right: vec4f,
+  bottom_left: vec4f,
+  bottom_right: vec4f,
+}
+
+// Index, in vec4s, of input column 8j on the top row of output row `oy` of `plane`.
+fn window2_start(plane: u32, oy: u32, j: u32) -> u32 {
+  return (plane * IH + 2u * oy) * IW4 + 2u * j;
+}
+
+fn windows2(top: u32) -> Windows2 {
+  let a = src4[top];
+  let b = src4[top + 1u];
+  let c = src4[top + IW4];
+  let d = src4[top + IW4 + 1u];
+  return Windows2(
+    vec4f(a.x, a.z, b.x, b.z),
+    vec4f(a.y, a.w, b.y, b.w),
+    vec4f(c.x, c.z, d.x, d.z),
+    vec4f(c.y, c.w, d.y, d.w),
+  );
+}
+
+// Invocation q: plane, output row and output column group j.
+fn split_out4(q: u32) -> Quad {
+  let at = split(q, OH, OW4);
+  return Quad(at.x, at.y, at.z);
+}
+
+// Stores per-window values `left`/`right` (the window's left/right input column) of one input
+// row: input columns 8j..8j+3, then 8j+4..8j+7.
+fn store_row2(start: u32, left: vec4f, right: vec4f) {
+  store4(start, vec4f(left.x, right.x, left.y, right.y));
+  store4(start + 1u, vec4f(left.z, right.z, left.w, right.w));
+}
+
+@compute @workgroup_size(WG)
+fn pool2_max_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                     @builtin(num_workgroups) nwg: vec3u) {
+  let q = linear_index(wid, lid, nwg);
+  if (q >= N * C * OH * OW4) { return; }
+  let at = split_out4(q);
+  let w = windows2(window2_start(at.plane, at.row, at.j));
+  // Input position of each window's top-left corner: row 2·oy, column 8j + 2i.
+  let p = 2u * at.row * IW + 2u * columns(at.j);
+  let all = vec4<bool>(true);
+  var best = Best(vec4f(0.0), vec4u(UNSET));
+  best = consider(best, w.top_left, p, all);
+  best = consider(best, w.top_right, p + 1u, all);
+  best = consider(best, w.bottom_left, p + IW, all);
+  best = consider(best, w.bottom_right, p + IW + 1u, all);
+  store4(q, best.value);
+  argmax_out4[q] = best.index;
+}
+
+@compute @workgroup_size(WG)
+fn pool2_max_backward(@builtin(workgroup_id) wid: vec3u,
+                      @builtin(local_invocation_index) lid: u32,
+                      @builtin(num_workgroups) nwg: vec3u) {
+  let q = linear_index(wid, lid, nwg);
+  if (q >= N * C * OH * OW4) { return; }
+  let at = split_out4(q);
+  let g = src4[q];
+  let a = argmax_in4[q];
+  let p = 2u * at.row * IW + 2u * columns(at.j);
+  let zero = vec4f(0.0);
+  let top = window2_start(at.plane, at.row, at.j);
+  store_row2(top, select(zero, g, a == p), select(zero, g, a == p + 1u));
+  store_row2(top + IW4, select(zero, g, a == p + IW), select(zero, g, a == p + IW + 1u));
+}
+
+@compute @workgroup_size(WG)
+fn pool2_avg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                     @builtin(num_workgroups) nwg: vec3u) {
+  let q = linear_index(wid, lid, nwg);
+  if (q >= N * C * OH * OW4) { return; }
+  let at = split_out4(q);
+  let w = windows2(window2_start(at.plane, at.row, at.j));
+  // Row-major order, as avgpool_forward adds them; no padding, so the divisor is 4 either way.
+  store4(q, (((w.top_left + w.top_right) + w.bottom_left) + w.bottom_right) / 4.0);
+}
+
+@compute @workgroup_size(WG)
+fn pool2_avg_backward(@builtin(workgroup_id) wid: vec3u,
+                      @builtin(local_invocation_index) lid: u32,
+                      @builtin(num_workgroups) nwg: vec3u) {
+  let q = linear_index(wid, lid, nwg);
+  if (q >= N * C * OH * OW4) { return; }
+  let at = split_out4(q);
+  let g = src4[q] / 4.0;
+  let top = window2_start(at.plane, at.row, at.j);
+  store_row2(top, g, g);
+  store_row2(top + IW4, g, g);
 }

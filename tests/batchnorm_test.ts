@@ -3,7 +3,7 @@ import {
   batchNormForward,
   type BatchNormShape,
 } from "../src/kernels/batchnorm.ts";
-import type { BufferSlice, DeviceClass, LaunchContext } from "../src/gpu/kernel.ts";
+import type { BufferSlice, LaunchContext } from "../src/gpu/kernel.ts";
 import { Rng } from "../src/util/rng.ts";
 import golden from "../fixtures/golden/norm_pool.json" with { type: "json" };
 import { assertClose, KernelBench, randomArray } from "./support/gpu.ts";
@@ -17,10 +17,15 @@ const Y_TOL = { atol: 2e-5, rtol: 1e-4 };
 const PARAM_GRAD_TOL = { atol: 2e-4, rtol: 1e-4 };
 const DX_TOL = { atol: 2e-5, rtol: 1e-4 };
 
-// H·W = 63 runs the scalar kernels, 28 the vec4 ones.
+// H·W = 63 runs the scalar kernels, 28 the vec4 ones. Per channel they hold fewer elements (189,
+// 21 vec4s) than a "gpu" workgroup has invocations; TINY ones fewer than a "cpu" group (5, 3).
 const ODD: BatchNormShape = { batch: 3, channels: 5, spatial: 7 * 9 };
 const VEC4: BatchNormShape = { batch: 3, channels: 5, spatial: 4 * 7 };
 const SHAPES: [string, BatchNormShape][] = [["scalar", ODD], ["vec4", VEC4]];
+const TINY: [string, BatchNormShape][] = [
+  ["tiny scalar", { batch: 1, channels: 2, spatial: 5 }],
+  ["tiny vec4", { batch: 3, channels: 2, spatial: 4 }],
+];
 
 function elements(s: BatchNormShape): number {
   return s.batch * s.channels * s.spatial;
@@ -36,13 +41,42 @@ function activations(rng: Rng, s: BatchNormShape): Float32Array {
   return x;
 }
 
-/** [affine, relu, accumulate] in all 8 combinations. */
-function flagCombinations(): [boolean, boolean, boolean][] {
-  return [0, 1, 2, 3, 4, 5, 6, 7].map((b) => [(b & 4) !== 0, (b & 2) !== 0, (b & 1) !== 0]);
+/**
+ * [affine, relu, accumulate]: all 8 combinations on the bench's own context; elsewhere (the other
+ * class's geometry, a small storage-buffer limit: the same WGSL with another workgroup size or
+ * launch split) 4 that hold every pair of values of every two flags.
+ */
+function flagCombinations(
+  bench: KernelBench,
+  ctx: LaunchContext<unknown>,
+): [boolean, boolean, boolean][] {
+  const own = ctx.deviceClass === bench.context.deviceClass && ctx.maxStorageBuffers === undefined;
+  const codes = own ? [0, 1, 2, 3, 4, 5, 6, 7] : [0, 3, 5, 6];
+  return codes.map((b) => [(b & 4) !== 0, (b & 2) !== 0, (b & 1) !== 0]);
 }
 
-function otherClass(c: DeviceClass): DeviceClass {
-  return c === "cpu" ? "gpu" : "cpu";
+/** SHAPES, and with the "cpu" geometry also TINY (a "gpu" group already idles lanes on SHAPES). */
+function shapesFor(ctx: LaunchContext<unknown>): [string, BatchNormShape][] {
+  return ctx.deviceClass === "cpu" && ctx.maxStorageBuffers === undefined
+    ? [...SHAPES, ...TINY]
+    : SHAPES;
+}
+
+/** The bench's own context, then the same with the other device class's geometry. */
+function classContexts(bench: KernelBench): LaunchContext<BufferSlice>[] {
+  const other = bench.context.deviceClass === "cpu" ? "gpu" : "cpu";
+  return [bench.context, { ...bench.context, deviceClass: other }];
+}
+
+/** Contexts for backward: both classes, and a device too small for the 9-buffer affine kernel. */
+function backwardContexts(bench: KernelBench): LaunchContext<BufferSlice>[] {
+  return [...classContexts(bench), { ...bench.context, maxStorageBuffers: 8 }];
+}
+
+function describe(ctx: LaunchContext<unknown>): string {
+  return `${ctx.deviceClass}${
+    ctx.maxStorageBuffers ? ` maxStorageBuffers=${ctx.maxStorageBuffers}` : ""
+  }`;
 }
 
 interface Params {
@@ -65,40 +99,98 @@ Deno.test("batch norm train forward: affine/plain × relu × accumulate, running
   const bench = await KernelBench.create();
   try {
     const rng = new Rng("bn-train-forward");
-    for (const [kind, s] of SHAPES) {
-      const n = elements(s);
-      const x = activations(rng, s);
-      const p = randomParams(rng, s.channels);
-      for (const [affine, relu, accumulate] of flagCombinations()) {
-        const what = `${kind} affine=${affine} relu=${relu} accumulate=${accumulate}`;
-        const prior = randomArray(rng, n);
-        const y = accumulate ? bench.input(prior) : bench.output(n);
+    for (const ctx of classContexts(bench)) {
+      for (const [kind, s] of shapesFor(ctx)) {
+        await checkTrainForward(bench, rng, ctx, kind, s);
+      }
+    }
+  } finally {
+    bench.dispose();
+  }
+});
+
+async function checkTrainForward(
+  bench: KernelBench,
+  rng: Rng,
+  ctx: LaunchContext<BufferSlice>,
+  kind: string,
+  s: BatchNormShape,
+): Promise<void> {
+  const n = elements(s);
+  const x = activations(rng, s);
+  const p = randomParams(rng, s.channels);
+  for (const [affine, relu, accumulate] of flagCombinations(bench, ctx)) {
+    const what = `${describe(ctx)} ${kind} affine=${affine} relu=${relu} accumulate=${accumulate}`;
+    const prior = randomArray(rng, n);
+    const y = accumulate ? bench.input(prior) : bench.output(n);
+    const mean = bench.output(s.channels);
+    const invstd = bench.output(s.channels);
+    const runningMean = bench.input(p.runningMean);
+    const runningVar = bench.input(p.runningVar);
+    const launches = batchNormForward(ctx, s, {
+      x: bench.input(x),
+      y,
+      mean,
+      invstd,
+      runningMean,
+      runningVar,
+      ...(affine ? { gamma: bench.input(p.gamma), beta: bench.input(p.beta) } : {}),
+    }, { mode: "train", affine, relu, accumulate });
+    if (launches.length !== 1) throw new Error(`${what}: ${launches.length} launches`);
+    await bench.run(launches);
+    const ref = batchNormForwardRef(x, s, {
+      mode: "train",
+      relu,
+      ...(affine ? { gamma: p.gamma, beta: p.beta } : {}),
+      runningMean: p.runningMean,
+      runningVar: p.runningVar,
+    });
+    const expected = accumulate ? ref.y.map((v, i) => v + prior[i]) : ref.y;
+    const [yOut, meanOut, invstdOut, rmOut, rvOut] = await bench.recorder.readback([
+      y,
+      mean,
+      invstd,
+      runningMean,
+      runningVar,
+    ]);
+    assertClose(yOut, expected, Y_TOL, `y ${what}`);
+    assertClose(meanOut, ref.mean, STATS_TOL, `mean ${what}`);
+    assertClose(invstdOut, ref.invstd, STATS_TOL, `invstd ${what}`);
+    assertClose(rmOut, ref.runningMean!, STATS_TOL, `rm ${what}`);
+    assertClose(rvOut, ref.runningVar!, STATS_TOL, `rv ${what}`);
+  }
+}
+
+// One-pass statistics: shifting by a channel element keeps a mean 10⁴ spreads from zero as exact
+// as the two-pass reference (a plain running Welford loses ~10⁻⁴ relative on invstd here).
+Deno.test("batch norm train forward: mean far from zero relative to the spread", async () => {
+  const bench = await KernelBench.create();
+  try {
+    const rng = new Rng("bn-offset");
+    for (const ctx of classContexts(bench)) {
+      for (
+        const [kind, s] of [...SHAPES, ["GenNAS", {
+          batch: 16,
+          channels: 4,
+          spatial: 32 * 32,
+        }]] as const
+      ) {
+        const x = Float32Array.from(activations(rng, s), (v) => 1000 + 0.1 * v);
+        const y = bench.output(elements(s));
         const mean = bench.output(s.channels);
         const invstd = bench.output(s.channels);
-        const runningMean = bench.input(p.runningMean);
-        const runningVar = bench.input(p.runningVar);
-        await bench.run(batchNormForward(bench.context, s, {
-          x: bench.input(x),
-          y,
-          mean,
-          invstd,
-          runningMean,
-          runningVar,
-          ...(affine ? { gamma: bench.input(p.gamma), beta: bench.input(p.beta) } : {}),
-        }, { mode: "train", affine, relu, accumulate }));
-        const ref = batchNormForwardRef(x, s, {
+        await bench.run(batchNormForward(ctx, s, { x: bench.input(x), y, mean, invstd }, {
           mode: "train",
-          relu,
-          ...(affine ? { gamma: p.gamma, beta: p.beta } : {}),
-          runningMean: p.runningMean,
-          runningVar: p.runningVar,
-        });
-        const expected = accumulate ? ref.y.map((v, i) => v + prior[i]) : ref.y;
-        assertClose(await bench.read(y), expected, Y_TOL, `y ${what}`);
-        assertClose(await bench.read(mean), ref.mean, STATS_TOL, `mean ${what}`);
-        assertClose(await bench.read(invstd), ref.invstd, STATS_TOL, `invstd ${what}`);
-        assertClose(await bench.read(runningMean), ref.runningMean!, STATS_TOL, `rm ${what}`);
-        assertClose(await bench.read(runningVar), ref.runningVar!, STATS_TOL, `rv ${what}`);
+          affine: false,
+          relu: false,
+        }));
+        const ref = batchNormForwardRef(x, s, { mode: "train", relu: false });
+        const what = `${describe(ctx)} ${kind}`;
+        const [yOut, meanOut, invstdOut] = await bench.recorder.readback([y, mean, invstd]);
+        // y = (x − mean)·invstd: an ulp of the mean (6e-5) is 6e-4 of y's unit.
+        assertClose(yOut, ref.y, { atol: 2e-3, rtol: 1e-4 }, `y ${what}`);
+        assertClose(meanOut, ref.mean, STATS_TOL, `mean ${what}`);
+        assertClose(invstdOut, ref.invstd, STATS_TOL, `invstd ${what}`);
       }
     }
   } finally {
@@ -161,40 +253,52 @@ Deno.test("batch norm eval forward uses running statistics", async () => {
   const bench = await KernelBench.create();
   try {
     const rng = new Rng("bn-eval");
-    for (const [kind, s] of SHAPES) {
-      const n = elements(s);
-      const x = activations(rng, s);
-      const p = randomParams(rng, s.channels);
-      for (const [affine, relu, accumulate] of flagCombinations()) {
-        const prior = randomArray(rng, n);
-        const y = accumulate ? bench.input(prior) : bench.output(n);
-        await bench.run(batchNormForward(bench.context, s, {
-          x: bench.input(x),
-          y,
-          runningMean: bench.input(p.runningMean),
-          runningVar: bench.input(p.runningVar),
-          ...(affine ? { gamma: bench.input(p.gamma), beta: bench.input(p.beta) } : {}),
-        }, { mode: "eval", affine, relu, accumulate }));
-        const ref = batchNormForwardRef(x, s, {
-          mode: "eval",
-          relu,
-          ...(affine ? { gamma: p.gamma, beta: p.beta } : {}),
-          runningMean: p.runningMean,
-          runningVar: p.runningVar,
-        });
-        const expected = accumulate ? ref.y.map((v, i) => v + prior[i]) : ref.y;
-        assertClose(
-          await bench.read(y),
-          expected,
-          Y_TOL,
-          `eval ${kind} affine=${affine} relu=${relu} accumulate=${accumulate}`,
-        );
+    for (const ctx of classContexts(bench)) {
+      for (const [kind, s] of SHAPES) {
+        await checkEvalForward(bench, rng, ctx, kind, s);
       }
     }
   } finally {
     bench.dispose();
   }
 });
+
+async function checkEvalForward(
+  bench: KernelBench,
+  rng: Rng,
+  ctx: LaunchContext<BufferSlice>,
+  kind: string,
+  s: BatchNormShape,
+): Promise<void> {
+  const n = elements(s);
+  const x = activations(rng, s);
+  const p = randomParams(rng, s.channels);
+  for (const [affine, relu, accumulate] of flagCombinations(bench, ctx)) {
+    const prior = randomArray(rng, n);
+    const y = accumulate ? bench.input(prior) : bench.output(n);
+    await bench.run(batchNormForward(ctx, s, {
+      x: bench.input(x),
+      y,
+      runningMean: bench.input(p.runningMean),
+      runningVar: bench.input(p.runningVar),
+      ...(affine ? { gamma: bench.input(p.gamma), beta: bench.input(p.beta) } : {}),
+    }, { mode: "eval", affine, relu, accumulate }));
+    const ref = batchNormForwardRef(x, s, {
+      mode: "eval",
+      relu,
+      ...(affine ? { gamma: p.gamma, beta: p.beta } : {}),
+      runningMean: p.runningMean,
+      runningVar: p.runningVar,
+    });
+    const expected = accumulate ? ref.y.map((v, i) => v + prior[i]) : ref.y;
+    assertClose(
+      await bench.read(y),
+      expected,
+      Y_TOL,
+      `eval ${describe(ctx)} ${kind} affine=${affine} relu=${relu} accumulate=${accumulate}`,
+    );
+  }
+}
 
 async function checkBackward(
   bench: KernelBench,
@@ -203,7 +307,7 @@ async function checkBackward(
   o: { affine: boolean; relu: boolean; accumulate: boolean; accumulateParams: boolean },
   ctx: LaunchContext<BufferSlice> = bench.context,
 ): Promise<void> {
-  const what = JSON.stringify({ ...s, ...o, deviceClass: ctx.deviceClass });
+  const what = `${describe(ctx)} ${JSON.stringify({ ...s, ...o })}`;
   const n = elements(s);
   const x = activations(rng, s);
   const dy = randomArray(rng, n);
@@ -221,44 +325,44 @@ async function checkBackward(
   const affineIO = o.affine
     ? { gamma: bench.input(p.gamma), beta: bench.input(p.beta), dgamma, dbeta }
     : {};
-  await bench.run(batchNormBackward(ctx, s, {
+  const launches = batchNormBackward(ctx, s, {
     x: bench.input(x),
     dy: bench.input(dy),
     dx,
     mean: bench.input(saved.mean),
     invstd: bench.input(saved.invstd),
     ...affineIO,
-  }, o));
+  }, o);
+  const split = o.affine && (ctx.maxStorageBuffers ?? Infinity) < 9;
+  if (launches.length !== (split ? 2 : 1)) {
+    throw new Error(`${what}: ${launches.length} launches`);
+  }
+  await bench.run(launches);
   const ref = batchNormBackwardRef(x, dy, s, saved, {
     relu: o.relu,
     ...(o.affine ? { gamma: p.gamma, beta: p.beta } : {}),
   });
   const plus = (a: number[], b: Float32Array, add: boolean) => add ? a.map((v, i) => v + b[i]) : a;
-  assertClose(await bench.read(dx), plus(ref.dx, priorDx, o.accumulate), DX_TOL, `dx ${what}`);
+  const [dxOut, dgammaOut, dbetaOut] = await bench.recorder.readback([dx, dgamma, dbeta]);
+  assertClose(dxOut, plus(ref.dx, priorDx, o.accumulate), DX_TOL, `dx ${what}`);
   if (!o.affine) return;
   const add = o.accumulateParams;
-  assertClose(
-    await bench.read(dgamma),
-    plus(ref.dgamma, priorDgamma, add),
-    PARAM_GRAD_TOL,
-    `dgamma ${what}`,
-  );
-  assertClose(
-    await bench.read(dbeta),
-    plus(ref.dbeta, priorDbeta, add),
-    PARAM_GRAD_TOL,
-    `dbeta ${what}`,
-  );
+  assertClose(dgammaOut, plus(ref.dgamma, priorDgamma, add), PARAM_GRAD_TOL, `dgamma ${what}`);
+  assertClose(dbetaOut, plus(ref.dbeta, priorDbeta, add), PARAM_GRAD_TOL, `dbeta ${what}`);
 }
 
 Deno.test("batch norm backward: affine/plain × relu × accumulate × accumulateParams", async () => {
   const bench = await KernelBench.create();
   try {
     const rng = new Rng("bn-backward");
-    for (const [, s] of SHAPES) {
-      for (const [affine, relu, accumulate] of flagCombinations()) {
-        const accumulateParams = affine && !accumulate;
-        await checkBackward(bench, rng, s, { affine, relu, accumulate, accumulateParams });
+    for (const ctx of backwardContexts(bench)) {
+      for (const [, s] of shapesFor(ctx)) {
+        for (const [affine, relu, accumulate] of flagCombinations(bench, ctx)) {
+          if (ctx.maxStorageBuffers !== undefined && !affine) continue; // no split for plain
+          const accumulateParams = affine && !accumulate;
+          const o = { affine, relu, accumulate, accumulateParams };
+          await checkBackward(bench, rng, s, o, ctx);
+        }
       }
     }
   } finally {
@@ -270,14 +374,13 @@ Deno.test("batch norm at GenNAS shapes, with both device-class geometries", asyn
   const bench = await KernelBench.create();
   try {
     const rng = new Rng("bn-gennas");
-    const cases: [DeviceClass, BatchNormShape][] = [
-      [bench.gpu.deviceClass, { batch: 16, channels: 16, spatial: 32 * 32 }],
-      [bench.gpu.deviceClass, { batch: 16, channels: 64, spatial: 8 * 8 }],
-      [otherClass(bench.gpu.deviceClass), { batch: 16, channels: 32, spatial: 16 * 16 }],
-      [otherClass(bench.gpu.deviceClass), ODD],
+    const shapes: BatchNormShape[] = [
+      { batch: 16, channels: 16, spatial: 32 * 32 },
+      { batch: 16, channels: 32, spatial: 16 * 16 },
+      { batch: 16, channels: 64, spatial: 8 * 8 },
     ];
-    for (const [deviceClass, s] of cases) {
-      const ctx = { ...bench.context, deviceClass };
+    const cases = backwardContexts(bench).flatMap((ctx) => shapes.map((s) => [ctx, s] as const));
+    for (const [ctx, s] of cases) {
       const x = activations(rng, s);
       const p = randomParams(rng, s.channels);
       const y = bench.output(elements(s));
@@ -292,10 +395,11 @@ Deno.test("batch norm at GenNAS shapes, with both device-class geometries", asyn
         beta: bench.input(p.beta),
       }, { mode: "train", affine: true, relu: true }));
       const ref = batchNormForwardRef(x, s, { mode: "train", relu: true, ...p });
-      const what = `${deviceClass} ${JSON.stringify(s)}`;
-      assertClose(await bench.read(y), ref.y, Y_TOL, `y ${what}`);
-      assertClose(await bench.read(mean), ref.mean, STATS_TOL, `mean ${what}`);
-      assertClose(await bench.read(invstd), ref.invstd, STATS_TOL, `invstd ${what}`);
+      const what = `${describe(ctx)} ${JSON.stringify(s)}`;
+      const [yOut, meanOut, invstdOut] = await bench.recorder.readback([y, mean, invstd]);
+      assertClose(yOut, ref.y, Y_TOL, `y ${what}`);
+      assertClose(meanOut, ref.mean, STATS_TOL, `mean ${what}`);
+      assertClose(invstdOut, ref.invstd, STATS_TOL, `invstd ${what}`);
       const o = { affine: true, relu: true, accumulate: false, accumulateParams: false };
       await checkBackward(bench, rng, s, o, ctx);
     }
@@ -345,11 +449,58 @@ Deno.test("batch norm factories reject missing buffers", () => {
       }),
     "gamma",
   );
-  const launches = batchNormForward(ctx, s, { x: "x", y: "y", mean: "m", invstd: "i" }, {
-    ...o,
-    mode: "train",
-  });
-  if (launches.length !== 2) throw new Error(`train forward: ${launches.length} launches, not 2`);
+});
+
+Deno.test("batch norm launches: one per pass; two for affine backward on 8-buffer devices", () => {
+  const count = (what: string, launches: unknown[], expected: number) => {
+    if (launches.length !== expected) {
+      throw new Error(`${what}: ${launches.length} launches, not ${expected}`);
+    }
+  };
+  for (const deviceClass of ["cpu", "gpu"] as const) {
+    for (const maxStorageBuffers of [undefined, 8, 9]) {
+      const ctx = { scratch: () => "scratch", deviceClass, maxStorageBuffers };
+      const what = describe(ctx);
+      for (const [, s] of SHAPES) {
+        for (const affine of [false, true]) {
+          const params = affine ? { gamma: "g", beta: "b" } : {};
+          const o = { affine, relu: true };
+          const running = { runningMean: "rm", runningVar: "rv" };
+          const io = { x: "x", y: "y", mean: "m", invstd: "i", ...params };
+          count(`${what} train`, batchNormForward(ctx, s, io, { ...o, mode: "train" }), 1);
+          count(
+            `${what} train tracked`,
+            batchNormForward(ctx, s, { ...io, ...running }, { ...o, mode: "train" }),
+            1,
+          );
+          count(
+            `${what} eval`,
+            batchNormForward(ctx, s, { ...io, ...running }, { ...o, mode: "eval" }),
+            1,
+          );
+          const grads = affine ? { dgamma: "dg", dbeta: "db" } : {};
+          const backward = batchNormBackward(ctx, s, {
+            x: "x",
+            dy: "dy",
+            dx: "dx",
+            mean: "m",
+            invstd: "i",
+            ...params,
+            ...grads,
+          }, o);
+          count(
+            `${what} backward affine=${affine}`,
+            backward,
+            affine && maxStorageBuffers === 8 ? 2 : 1,
+          );
+          const buffers = Math.max(...backward.map((l) => l.bindings.length));
+          if (buffers > (maxStorageBuffers ?? Infinity)) {
+            throw new Error(`${what} backward affine=${affine}: binds ${buffers} buffers`);
+          }
+        }
+      }
+    }
+  }
 });
 
 // ---- PyTorch golden --------------------------------------------------------------------------
@@ -365,60 +516,82 @@ type GoldenBatchNorm = (typeof golden.batchnorm)[number] & {
 Deno.test("batch norm matches PyTorch golden (train, running stats, eval, backward)", async () => {
   const bench = await KernelBench.create();
   try {
-    for (const g of golden.batchnorm as GoldenBatchNorm[]) {
-      const [batch, channels, h, w] = g.shape;
-      const s: BatchNormShape = { batch, channels, spatial: h * w };
-      const n = elements(s);
-      const x = bench.input(g.x);
-      const params = g.affine ? { gamma: bench.input(g.gamma!), beta: bench.input(g.beta!) } : {};
-      const yTrain = bench.output(n);
-      const yEval = bench.output(n);
-      const mean = bench.output(channels);
-      const invstd = bench.output(channels);
-      const runningMean = bench.input(g.running_mean_before);
-      const runningVar = bench.input(g.running_var_before);
-      const dx = bench.output(n);
-      const dgamma = bench.output(channels);
-      const dbeta = bench.output(channels);
-      const common = { affine: g.affine, relu: g.relu, eps: g.eps, momentum: g.momentum };
-      await bench.run([
-        ...batchNormForward(bench.context, s, {
-          x,
-          y: yTrain,
-          mean,
-          invstd,
-          runningMean,
-          runningVar,
-          ...params,
-        }, { ...common, mode: "train" }),
-        ...batchNormForward(bench.context, s, { x, y: yEval, runningMean, runningVar, ...params }, {
-          ...common,
-          mode: "eval",
-        }),
-        ...batchNormBackward(bench.context, s, {
-          x,
-          dy: bench.input(g.dy),
-          dx,
-          mean,
-          invstd,
-          ...params,
-          ...(g.affine ? { dgamma, dbeta } : {}),
-        }, { affine: g.affine, relu: g.relu }),
-      ]);
-      const what = `golden ${g.name}`;
-      assertClose(await bench.read(yTrain), g.y_train, Y_TOL, `${what} y_train`);
-      assertClose(await bench.read(mean), g.mean, STATS_TOL, `${what} mean`);
-      assertClose(await bench.read(invstd), g.invstd, STATS_TOL, `${what} invstd`);
-      assertClose(await bench.read(runningMean), g.running_mean_after, STATS_TOL, `${what} rm`);
-      assertClose(await bench.read(runningVar), g.running_var_after, STATS_TOL, `${what} rv`);
-      assertClose(await bench.read(yEval), g.y_eval, Y_TOL, `${what} y_eval`);
-      assertClose(await bench.read(dx), g.dx, DX_TOL, `${what} dx`);
-      if (g.affine) {
-        assertClose(await bench.read(dgamma), g.dgamma!, PARAM_GRAD_TOL, `${what} dgamma`);
-        assertClose(await bench.read(dbeta), g.dbeta!, PARAM_GRAD_TOL, `${what} dbeta`);
+    // The reference tests cover the other class's geometry; here the split affine backward.
+    for (const ctx of [bench.context, { ...bench.context, maxStorageBuffers: 8 }]) {
+      for (const g of golden.batchnorm as GoldenBatchNorm[]) {
+        if (ctx.maxStorageBuffers === undefined || g.affine) await checkGolden(bench, ctx, g);
       }
     }
   } finally {
     bench.dispose();
   }
 });
+
+async function checkGolden(
+  bench: KernelBench,
+  ctx: LaunchContext<BufferSlice>,
+  g: GoldenBatchNorm,
+): Promise<void> {
+  const [batch, channels, h, w] = g.shape;
+  const s: BatchNormShape = { batch, channels, spatial: h * w };
+  const n = elements(s);
+  const x = bench.input(g.x);
+  const params = g.affine ? { gamma: bench.input(g.gamma!), beta: bench.input(g.beta!) } : {};
+  const yTrain = bench.output(n);
+  const yEval = bench.output(n);
+  const mean = bench.output(channels);
+  const invstd = bench.output(channels);
+  const runningMean = bench.input(g.running_mean_before);
+  const runningVar = bench.input(g.running_var_before);
+  const dx = bench.output(n);
+  const dgamma = bench.output(channels);
+  const dbeta = bench.output(channels);
+  const common = { affine: g.affine, relu: g.relu, eps: g.eps, momentum: g.momentum };
+  await bench.run([
+    ...batchNormForward(ctx, s, {
+      x,
+      y: yTrain,
+      mean,
+      invstd,
+      runningMean,
+      runningVar,
+      ...params,
+    }, { ...common, mode: "train" }),
+    ...batchNormForward(ctx, s, { x, y: yEval, runningMean, runningVar, ...params }, {
+      ...common,
+      mode: "eval",
+    }),
+    ...batchNormBackward(ctx, s, {
+      x,
+      dy: bench.input(g.dy),
+      dx,
+      mean,
+      invstd,
+      ...params,
+      ...(g.affine ? { dgamma, dbeta } : {}),
+    }, { affine: g.affine, relu: g.relu }),
+  ]);
+  const what = `golden ${g.name} ${describe(ctx)}`;
+  const out = await bench.recorder.readback([
+    yTrain,
+    mean,
+    invstd,
+    runningMean,
+    runningVar,
+    yEval,
+    dx,
+    dgamma,
+    dbeta,
+  ]);
+  assertClose(out[0], g.y_train, Y_TOL, `${what} y_train`);
+  assertClose(out[1], g.mean, STATS_TOL, `${what} mean`);
+  assertClose(out[2], g.invstd, STATS_TOL, `${what} invstd`);
+  assertClose(out[3], g.running_mean_after, STATS_TOL, `${what} rm`);
+  assertClose(out[4], g.running_var_after, STATS_TOL, `${what} rv`);
+  assertClose(out[5], g.y_eval, Y_TOL, `${what} y_eval`);
+  assertClose(out[6], g.dx, DX_TOL, `${what} dx`);
+  if (g.affine) {
+    assertClose(out[7], g.dgamma!, PARAM_GRAD_TOL, `${what} dgamma`);
+    assertClose(out[8], g.dbeta!, PARAM_GRAD_TOL, `${what} dbeta`);
+  }
+}

@@ -43,13 +43,18 @@ function tiedArray(rng: Rng, n: number): Float32Array {
 }
 
 // Widths divisible by 4 with a 3×3 s1 p1 window run the vectorised kernels (W = 4: one vec4 per
-// row, both neighbours in the padding).
+// row, both neighbours in the padding); so do 2×2 s2 windows on an even height and a width
+// divisible by 8 (W = 8: one output quad per row). W = 12 and odd H take the general 2×2 path.
 const MAX_CASES: [string, Pool2dShape][] = [
   ["3×3 s1 p1", { batch: 3, channels: 5, inH: 7, inW: 9, kernel: 3, stride: 1, pad: 1 }],
   ["3×3 s1 p1 vec4", { batch: 3, channels: 5, inH: 7, inW: 12, kernel: 3, stride: 1, pad: 1 }],
   ["3×3 s1 p1 vec4 W=4", { batch: 2, channels: 3, inH: 5, inW: 4, kernel: 3, stride: 1, pad: 1 }],
   ["2×2 s2", { batch: 3, channels: 5, inH: 8, inW: 10, kernel: 2, stride: 2, pad: 0 }],
   ["2×2 s2 odd input", { batch: 2, channels: 3, inH: 7, inW: 9, kernel: 2, stride: 2, pad: 0 }],
+  ["2×2 s2 vec4", { batch: 3, channels: 5, inH: 6, inW: 16, kernel: 2, stride: 2, pad: 0 }],
+  ["2×2 s2 vec4 W=8", { batch: 2, channels: 3, inH: 4, inW: 8, kernel: 2, stride: 2, pad: 0 }],
+  ["2×2 s2 W=12", { batch: 2, channels: 3, inH: 4, inW: 12, kernel: 2, stride: 2, pad: 0 }],
+  ["2×2 s2 odd H", { batch: 2, channels: 3, inH: 5, inW: 8, kernel: 2, stride: 2, pad: 0 }],
   ["3×3 s2 p1", { batch: 2, channels: 3, inH: 9, inW: 7, kernel: 3, stride: 2, pad: 1 }],
 ];
 
@@ -127,6 +132,8 @@ const AVG_CASES: [string, Pool2dShape][] = [
   ["3×3 s1 p1 vec4 W=4", { batch: 2, channels: 3, inH: 5, inW: 4, kernel: 3, stride: 1, pad: 1 }],
   ["2×2 s2", { batch: 3, channels: 5, inH: 8, inW: 10, kernel: 2, stride: 2, pad: 0 }],
   ["2×2 s2 odd input", { batch: 2, channels: 3, inH: 7, inW: 9, kernel: 2, stride: 2, pad: 0 }],
+  ["2×2 s2 vec4", { batch: 3, channels: 5, inH: 6, inW: 16, kernel: 2, stride: 2, pad: 0 }],
+  ["2×2 s2 vec4 W=8", { batch: 2, channels: 3, inH: 4, inW: 8, kernel: 2, stride: 2, pad: 0 }],
   ["3×3 s2 p1", { batch: 2, channels: 3, inH: 9, inW: 7, kernel: 3, stride: 2, pad: 1 }],
 ];
 
@@ -208,6 +215,29 @@ Deno.test("global average pool forward/backward, accumulate, both geometries", a
     }
   } finally {
     bench.dispose();
+  }
+});
+
+Deno.test("2×2 s2 windows take the vec4 kernels on even H and W divisible by 8", () => {
+  const ctx = { scratch: () => "scratch", deviceClass: "cpu" as const };
+  const io = { x: "x", y: "y", argmax: "a", dy: "dy", dx: "dx" };
+  const avg = { countIncludePad: false };
+  const kernels = (s: Pool2dShape) =>
+    [
+      ...maxPool2dForward(ctx, s, io),
+      ...maxPool2dBackward(ctx, s, io),
+      ...avgPool2dForward(ctx, s, io, avg),
+      ...avgPool2dBackward(ctx, s, io, avg),
+    ].map((l) => `${l.kernel.entryPoint}×${l.workgroups[0]}`).join(" ");
+  const window = { batch: 16, channels: 16, kernel: 2, stride: 2, pad: 0 };
+  // 16·16·16 rows of 4 output quads = 16 384 invocations = 64 groups of 256.
+  const expected = "pool2_max_forward×64 pool2_max_backward×64 pool2_avg_forward×64 " +
+    "pool2_avg_backward×64";
+  const got = kernels({ ...window, inH: 32, inW: 32 });
+  if (got !== expected) throw new Error(`32×32: ${got}`);
+  for (const [inH, inW] of [[32, 12], [31, 32]]) {
+    const general = kernels({ ...window, inH, inW });
+    if (general.includes("pool2_")) throw new Error(`${inH}×${inW}: ${general}`);
   }
 });
 

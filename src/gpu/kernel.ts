@@ -43,6 +43,12 @@ export interface LaunchContext<B> {
   /** A scratch buffer of `floats` f32 elements, live only across the launches of this call. */
   scratch(floats: number, label: string): B;
   readonly deviceClass: DeviceClass;
+  /**
+   * The device's maxStorageBuffersPerShaderStage, where a factory may choose a launch structure
+   * by it (e.g. batch norm's one-launch affine backward binds 9). Absent: assume enough, as on
+   * any device gennas requests at the adapter's limits (lavapipe: 32; WebGPU's minimum is 8).
+   */
+  readonly maxStorageBuffers?: number;
 }
 
 /** Largest workgroup count per grid dimension that every WebGPU device supports. */

@@ -190,9 +190,11 @@ export async function compileGraph(
   const history = place(table.create(options.maxIterations, "loss_history", "history"), "history");
   const evalLoss = place(table.create(1, "eval_loss", "eval"), "eval");
 
+  const maxStorageBuffers = gpu.device.limits.maxStorageBuffersPerShaderStage;
   const forwardContext = (mode: Mode): ForwardContext => ({
     mode,
     deviceClass: gpu.deviceClass,
+    maxStorageBuffers,
     counter,
     value,
     scratch,
@@ -218,7 +220,13 @@ export async function compileGraph(
     { loss: history, index: counter },
   ));
   train.push(
-    ...backward(analysis, written, { value, grad, scratch, deviceClass: gpu.deviceClass }),
+    ...backward(analysis, written, {
+      value,
+      grad,
+      scratch,
+      deviceClass: gpu.deviceClass,
+      maxStorageBuffers,
+    }),
   );
   train.push(...optimizerLaunches(options.optimizer, layout, {
     table,
@@ -260,7 +268,7 @@ export async function compileGraph(
 function backward(
   analysis: Analysis,
   written: Set<Tensor>,
-  c: Pick<BackwardContext, "value" | "grad" | "scratch" | "deviceClass">,
+  c: Pick<BackwardContext, "value" | "grad" | "scratch" | "deviceClass" | "maxStorageBuffers">,
 ): Launch<Slot>[] {
   const launches: Launch<Slot>[] = [];
   for (let i = analysis.liveOps.length - 1; i >= 0; i--) {

@@ -1,7 +1,10 @@
 /**
  * Batch normalisation (PyTorch BatchNorm2d semantics) with fused ReLU, forward and train-mode
- * backward. Forward is a statistics launch (train only) plus a normalise launch; backward is a
- * per-channel reduce launch plus an elementwise dx launch that also writes dγ/dβ.
+ * backward, one launch each, of one workgroup per channel: train forward reduces the statistics
+ * (one pass) and then normalises the channel, backward reduces Σdy' and Σdy'·x̂ and then writes dx
+ * (and dγ/dβ) for the channel; eval forward only normalises. The affine backward binds 9 storage
+ * buffers; where `ctx.maxStorageBuffers` is below that it takes two launches (a per-channel
+ * reduce, then an elementwise dx pass).
  */
 import source from "../../shaders/batchnorm.wgsl" with { type: "text" };
 import { grid, type Launch, type LaunchContext } from "../gpu/kernel.ts";
@@ -62,17 +65,21 @@ export interface BatchNormBackwardOptions {
   accumulateParams?: boolean;
 }
 
-/** Floats of per-channel coefficients passed from the backward reduce to the dx launch. */
+/** Floats of per-channel coefficients passed from the split backward reduce to its dx launch. */
 const COEFFS_PER_CHANNEL = 8;
 
+/** Storage buffers of the one-launch affine backward: x, dy, dx, mean, invstd, γ, β, dγ, dβ. */
+const FUSED_AFFINE_BACKWARD_BUFFERS = 9;
+
 /**
- * Launch geometry. lavapipe runs a workgroup on one core in 8-lane steps: small reduction groups
- * (fewer barrier rounds) and a few dozen looping elementwise groups are fastest there. Real GPUs
+ * Launch geometry. lavapipe runs a workgroup on one core in 8-lane steps: a per-channel group of
+ * one 8-lane step (no barrier switching; measured fastest against 16, 32 and 64 at GenNAS shapes)
+ * and a few dozen looping elementwise groups (split backward only) are fastest there. Real GPUs
  * get a wide group per channel and one invocation per element (or vec4).
  */
 const GEOMETRY = {
-  cpu: { reduceWG: 16, elementWG: 64, maxElementGroups: 32 },
-  gpu: { reduceWG: 256, elementWG: 256, maxElementGroups: Infinity },
+  cpu: { channelWG: 8, elementWG: 64, maxElementGroups: 32 },
+  gpu: { channelWG: 256, elementWG: 256, maxElementGroups: Infinity },
 } as const;
 
 function elementwiseGroups(ctx: LaunchContext<unknown>, items: number): [number, number, number] {
@@ -144,7 +151,7 @@ function perChannelLaunch<B>(
       name,
       source,
       entryPoint: name,
-      constants: { WG: GEOMETRY[ctx.deviceClass].reduceWG, ...shapeConstants(s), ...constants },
+      constants: { WG: GEOMETRY[ctx.deviceClass].channelWG, ...shapeConstants(s), ...constants },
     },
     bindings,
     workgroups: grid(s.channels),
@@ -153,7 +160,8 @@ function perChannelLaunch<B>(
 
 /**
  * train: mean/invstd ← batch statistics (runningMean/runningVar updated when given), then
- * y (= or +=) act(γ·(x−mean)·invstd + β). eval: y (= or +=) act(γ·(x−rm)/sqrt(rv+eps) + β).
+ * y (= or +=) act(γ·(x−mean)·invstd + β), in one launch. eval: y (= or +=)
+ * act(γ·(x−rm)/sqrt(rv+eps) + β).
  */
 export function batchNormForward<B>(
   ctx: LaunchContext<B>,
@@ -163,38 +171,25 @@ export function batchNormForward<B>(
 ): Launch<B>[] {
   checkShape(s);
   const eps = o.eps ?? 1e-5;
-  const launches: Launch<B>[] = [];
-  let centre: B;
-  let spread: B;
-  if (o.mode === "train") {
-    centre = required(io.mean, "mean (train mode)");
-    spread = required(io.invstd, "invstd (train mode)");
-    launches.push(statisticsLaunch(ctx, s, io, centre, spread, eps, o.momentum ?? 0.1));
-  } else {
-    centre = required(io.runningMean, "runningMean (eval mode)");
-    spread = required(io.runningVar, "runningVar (eval mode)");
-  }
+  const variant = o.affine ? "affine" : "plain";
   const params = o.affine
     ? [required(io.gamma, "gamma (affine)"), required(io.beta, "beta (affine)")]
     : [];
-  launches.push(elementwiseLaunch(ctx, s, `bn_apply_${o.affine ? "affine" : "plain"}`, {
-    EPS: eps,
-    RELU: o.relu ? 1 : 0,
-    EVAL: o.mode === "eval" ? 1 : 0,
-    ACCUMULATE: o.accumulate ? 1 : 0,
-  }, [io.x, io.y, centre, spread, ...params]));
-  return launches;
-}
-
-function statisticsLaunch<B>(
-  ctx: LaunchContext<B>,
-  s: BatchNormShape,
-  io: BatchNormForwardIO<B>,
-  mean: B,
-  invstd: B,
-  eps: number,
-  momentum: number,
-): Launch<B> {
+  const flags = { EPS: eps, RELU: o.relu ? 1 : 0, ACCUMULATE: o.accumulate ? 1 : 0 };
+  if (o.mode === "eval") {
+    const running = [
+      required(io.runningMean, "runningMean (eval mode)"),
+      required(io.runningVar, "runningVar (eval mode)"),
+    ];
+    return [perChannelLaunch(ctx, s, `bn_eval_${variant}`, flags, [
+      io.x,
+      io.y,
+      ...running,
+      ...params,
+    ])];
+  }
+  const mean = required(io.mean, "mean (train mode)");
+  const invstd = required(io.invstd, "invstd (train mode)");
   const tracked = io.runningMean !== undefined || io.runningVar !== undefined;
   const running = tracked
     ? [
@@ -202,9 +197,11 @@ function statisticsLaunch<B>(
       required(io.runningVar, "runningVar (with runningMean)"),
     ]
     : [];
-  const base = tracked ? "bn_stats_tracked" : "bn_stats";
-  const constants = { EPS: eps, MOMENTUM: momentum };
-  return perChannelLaunch(ctx, s, base, constants, [io.x, mean, invstd, ...running]);
+  const base = `bn_train_${variant}${tracked ? "_tracked" : ""}`;
+  const constants = { ...flags, ...(tracked ? { MOMENTUM: o.momentum ?? 0.1 } : {}) };
+  return [
+    perChannelLaunch(ctx, s, base, constants, [io.x, io.y, mean, invstd, ...params, ...running]),
+  ];
 }
 
 /**
@@ -218,17 +215,44 @@ export function batchNormBackward<B>(
   o: BatchNormBackwardOptions,
 ): Launch<B>[] {
   checkShape(s);
-  const variant = o.affine ? "affine" : "plain";
   const params = o.affine
     ? [required(io.gamma, "gamma (affine)"), required(io.beta, "beta (affine)")]
     : [];
   const grads = o.affine
     ? [required(io.dgamma, "dgamma (affine)"), required(io.dbeta, "dbeta (affine)")]
     : [];
+  const flags = {
+    RELU: o.relu ? 1 : 0,
+    ACCUMULATE: o.accumulate ? 1 : 0,
+    ...(o.affine ? { ACCUMULATE_PARAMS: o.accumulateParams ? 1 : 0 } : {}),
+  };
+  if (!o.affine) {
+    return [
+      perChannelLaunch(ctx, s, "bn_backward_plain", flags, [
+        io.x,
+        io.dy,
+        io.dx,
+        io.mean,
+        io.invstd,
+      ]),
+    ];
+  }
+  if ((ctx.maxStorageBuffers ?? Infinity) >= FUSED_AFFINE_BACKWARD_BUFFERS) {
+    return [
+      perChannelLaunch(ctx, s, "bn_backward_affine", flags, [
+        io.x,
+        io.dy,
+        io.dx,
+        io.mean,
+        io.invstd,
+        ...params,
+        ...grads,
+      ]),
+    ];
+  }
   const coeffs = ctx.scratch(s.channels * COEFFS_PER_CHANNEL, "bn_backward_coeffs");
-  const flags = { RELU: o.relu ? 1 : 0 };
   return [
-    perChannelLaunch(ctx, s, `bn_backward_reduce_${variant}`, flags, [
+    perChannelLaunch(ctx, s, "bn_backward_reduce_affine", { RELU: flags.RELU }, [
       io.x,
       io.dy,
       io.mean,
@@ -236,10 +260,12 @@ export function batchNormBackward<B>(
       coeffs,
       ...params,
     ]),
-    elementwiseLaunch(ctx, s, `bn_backward_dx_${variant}`, {
-      ...flags,
-      ACCUMULATE: o.accumulate ? 1 : 0,
-      ...(o.affine ? { ACCUMULATE_PARAMS: o.accumulateParams ? 1 : 0 } : {}),
-    }, [io.x, io.dy, io.dx, coeffs, ...grads]),
+    elementwiseLaunch(ctx, s, "bn_backward_dx_affine", flags, [
+      io.x,
+      io.dy,
+      io.dx,
+      coeffs,
+      ...grads,
+    ]),
   ];
 }

@@ -100,13 +100,23 @@ function poolLaunch<B>(
 }
 
 /** The 3×3 stride-1 pad-1 window on a width divisible by 4 has vec4 kernels (`pool3_*`). */
-function isVectorisedWindow(s: Pool2dShape): boolean {
+function isPool3Window(s: Pool2dShape): boolean {
   return s.kernel === 3 && s.stride === 1 && s.pad === 1 && s.inW % 4 === 0;
 }
 
 /**
- * The launch of a window kernel: `pool3_<op>` over 4-column groups where it applies, otherwise
- * `<general>` over `threads` invocations.
+ * The 2×2 stride-2 window without padding has vec4 kernels (`pool2_*`, four output columns per
+ * invocation in both directions) where the windows tile the input exactly in quads of outputs:
+ * even height, width divisible by 8.
+ */
+function isPool2Window(s: Pool2dShape): boolean {
+  return s.kernel === 2 && s.stride === 2 && s.pad === 0 && s.inH % 2 === 0 && s.inW % 8 === 0;
+}
+
+/**
+ * The launch of a window kernel: `pool3_<op>` over 4-column groups of the input, or `pool2_<op>`
+ * over 4-column groups of the output, where one applies; otherwise `<general>` over `threads`
+ * invocations.
  */
 function windowLaunch<B>(
   s: Pool2dShape,
@@ -115,9 +125,13 @@ function windowLaunch<B>(
   constants: Record<string, number>,
   bindings: B[],
 ): Launch<B> {
-  if (isVectorisedWindow(s)) {
+  if (isPool3Window(s)) {
     const quads = s.batch * s.channels * s.inH * (s.inW / 4);
     return poolLaunch(`pool3_${op}`, constants, bindings, quads);
+  }
+  if (isPool2Window(s)) {
+    const quads = s.batch * s.channels * (s.inH / 2) * (s.inW / 8);
+    return poolLaunch(`pool2_${op}`, constants, bindings, quads);
   }
   return poolLaunch(general.entryPoint, constants, bindings, general.threads);
 }

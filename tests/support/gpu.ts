@@ -35,7 +35,11 @@ export class KernelBench {
 
   /** Scratch provider for factories that need temporary buffers. */
   get context(): LaunchContext<BufferSlice> {
-    return { scratch: (floats: number) => this.output(floats), deviceClass: this.gpu.deviceClass };
+    return {
+      scratch: (floats: number) => this.output(floats),
+      deviceClass: this.gpu.deviceClass,
+      maxStorageBuffers: this.gpu.device.limits.maxStorageBuffersPerShaderStage,
+    };
   }
 
   /** Runs the launches in order in one submit, verifying shader compilation first. */
