@@ -1,7 +1,9 @@
 /**
  * conv2d throughput at GenNAS shapes (batch 16, 3×3 stride 1 pad 1): (a) 16→16 at 32²,
- * (b) 32→32 at 16², (c) 64→64 at 8², forward, data gradient and weight gradient, plus the 1×1
- * forward and a stride-2 3×3 (16→32, 32²→16²) for information.
+ * (b) 32→32 at 16², (c) 64→64 at 8², forward, data gradient and weight gradient, with weights in
+ * PyTorch's layout ("oihw", the default) and in the layout the graph keeps them in ("ihwo"); plus
+ * the 1×1 convolutions at the same shapes and a stride-2 3×3 (16→32, 32²→16²) for information.
+ * The "launches" column counts the dispatches of each pass.
  *
  *   deno run -A bench/conv2d_bench.ts [filter]   (only cases whose name contains filter)
  *
@@ -26,6 +28,7 @@ import {
   conv2dPlan,
   type Conv2dShape,
   conv2dShape,
+  type WeightLayout,
 } from "../src/kernels/conv2d.ts";
 import { estimatePeakGflops } from "../src/util/peak.ts";
 import { Rng } from "../src/util/rng.ts";
@@ -41,6 +44,7 @@ export interface BenchRow {
 interface Measured extends BenchRow {
   cpuTimeGflopsMedian: number;
   plan: string;
+  launches: number;
 }
 
 const RUNS = 9;
@@ -51,6 +55,7 @@ interface Case {
   name: string;
   shape: Conv2dShape;
   pass: Conv2dPass;
+  layout: WeightLayout;
   target?: number;
 }
 
@@ -73,17 +78,32 @@ function cases(): Case[] {
     { label: "(c) 64→64 8²", shape: gennasShape(64, 8), fwd: 30 },
   ];
   const out: Case[] = [];
-  for (const { label, shape, fwd } of shapes) {
-    out.push({ name: `fwd 3×3 ${label}`, shape, pass: "forward", target: fwd });
-    out.push({ name: `data-grad 3×3 ${label}`, shape, pass: "data", target: 15 });
-    out.push({ name: `weight-grad 3×3 ${label}`, shape, pass: "weight", target: 15 });
+  for (const layout of ["oihw", "ihwo"] as const) {
+    for (const { label, shape, fwd } of shapes) {
+      out.push({ name: `fwd 3×3 ${label} ${layout}`, shape, pass: "forward", layout, target: fwd });
+      out.push({
+        name: `data-grad 3×3 ${label} ${layout}`,
+        shape,
+        pass: "data",
+        layout,
+        target: 15,
+      });
+      out.push({
+        name: `weight-grad 3×3 ${label} ${layout}`,
+        shape,
+        pass: "weight",
+        layout,
+        target: 15,
+      });
+    }
   }
   for (const [channels, size] of [[16, 32], [32, 16], [64, 8]]) {
-    out.push({
-      name: `fwd 1×1 ${channels}→${channels} ${size}²`,
-      shape: gennasShape(channels, size, 1),
-      pass: "forward",
-    });
+    const shape = gennasShape(channels, size, 1);
+    const label = `1×1 ${channels}→${channels} ${size}²`;
+    out.push({ name: `fwd ${label} oihw`, shape, pass: "forward", layout: "oihw" });
+    out.push({ name: `fwd ${label} ihwo`, shape, pass: "forward", layout: "ihwo" });
+    out.push({ name: `data-grad ${label} ihwo`, shape, pass: "data", layout: "ihwo" });
+    out.push({ name: `weight-grad ${label} ihwo`, shape, pass: "weight", layout: "ihwo" });
   }
   const stride2 = conv2dShape({
     batch: 16,
@@ -96,7 +116,7 @@ function cases(): Case[] {
     pad: 1,
   });
   for (const pass of ["forward", "data", "weight"] as const) {
-    out.push({ name: `${pass} 3×3 s2 16→32 32²→16²`, shape: stride2, pass });
+    out.push({ name: `${pass} 3×3 s2 16→32 32²→16² ihwo`, shape: stride2, pass, layout: "ihwo" });
   }
   return out;
 }
@@ -119,20 +139,23 @@ function launchesFor(
   const ySize = s.batch * s.outChannels * outH * outW;
   const wSize = s.outChannels * (s.inChannels / s.groups) * s.kernelH * s.kernelW;
   const w = randomSlice(alloc, rng, wSize);
+  const o = { weightLayout: c.layout };
   if (c.pass === "forward") {
     return conv2dForward(ctx, s, {
       x: randomSlice(alloc, rng, xSize),
       w,
       y: alloc.slice(ySize, "y"),
-    });
+    }, o);
   }
   const dy = randomSlice(alloc, rng, ySize);
-  if (c.pass === "data") return conv2dBackwardData(ctx, s, { dy, w, dx: alloc.slice(xSize, "dx") });
+  if (c.pass === "data") {
+    return conv2dBackwardData(ctx, s, { dy, w, dx: alloc.slice(xSize, "dx") }, o);
+  }
   return conv2dBackwardWeight(ctx, s, {
     dy,
     x: randomSlice(alloc, rng, xSize),
     dw: alloc.slice(wSize, "dw"),
-  });
+  }, o);
 }
 
 async function timeSubmit(
@@ -182,7 +205,7 @@ async function measure(gpu: Gpu, c: Case): Promise<Measured> {
       wall.push(t.ms / repeats);
       cpu.push(t.cpuMs / cpuCount() / repeats);
     }
-    const plan = conv2dPlan(c.shape, c.pass, gpu.deviceClass);
+    const plan = conv2dPlan(c.shape, c.pass, gpu.deviceClass, { weightLayout: c.layout });
     return {
       name: c.name,
       gflopsMedian: flops / median(wall) / 1e6,
@@ -190,8 +213,10 @@ async function measure(gpu: Gpu, c: Case): Promise<Measured> {
       msMedian: median(wall),
       target: c.target,
       cpuTimeGflopsMedian: flops / median(cpu) / 1e6,
-      plan: `o${plan.ocb} i${plan.icb} ${plan.rows}×${plan.cols} wg${plan.workgroupSize}` +
-        (plan.chunks > 1 ? ` k/${plan.chunks}` : ""),
+      plan: `o${plan.ocb} i${plan.icb} u${plan.kb} ${plan.rows}×${plan.cols} ` +
+        `wg${plan.workgroupSize}` + (plan.chunks > 1 ? ` k/${plan.chunks}` : "") +
+        (c.pass === "weight" ? "" : ` w:${plan.weights}/${plan.weightVector}`),
+      launches: dispatches.length,
     };
   } finally {
     alloc.destroy();
@@ -206,13 +231,23 @@ export async function benchConv2d(filter = ""): Promise<BenchRow[]> {
   return rows;
 }
 
-function printTable(rows: readonly BenchRow[], deviceClass: string): void {
+export function printTable(rows: readonly BenchRow[], deviceClass: string): void {
   const peak = estimatePeakGflops();
   console.log(
     `conv2d, device class "${deviceClass}"; peak estimate ${peak.gflops.toFixed(0)} ` +
       `GFLOP/s (${peak.detail})`,
   );
-  const header = ["case", "GFLOP/s med", "best", "ms med", "cpu-time", "% peak", "target", "plan"];
+  const header = [
+    "case",
+    "GFLOP/s med",
+    "best",
+    "ms med",
+    "cpu-time",
+    "% peak",
+    "target",
+    "launches",
+    "plan",
+  ];
   const lines = rows.map((r) => {
     const m = r as Measured;
     const verdict = r.target === undefined
@@ -226,6 +261,7 @@ function printTable(rows: readonly BenchRow[], deviceClass: string): void {
       m.cpuTimeGflopsMedian?.toFixed(1) ?? "",
       Number.isFinite(peak.gflops) ? (100 * r.gflopsMedian / peak.gflops).toFixed(1) : "n/a",
       verdict,
+      m.launches?.toString() ?? "",
       m.plan ?? "",
     ];
   });

@@ -6,8 +6,11 @@
 // The reduction runs over "units" of ROWS_PER_UNIT dy rows × COLS_PER_UNIT dy columns of one image;
 // invocation (block, chunk) sums units chunk, chunk + CHUNKS, … (interleaved, so neighbouring
 // lanes read neighbouring memory) for OCB output channels × ICB input channels × every tap, and
-// writes its partial sums to `partial` ([CHUNKS][dw size], then [CHUNKS][COUT] for the bias);
-// conv2d_aux.wgsl adds the chunks up. As in conv2d_direct.wgsl, `main` is generated (register
+// writes its partial sums to `partial` ([CHUNKS][dw size]) and `bias_partial` ([CHUNKS][COUT]);
+// conv2d_aux.wgsl adds the chunks up. With CHUNKS = 1 these are dw and dbias themselves, and
+// ACCUMULATE adds to them. dw is indexed co·DW_CO + ci·DW_CI + tap·DW_TAP (co global, ci local
+// to the group), which covers both weight layouts (oihw, ihwo). RELU_X reads x through max(·, 0)
+// (fused ReLU of the input). As in conv2d_direct.wgsl, `main` is generated (register
 // block and taps unrolled) and appended to this file, with the `dy` binding and its gather:
 // array<vec4f>, four columns at a time, when OW and COLS_PER_UNIT are multiples of 4 (a vec4
 // gather costs lavapipe about two scalar ones), else array<f32>.
@@ -37,6 +40,11 @@ override PH: i32;
 override PW: i32;
 override KHW: u32;
 override GROUPS: u32;
+override DW_CO: u32;
+override DW_CI: u32;
+override DW_TAP: u32;
+override RELU_X: bool = false;
+override ACCUMULATE: bool = false;
 
 override UNITS = N * ROW_BLOCKS * COL_BLOCKS;
 override DW_SIZE = COUT * CPG_IN * KHW;
@@ -45,6 +53,8 @@ override INVOCATIONS = GROUPS * CO_BLOCKS * CI_BLOCKS * CHUNKS;
 // Binding 0 (`dy`) is declared by the generated code.
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> partial: array<f32>;
+// Only bound (and used) with a bias gradient.
+@group(0) @binding(3) var<storage, read_write> bias_partial: array<f32>;
 
 struct Work {
   group: u32,
@@ -118,18 +128,26 @@ fn x_base(w: Work, p: Unit, i: u32) -> u32 {
 }
 
 fn gather_x(base: u32, row: Offset, col: Offset) -> f32 {
-  return select(0.0, x[base + row.index + col.index], row.ok && col.ok);
+  let v = select(0.0, x[base + row.index + col.index], row.ok && col.ok);
+  if (RELU_X) { return max(v, 0.0); }
+  return v;
 }
 
 fn store_weight_partial(w: Work, o: u32, i: u32, tap: u32, value: f32) {
   let co = w.co0 + o;
   let ci = w.ci0 + i;
   if (!w.live || co >= CPG_OUT || ci >= CPG_IN) { return; }
-  partial[w.chunk * DW_SIZE + ((w.group * CPG_OUT + co) * CPG_IN + ci) * KHW + tap] = value;
+  let k = w.chunk * DW_SIZE + (w.group * CPG_OUT + co) * DW_CO + ci * DW_CI + tap * DW_TAP;
+  var v = value;
+  if (ACCUMULATE) { v += partial[k]; }
+  partial[k] = v;
 }
 
 fn store_bias_partial(w: Work, o: u32, value: f32) {
   let co = w.co0 + o;
   if (!w.live || w.ci0 != 0u || co >= CPG_OUT) { return; }
-  partial[CHUNKS * DW_SIZE + w.chunk * COUT + w.group * CPG_OUT + co] = value;
+  let k = w.chunk * COUT + w.group * CPG_OUT + co;
+  var v = value;
+  if (ACCUMULATE) { v += bias_partial[k]; }
+  bias_partial[k] = v;
 }

@@ -8,6 +8,9 @@ import {
   conv2dPlan,
   type Conv2dShape,
   conv2dShape,
+  convertWeightLayout,
+  forceConv2dWeightSource,
+  type WeightLayout,
 } from "../src/kernels/conv2d.ts";
 import type { BufferSlice, DeviceClass, LaunchContext } from "../src/gpu/kernel.ts";
 import { peakFromCpuinfo } from "../src/util/peak.ts";
@@ -37,6 +40,14 @@ interface Flags {
   bias: boolean;
   accumulate: boolean;
 }
+
+/** How the kernels are called: weight layout and fused input ReLU. */
+interface Variant {
+  layout: WeightLayout;
+  relu: boolean;
+}
+
+const PLAIN: Variant = { layout: "oihw", relu: false };
 
 interface Inputs {
   x: Float32Array;
@@ -71,11 +82,18 @@ function randomInputs(s: Conv2dShape, rng: Rng, bias: boolean): Inputs {
   };
 }
 
-function reference(s: Conv2dShape, io: Inputs): Expected {
-  const { dw, dbias } = conv2dBackwardWeightRef(s, io.dy, io.x);
+/**
+ * Float64 reference in PyTorch layout. With `relu` the conv reads max(x, 0) and dx is the
+ * gradient with respect to x before the ReLU: masked by x > 0.
+ */
+function reference(s: Conv2dShape, io: Inputs, relu = false): Expected {
+  const x = relu ? io.x.map((v) => Math.max(v, 0)) : io.x;
+  const { dw, dbias } = conv2dBackwardWeightRef(s, io.dy, x);
+  const dx = conv2dBackwardDataRef(s, io.dy, io.w);
+  if (relu) dx.forEach((_, i) => dx[i] = io.x[i] > 0 ? dx[i] : 0);
   return {
-    y: conv2dForwardRef(s, io.x, io.w, io.bias),
-    dx: conv2dBackwardDataRef(s, io.dy, io.w),
+    y: conv2dForwardRef(s, x, io.w, io.bias),
+    dx,
     dw,
     dbias: io.bias ? dbias : undefined,
   };
@@ -96,7 +114,18 @@ function termCounts(s: Conv2dShape) {
   };
 }
 
-/** Runs all three passes (poisoned or random prior outputs) and compares with `expected`. */
+interface Results {
+  y: Float32Array;
+  dx: Float32Array;
+  /** In PyTorch layout (converted back from ihwo). */
+  dw: Float32Array;
+  dbias?: Float32Array;
+}
+
+/**
+ * Runs all three passes (poisoned or random prior outputs) with the weights (and dw) in
+ * `variant.layout`, compares with `expected` (PyTorch layout) and returns the results.
+ */
 async function runAndCompare(
   bench: KernelBench,
   deviceClass: DeviceClass,
@@ -105,52 +134,52 @@ async function runAndCompare(
   expected: Expected,
   flags: Flags,
   what: string,
-): Promise<void> {
+  variant: Variant = PLAIN,
+): Promise<Results> {
   const n = sizes(s);
   const rng = new Rng(`prior ${what}`);
   const prior = (count: number) => flags.accumulate ? randomArray(rng, count) : undefined;
   const priors = { y: prior(n.y), dx: prior(n.x), dw: prior(n.w), db: prior(s.outChannels) };
+  const toLayout = (w: Float32Array) =>
+    variant.layout === "oihw" ? w : convertWeightLayout(w, s, "oihw", variant.layout);
   const dest = (count: number, p?: Float32Array) => p ? bench.input(p) : bench.output(count);
-  const [x, w, dy] = [bench.input(io.x), bench.input(io.w), bench.input(io.dy)];
+  const [x, w, dy] = [bench.input(io.x), bench.input(toLayout(io.w)), bench.input(io.dy)];
   const bias = io.bias ? bench.input(io.bias) : undefined;
   const y = dest(n.y, priors.y);
   const dx = dest(n.x, priors.dx);
-  const dw = dest(n.w, priors.dw);
+  const dw = dest(n.w, priors.dw && toLayout(priors.dw));
   const dbias = bias ? dest(s.outChannels, priors.db) : undefined;
   const ctx = contextFor(bench, deviceClass);
-  const o = { accumulate: flags.accumulate };
+  const o = { accumulate: flags.accumulate, weightLayout: variant.layout, reluInput: variant.relu };
   await bench.run([
     ...conv2dForward(ctx, s, { x, w, bias, y }, o),
-    ...conv2dBackwardData(ctx, s, { dy, w, dx }, o),
+    ...conv2dBackwardData(ctx, s, { dy, w, dx, x: variant.relu ? x : undefined }, o),
     ...conv2dBackwardWeight(ctx, s, { dy, x, dw, dbias }, o),
   ]);
   const plus = (e: ArrayLike<number>, p?: Float32Array) =>
     p ? Array.from(e, (v, i) => v + p[i]) : e;
   const terms = termCounts(s);
-  const label = `${what} [${deviceClass}${flags.bias ? ", bias" : ""}` +
-    `${flags.accumulate ? ", accumulate" : ""}]`;
-  assertClose(
-    await bench.read(y),
-    plus(expected.y, priors.y),
-    tolerance(terms.forward),
-    `${label} y`,
-  );
-  assertClose(
-    await bench.read(dx),
-    plus(expected.dx, priors.dx),
-    tolerance(terms.data),
-    `${label} dx`,
-  );
-  assertClose(
-    await bench.read(dw),
-    plus(expected.dw, priors.dw),
-    tolerance(terms.weight),
-    `${label} dw`,
-  );
-  if (dbias && expected.dbias) {
-    const got = await bench.read(dbias);
-    assertClose(got, plus(expected.dbias, priors.db), tolerance(terms.weight), `${label} dbias`);
+  const label = `${what} [${deviceClass}, ${variant.layout}${variant.relu ? ", relu" : ""}` +
+    `${flags.bias ? ", bias" : ""}${flags.accumulate ? ", accumulate" : ""}]`;
+  const got: Results = {
+    y: await bench.read(y),
+    dx: await bench.read(dx),
+    dw: await bench.read(dw),
+    dbias: dbias && await bench.read(dbias),
+  };
+  if (variant.layout !== "oihw") got.dw = convertWeightLayout(got.dw, s, variant.layout, "oihw");
+  assertClose(got.y, plus(expected.y, priors.y), tolerance(terms.forward), `${label} y`);
+  assertClose(got.dx, plus(expected.dx, priors.dx), tolerance(terms.data), `${label} dx`);
+  assertClose(got.dw, plus(expected.dw, priors.dw), tolerance(terms.weight), `${label} dw`);
+  if (got.dbias && expected.dbias) {
+    assertClose(
+      got.dbias,
+      plus(expected.dbias, priors.db),
+      tolerance(terms.weight),
+      `${label} dbias`,
+    );
   }
+  return got;
 }
 
 /** Tiny shapes covering every feature; flags alternate so each is seen with and without. */
@@ -332,6 +361,141 @@ for (const deviceClass of ["cpu", "gpu"] as const) {
   });
 }
 
+/** Cases with groups, stride 2, dilation, bias, accumulate and 1×1 (tests of the options). */
+const VARIANT_CASES = [
+  "3×3 stride 2 pad 1, 9×7",
+  "3×3 dilation 2 pad 2",
+  "3×3 groups 2",
+  "3×3 depthwise, channel multiplier 2, stride 2",
+  "1×1 stride 2",
+].map((name) => CASES.find((c) => c.name === name)!);
+
+for (const deviceClass of ["cpu", "gpu"] as const) {
+  Deno.test(`conv2d ihwo weights match oihw in all three passes (${deviceClass})`, async () => {
+    const bench = await KernelBench.create();
+    try {
+      const rng = new Rng(`conv2d layouts ${deviceClass}`);
+      for (const c of VARIANT_CASES) {
+        const s = conv2dShape(c.params);
+        const io = randomInputs(s, rng, c.flags.bias);
+        const expected = reference(s, io);
+        const a = await runAndCompare(bench, deviceClass, s, io, expected, c.flags, c.name);
+        const b = await runAndCompare(bench, deviceClass, s, io, expected, c.flags, c.name, {
+          layout: "ihwo",
+          relu: false,
+        });
+        // Same inputs, same priors: the two layouts agree to f32 summation-order rounding.
+        const terms = termCounts(s);
+        assertClose(b.y, a.y, tolerance(terms.forward), `${c.name} y ihwo vs oihw`);
+        assertClose(b.dx, a.dx, tolerance(terms.data), `${c.name} dx ihwo vs oihw`);
+        assertClose(b.dw, a.dw, tolerance(terms.weight), `${c.name} dw ihwo vs oihw`);
+      }
+    } finally {
+      bench.dispose();
+    }
+  });
+
+  Deno.test(`conv2d reluInput: conv of relu(x), dx masked by x > 0 (${deviceClass})`, async () => {
+    const bench = await KernelBench.create();
+    try {
+      const rng = new Rng(`conv2d relu ${deviceClass}`);
+      for (const [i, c] of VARIANT_CASES.entries()) {
+        const s = conv2dShape(c.params);
+        const io = randomInputs(s, rng, c.flags.bias);
+        const variant: Variant = { layout: i % 2 ? "ihwo" : "oihw", relu: true };
+        // Accumulation into dx (several consumers of one ReLU) is exercised both ways.
+        const flags = {
+          ...c.flags,
+          accumulate: i % 3 === 0 ? !c.flags.accumulate : c.flags.accumulate,
+        };
+        await runAndCompare(
+          bench,
+          deviceClass,
+          s,
+          io,
+          reference(s, io, true),
+          flags,
+          c.name,
+          variant,
+        );
+      }
+    } finally {
+      bench.dispose();
+    }
+  });
+}
+
+/** Shapes on which the weights can be read in every way the direct kernel knows. */
+const SOURCE_CASES: { name: string; params: Conv2dParams; flags: Flags }[] = [
+  {
+    name: "3×3 8→8 (vec4 weights along either channel axis)",
+    params: { batch: 1, inChannels: 8, outChannels: 8, inH: 6, inW: 8, kernel: 3, pad: 1 },
+    flags: { bias: true, accumulate: false },
+  },
+  {
+    name: "1×1 8→8 (unrolled reduced channels)",
+    params: { batch: 2, inChannels: 8, outChannels: 8, inH: 4, inW: 8, kernel: 1 },
+    flags: { bias: false, accumulate: true },
+  },
+  {
+    name: "3×3 stride 2 groups 2, 6→10 (f32 weights)",
+    params: {
+      batch: 1,
+      inChannels: 6,
+      outChannels: 10,
+      inH: 7,
+      inW: 8,
+      kernel: 3,
+      stride: 2,
+      pad: 1,
+      groups: 2,
+    },
+    flags: { bias: false, accumulate: true },
+  },
+];
+
+/** Case, weight source and variant: together, every way the direct kernel reads weights. */
+const SOURCE_RUNS = [
+  { c: 1, source: "direct", variant: { layout: "ihwo", relu: false } }, // vec4 along Cout / Cout
+  { c: 1, source: "direct", variant: { layout: "oihw", relu: true } }, // vec4 along Cin / Cin
+  { c: 2, source: "direct", variant: { layout: "oihw", relu: false } }, // f32
+  { c: 0, source: "scratch", variant: { layout: "oihw", relu: true } }, // vec4
+  { c: 2, source: "scratch", variant: { layout: "ihwo", relu: false } }, // f32
+] as const;
+
+Deno.test("conv2d reads weights in place or transposed, in every vector mode (cpu)", async () => {
+  const bench = await KernelBench.create();
+  const seen = new Set<string>();
+  try {
+    const rng = new Rng("conv2d sources");
+    for (const { c: index, source, variant } of SOURCE_RUNS) {
+      forceConv2dWeightSource(source);
+      const c = SOURCE_CASES[index];
+      const s = conv2dShape(c.params);
+      const io = randomInputs(s, rng, c.flags.bias);
+      const expected = reference(s, io, variant.relu);
+      await runAndCompare(bench, "cpu", s, io, expected, c.flags, c.name, variant);
+      for (const pass of ["forward", "data"] as const) {
+        const plan = conv2dPlan(s, pass, "cpu", { weightLayout: variant.layout });
+        if (plan.weights !== source) throw new Error(`forced ${source}, got ${plan.weights}`);
+        seen.add(`${pass} ${plan.weights} ${plan.weightVector}`);
+      }
+    }
+  } finally {
+    forceConv2dWeightSource();
+    bench.dispose();
+  }
+  for (const pass of ["forward", "data"]) {
+    for (
+      const mode of ["direct dst", "direct loop", "direct none", "scratch dst", "scratch none"]
+    ) {
+      if (!seen.has(`${pass} ${mode}`)) {
+        throw new Error(`${pass} never ran with weights ${mode}: ${[...seen].join("; ")}`);
+      }
+    }
+  }
+});
+
 Deno.test("conv2d at a GenNAS shape uses its large blocks and matches the reference", async () => {
   const bench = await KernelBench.create();
   try {
@@ -360,9 +524,73 @@ Deno.test("conv2d at a GenNAS shape uses its large blocks and matches the refere
       { bias: true, accumulate: false },
       "16→16 8²",
     );
+    // As the graph calls it: ihwo weights, ReLU fused into the input, gradients accumulated.
+    await runAndCompare(
+      bench,
+      "cpu",
+      s,
+      io,
+      reference(s, io, true),
+      { bias: false, accumulate: true },
+      "16→16 8²",
+      { layout: "ihwo", relu: true },
+    );
+    // ihwo: the forward reads the weights in place (one launch).
+    const symbolic: LaunchContext<number> = { scratch: () => 0, deviceClass: "cpu" };
+    const launches = conv2dForward(symbolic, s, { x: 0, w: 0, y: 0 }, { weightLayout: "ihwo" });
+    if (launches.length !== 1) throw new Error(`ihwo forward: ${launches.length} launches`);
   } finally {
     bench.dispose();
   }
+});
+
+Deno.test("convertWeightLayout permutes oihw ⇄ ihwo (groups too) and round-trips", () => {
+  const s = conv2dShape({
+    batch: 1,
+    inChannels: 6,
+    outChannels: 4,
+    inH: 5,
+    inW: 5,
+    kernel: [3, 2],
+    groups: 2,
+  });
+  const cin = 3;
+  const w = randomArray(new Rng("layout"), 4 * cin * 3 * 2);
+  const ihwo = convertWeightLayout(w, s, "oihw", "ihwo");
+  for (let co = 0; co < 4; co++) {
+    for (let ci = 0; ci < cin; ci++) {
+      for (let ky = 0; ky < 3; ky++) {
+        for (let kx = 0; kx < 2; kx++) {
+          const a = w[((co * cin + ci) * 3 + ky) * 2 + kx];
+          const b = ihwo[((ci * 3 + ky) * 2 + kx) * 4 + co];
+          if (a !== b) throw new Error(`w[${co}][${ci}][${ky}][${kx}]: ${a} vs ihwo ${b}`);
+        }
+      }
+    }
+  }
+  const back = convertWeightLayout(ihwo, s, "ihwo", "oihw");
+  if (back.some((v, i) => v !== w[i])) throw new Error("oihw → ihwo → oihw is not the identity");
+  const same = convertWeightLayout(w, s, "oihw", "oihw");
+  if (same === w || same.some((v, i) => v !== w[i])) throw new Error("same layout: a copy");
+  let message = "";
+  try {
+    convertWeightLayout(w.subarray(1), s, "oihw", "ihwo");
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  if (!/expected 72 weights/.test(message)) throw new Error(`wrong size: "${message}"`);
+});
+
+Deno.test("conv2dBackwardData with reluInput requires the forward input x", () => {
+  const s = conv2dShape({ batch: 1, inChannels: 4, outChannels: 4, inH: 4, inW: 4, kernel: 1 });
+  const ctx: LaunchContext<number> = { scratch: () => 0, deviceClass: "cpu" };
+  let message = "";
+  try {
+    conv2dBackwardData(ctx, s, { dy: 0, w: 0, dx: 0 }, { reluInput: true });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  if (!/needs io\.x/.test(message)) throw new Error(`expected an error, got "${message}"`);
 });
 
 interface GoldenCase {
@@ -377,6 +605,8 @@ interface GoldenCase {
   pad: [number, number];
   dilation: [number, number];
   groups: number;
+  /** The convolution reads relu(x); dx is with respect to x before the ReLU. */
+  relu: boolean;
   x: number[];
   w: number[];
   b: number[] | null;
@@ -390,7 +620,8 @@ interface GoldenCase {
 Deno.test("conv2d matches PyTorch golden values (fixtures/golden/conv2d.json)", async () => {
   const bench = await KernelBench.create();
   try {
-    for (const g of golden.cases as unknown as GoldenCase[]) {
+    // Both weight layouts, alternately (relu cases: one each).
+    for (const [index, g] of (golden.cases as unknown as GoldenCase[]).entries()) {
       const s = conv2dShape({
         batch: g.batch,
         inChannels: g.in_channels,
@@ -411,7 +642,10 @@ Deno.test("conv2d matches PyTorch golden values (fixtures/golden/conv2d.json)", 
       };
       const expected = { y: g.y, dx: g.dx, dw: g.dw, dbias: g.b ? g.dbias : undefined };
       const flags = { bias: g.b !== null, accumulate: false };
-      await runAndCompare(bench, bench.gpu.deviceClass, s, io, expected, flags, `golden ${g.name}`);
+      const layout = index % 2 ? "ihwo" : "oihw";
+      const what = `golden ${g.name}`;
+      const variant = { layout, relu: g.relu } as const;
+      await runAndCompare(bench, bench.gpu.deviceClass, s, io, expected, flags, what, variant);
     }
   } finally {
     bench.dispose();

@@ -1,16 +1,24 @@
 /**
- * 2-D convolution in PyTorch layouts: forward, data gradient and weight gradient.
+ * 2-D convolution: forward, data gradient and weight gradient.
  *
- * x [N][Cin][H][W], y [N][Cout][outH][outW], w [Cout][Cin/groups][kh][kw], bias [Cout], f32.
+ * x [N][Cin][H][W], y [N][Cout][outH][outW], bias [Cout], f32. Weights (and their gradient) are
+ * in either of two layouts (`weightLayout`): "oihw", PyTorch's [Cout][Cin/groups][kh][kw] (the
+ * default), or "ihwo", [Cin/groups][kh][kw][Cout], which the forward kernel reads directly and
+ * which the graph keeps its conv weights in (`convertWeightLayout` converts on the host).
  *
  * Forward and data gradient share one direct, register-blocked kernel (shaders/conv2d_direct.wgsl):
  * each invocation accumulates OCB channels × a tile of outputs over a runtime loop on the reduced
- * channels, with the kernel taps and the register block unrolled in a generated entry point. The
- * data gradient is the same kernel in gather form (dx from dy, one register block per stride
- * phase). Both read weights transposed into scratch by a small launch (shaders/conv2d_aux.wgsl),
- * so that a block's weights are contiguous vec4s. The weight gradient is split over N·outH·outW
- * (shaders/conv2d_wgrad.wgsl) and summed by conv2d_aux.wgsl, which also applies `accumulate` and
- * produces the bias gradient.
+ * channels (KB of them per iteration), with the kernel taps and the register block unrolled in a
+ * generated entry point. The data gradient is the same kernel in gather form (dx from dy, one
+ * register block per stride phase). The kernel reads the caller's weights in place when their
+ * layout allows vec4 loads (or when that is cheaper than one more launch), else a copy transposed
+ * into scratch by a small launch (shaders/conv2d_aux.wgsl), in which a block's weights are
+ * contiguous vec4s. The weight gradient is split over N·outH·outW (shaders/conv2d_wgrad.wgsl)
+ * and, when split, summed (weight and bias together) by one conv2d_aux.wgsl launch, which also
+ * applies `accumulate`.
+ *
+ * `reluInput` fuses a ReLU on the input: the forward and the weight gradient read max(x, 0), and
+ * the data gradient, given x, multiplies its result by [x > 0] before accumulating.
  *
  * Blocking is chosen per shape and per device class by a small cost model (`conv2dPlan`): on
  * lavapipe every storage load with a computed index is a per-lane scalar gather, far dearer than
@@ -178,6 +186,96 @@ function distinctOffsets(taps: AxisTaps): number[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Weight layouts
+
+/**
+ * "oihw": PyTorch's [Cout][Cin/groups][kh][kw]. "ihwo": [Cin/groups][kh][kw][Cout] (output
+ * channels innermost, groups side by side along Cout), what the forward kernel reads.
+ */
+export type WeightLayout = "oihw" | "ihwo";
+
+/** Options of the three passes. */
+export interface Conv2dOptions {
+  /** Add to y, dx or dw (and dbias) instead of overwriting them. */
+  accumulate?: boolean;
+  /** Layout of w and of dw (default "oihw"). */
+  weightLayout?: WeightLayout;
+  /**
+   * The convolution's input is max(x, 0): forward and weight gradient read x through a ReLU,
+   * and the data gradient (which then needs `io.x`) is masked by x > 0.
+   */
+  reluInput?: boolean;
+}
+
+/**
+ * Strides (in floats) of a weight layout seen from a direct pass: weight (g, c, tap, ch) with
+ * c the reduced (loop) channel and ch the dst channel, both local to group g.
+ */
+interface WeightStrides {
+  group: number;
+  loop: number;
+  tap: number;
+  channel: number;
+}
+
+function layoutStrides(
+  s: Conv2dShape,
+  pass: "forward" | "data",
+  layout: WeightLayout,
+): WeightStrides {
+  const cin = s.inChannels / s.groups;
+  const cout = s.outChannels / s.groups;
+  const kk = s.kernelH * s.kernelW;
+  if (layout === "oihw") {
+    const group = cout * cin * kk;
+    return pass === "forward"
+      ? { group, loop: kk, tap: 1, channel: cin * kk }
+      : { group, loop: cin * kk, tap: 1, channel: kk };
+  }
+  const cAll = s.outChannels;
+  return pass === "forward"
+    ? { group: cout, loop: kk * cAll, tap: cAll, channel: 1 }
+    : { group: cout, loop: 1, tap: cAll, channel: kk * cAll };
+}
+
+/** dw strides (co global, ci local to its group, tap) of a layout. */
+function gradientStrides(s: Conv2dShape, layout: WeightLayout) {
+  const cin = s.inChannels / s.groups;
+  const kk = s.kernelH * s.kernelW;
+  return layout === "oihw"
+    ? { co: cin * kk, ci: kk, tap: 1 }
+    : { co: 1, ci: kk * s.outChannels, tap: s.outChannels };
+}
+
+/** Weights of shape `s` converted between layouts on the host (a new array). */
+export function convertWeightLayout(
+  w: Float32Array,
+  s: Conv2dShape,
+  from: WeightLayout,
+  to: WeightLayout,
+): Float32Array {
+  const cin = s.inChannels / s.groups;
+  const kk = s.kernelH * s.kernelW;
+  const size = s.outChannels * cin * kk;
+  if (w.length !== size) {
+    throw new RangeError(`convertWeightLayout: expected ${size} weights, got ${w.length}`);
+  }
+  if (from === to) return w.slice();
+  const src = gradientStrides(s, from);
+  const dst = gradientStrides(s, to);
+  const out = new Float32Array(size);
+  for (let co = 0; co < s.outChannels; co++) {
+    for (let ci = 0; ci < cin; ci++) {
+      for (let tap = 0; tap < kk; tap++) {
+        out[co * dst.co + ci * dst.ci + tap * dst.tap] =
+          w[co * src.co + ci * src.ci + tap * src.tap];
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Planning
 
 export type Conv2dPass = "forward" | "data" | "weight";
@@ -189,6 +287,8 @@ export interface Conv2dPlan {
   ocb: number;
   /** Input channels per invocation (weight; 1 for forward and data). */
   icb: number;
+  /** Reduced channels per loop iteration (forward, data; 1 for weight). */
+  kb: number;
   /**
    * Rows × columns of the block: output positions (forward), dy positions (weight) or
    * dy-sized steps of dx (data: the block covers rows·strideH × cols·strideW of dx).
@@ -198,6 +298,14 @@ export interface Conv2dPlan {
   workgroupSize: number;
   /** Split-K chunks of the weight gradient (1 otherwise). */
   chunks: number;
+  /**
+   * Forward and data: weights read in place ("direct") or from a transposed copy ("scratch",
+   * one more launch); how they are loaded: vec4 along dst or reduced channels, or f32.
+   */
+  weights: "direct" | "scratch";
+  weightVector: WeightVector;
+  /** Launches of this pass. */
+  launches: number;
   /** Unrolled FMAs per loop iteration (code size) and gathers per iteration. */
   fmas: number;
   loads: number;
@@ -215,8 +323,15 @@ interface ClassTuning {
   channelBlocks: readonly number[];
   rowBlocks: readonly number[];
   colBlocks: readonly number[];
+  /**
+   * Reduced channels per iteration of the direct kernel (only divisors of the loop count, and
+   * only 1 but for 1×1 kernels).
+   */
+  loopBlocks: readonly number[];
   /** Invocations the weight gradient aims for (split-K). */
   weightInvocations: number;
+  /** Fixed cost of one more launch, in FMAs (see `totalCost`). */
+  launchCost: number;
 }
 
 /** Cost of a vec4 gather in f32 gathers (measured on lavapipe: ≈ 2.1). */
@@ -232,7 +347,10 @@ const TUNING: Record<DeviceClass, ClassTuning> = {
     channelBlocks: [1, 2, 4, 8, 16, 32],
     rowBlocks: [1, 2, 4, 8],
     colBlocks: [1, 2, 4, 8, 16],
-    weightInvocations: 256,
+    loopBlocks: [1, 2, 4],
+    weightInvocations: 128,
+    // ≈ 20 µs of lavapipe dispatch overhead at ≈ 50 G cost units per second (2 cores).
+    launchCost: 1e6,
   },
   gpu: {
     loadCost: 2,
@@ -243,9 +361,17 @@ const TUNING: Record<DeviceClass, ClassTuning> = {
     channelBlocks: [1, 2, 4, 8],
     rowBlocks: [1, 2, 4],
     colBlocks: [1, 2, 4],
+    loopBlocks: [1, 2, 4],
     weightInvocations: 32768,
+    launchCost: 1e6,
   },
 };
+
+/**
+ * How the direct kernel loads weights: vec4 along dst channels (4 block channels at once), vec4
+ * along reduced channels (4 unrolled loop channels at once) or one f32 at a time.
+ */
+export type WeightVector = "dst" | "loop" | "none";
 
 /** The structure a generated entry point depends on; the kernel name encodes all of it. */
 interface DirectStructure {
@@ -253,6 +379,9 @@ interface DirectStructure {
   ocb: number;
   rows: number;
   cols: number;
+  /** Reduced channels per loop iteration (divides the loop count). */
+  kb: number;
+  weightVector: WeightVector;
   kernelH: number;
   kernelW: number;
   strideH: number;
@@ -264,6 +393,10 @@ interface DirectStructure {
   padModW: number;
   /** src read as aligned vec4 column groups: the tile's first src column mod 4; else -1. */
   colAlign: number;
+  /** dst written four columns at a time (dst width and tile columns multiples of 4). */
+  vectorStore: boolean;
+  /** Data gradient with a fused ReLU, vector stores: the x mask read as vec4 too. */
+  vectorMask: boolean;
 }
 
 interface WeightStructure {
@@ -371,12 +504,16 @@ function directStructure(
   ocb: number,
   rows: number,
   cols: number,
+  kb: number,
+  weightVector: WeightVector,
 ): DirectStructure {
   return {
     pass,
     ocb,
     rows,
     cols,
+    kb,
+    weightVector,
     kernelH: s.kernelH,
     kernelW: s.kernelW,
     strideH: s.strideH,
@@ -386,6 +523,9 @@ function directStructure(
     padModH: pass === "data" ? s.padH % s.strideH : 0,
     padModW: pass === "data" ? s.padW % s.strideW : 0,
     colAlign: columnAlignment(s, pass, cols),
+    vectorStore: directGeometry(s, pass).outW % 4 === 0 &&
+      (cols * directGeometry(s, pass).colsPerBlockCol) % 4 === 0,
+    vectorMask: false,
   };
 }
 
@@ -431,26 +571,111 @@ function memo<T>(key: string, choose: () => T): T {
   return plans.get(key) as T;
 }
 
-function chooseDirect(s: Conv2dShape, pass: "forward" | "data", device: DeviceClass) {
-  return memo(`${pass} ${device} ${JSON.stringify(s)}`, () => {
+/** A direct plan: the blocking and where the kernel reads the weights from. */
+interface DirectChoice extends Candidate<DirectStructure> {
+  source: "direct" | "scratch";
+}
+
+/**
+ * The best blocking of a direct pass, reading the weights in place or from a transposed copy
+ * (one more launch, `launchCost`), whichever `totalCost` finds cheaper.
+ */
+function chooseDirect(
+  s: Conv2dShape,
+  pass: "forward" | "data",
+  device: DeviceClass,
+  layout: WeightLayout,
+): DirectChoice {
+  const forced = forcedWeightSource;
+  return memo(`${pass} ${device} ${layout} ${forced} ${JSON.stringify(s)}`, () => {
     const tune = TUNING[device];
     const g = directGeometry(s, pass);
-    let best: Candidate<DirectStructure> | undefined;
-    for (const ocb of tune.channelBlocks) {
-      if (ocb > powerOfTwoAtLeast(g.outPerGroup)) continue;
-      for (const rows of tune.rowBlocks) {
-        if (rows > powerOfTwoAtLeast(Math.ceil(g.outH / g.rowsPerBlockRow))) continue;
-        for (const cols of tune.colBlocks) {
-          if (cols > powerOfTwoAtLeast(Math.ceil(g.outW / g.colsPerBlockCol))) continue;
-          const structure = directStructure(s, pass, ocb, rows, cols);
-          const candidate = scoreDirect(s, g, structure, tune);
-          if (candidate && (!best || candidate.cost < best.cost)) best = candidate;
+    let best: DirectChoice | undefined;
+    let bestTotal = Infinity;
+    for (const source of forced ? [forced] : ["direct", "scratch"] as const) {
+      for (const ocb of tune.channelBlocks) {
+        if (ocb > powerOfTwoAtLeast(g.outPerGroup)) continue;
+        for (const kb of tune.loopBlocks) {
+          // kb > 1 only for 1×1 kernels: there it costs nothing and lets weights with the
+          // reduced channels innermost be read in place as vec4s; 3×3 blocks with kb > 1 ran at
+          // half speed on lavapipe, whatever their size.
+          if (g.loopPerGroup % kb !== 0 || (kb > 1 && s.kernelH * s.kernelW > 1)) continue;
+          const vector = weightVectorFor(s, pass, layout, source, ocb, kb);
+          for (const rows of tune.rowBlocks) {
+            if (rows > powerOfTwoAtLeast(Math.ceil(g.outH / g.rowsPerBlockRow))) continue;
+            for (const cols of tune.colBlocks) {
+              if (cols > powerOfTwoAtLeast(Math.ceil(g.outW / g.colsPerBlockCol))) continue;
+              const structure = directStructure(s, pass, ocb, rows, cols, kb, vector);
+              const candidate = scoreDirect(s, g, structure, tune);
+              if (!candidate) continue;
+              const total = totalCost(s, candidate.cost, source === "scratch" ? 1 : 0, tune);
+              if (total < bestTotal) {
+                bestTotal = total;
+                best = { ...candidate, source };
+              }
+            }
+          }
         }
       }
     }
     if (!best) throw new Error("conv2d: no blocking fits (internal)");
     return best;
   });
+}
+
+let forcedWeightSource: "direct" | "scratch" | undefined;
+
+/**
+ * For tests and benchmarks: makes the forward and data passes read the weights in place
+ * ("direct") or from a transposed copy ("scratch") whatever the cost model says; no argument
+ * restores the cost model.
+ */
+export function forceConv2dWeightSource(source?: "direct" | "scratch"): void {
+  forcedWeightSource = source;
+}
+
+/** Cost of a pass in FMAs: its MACs at `cost` per useful FMA plus its extra launches. */
+function totalCost(s: Conv2dShape, cost: number, extraLaunches: number, tune: ClassTuning) {
+  return (conv2dFlops(s) / 2) * cost + extraLaunches * tune.launchCost;
+}
+
+/** How a direct block of `ocb` dst channels × `kb` loop channels can load its weights. */
+function weightVectorFor(
+  s: Conv2dShape,
+  pass: "forward" | "data",
+  layout: WeightLayout,
+  source: "direct" | "scratch",
+  ocb: number,
+  kb: number,
+): WeightVector {
+  // The transposed copy: [groups][CPG_LOOP][kh·kw][OCP], OCP a multiple of ocb.
+  if (source === "scratch") return ocb % 4 === 0 ? "dst" : "none";
+  const g = directGeometry(s, pass);
+  const st = layoutStrides(s, pass, layout);
+  // A stride only matters (must keep vec4 alignment) along an axis with more than one index.
+  const aligned = (stride: number, extent: number) => extent <= 1 || stride % 4 === 0;
+  const common = aligned(st.group, s.groups) && aligned(st.tap, s.kernelH * s.kernelW);
+  if (
+    st.channel === 1 && ocb % 4 === 0 && g.outPerGroup % 4 === 0 && common &&
+    aligned(st.loop, g.loopPerGroup)
+  ) {
+    return "dst";
+  }
+  if (st.loop === 1 && kb % 4 === 0 && common && aligned(st.channel, g.outPerGroup)) {
+    return "loop";
+  }
+  return "none";
+}
+
+function weightLoadCount(d: DirectStructure, taps: number): number {
+  switch (d.weightVector) {
+    case "dst":
+      return d.kb * taps * (d.ocb / 4) * VEC4_LOADS;
+    case "loop":
+      return (d.kb / 4) * taps * d.ocb * VEC4_LOADS;
+    case "none":
+      return d.kb * taps * d.ocb;
+  }
 }
 
 function scoreDirect(
@@ -463,23 +688,27 @@ function scoreDirect(
   const tileRows = d.rows * g.rowsPerBlockRow;
   const tileCols = d.cols * g.colsPerBlockCol;
   const accumulators = d.ocb * tileRows * tileCols;
-  const fmas = d.ocb * sumOfProducts(taps.rows, taps.cols);
-  const smallest = d.ocb === 1 && d.rows === 1 && d.cols === 1;
+  const fmas = d.kb * d.ocb * sumOfProducts(taps.rows, taps.cols);
+  const smallest = d.ocb === 1 && d.rows === 1 && d.cols === 1 && d.kb === 1;
   if (!smallest && (fmas > tune.maxFmas || accumulators > tune.maxAccumulators)) return undefined;
-  const weightLoads = d.ocb % 4 === 0 ? (d.ocb / 4) * VEC4_LOADS : d.ocb;
-  const srcLoads = srcGathers(d, taps.rows, taps.cols).size * (d.colAlign < 0 ? 1 : VEC4_LOADS);
-  const loads = weightLoads * usedTaps(taps.rows, taps.cols, d.kernelW).length + srcLoads;
+  const srcLoads = d.kb * srcGathers(d, taps.rows, taps.cols).size *
+    (d.colAlign < 0 ? 1 : VEC4_LOADS);
+  const loads = weightLoadCount(d, usedTaps(taps.rows, taps.cols, d.kernelW).length) + srcLoads;
   const useful = utilisation(g.outPerGroup, d.ocb) * utilisation(g.outH, tileRows) *
     utilisation(g.outW, tileCols);
   const invocations = s.groups * Math.ceil(g.outPerGroup / d.ocb) * s.batch *
     Math.ceil(g.outH / tileRows) * Math.ceil(g.outW / tileCols);
   const idle = Math.max(1, tune.minInvocations / invocations);
+  // Stores (and, with `accumulate`, loads) of the outputs, spread over the loop iterations.
+  const iterations = g.loopPerGroup / d.kb;
+  const stores = d.vectorStore ? (accumulators / 4) * VEC4_LOADS : accumulators;
   // Zero-FMA blocks (a stride phase no tap reaches) still pay their stores.
   const work = Math.max(fmas, 1) * useful;
-  const cost = (tune.loadCost * loads + fmas + tune.accumulatorCost * accumulators) / work * idle;
+  const perIteration = tune.loadCost * loads + fmas + tune.accumulatorCost * accumulators +
+    tune.loadCost * stores / iterations;
+  const cost = perIteration / work * idle;
   return { structure: d, cost, fmas, loads };
 }
-
 function weightStructure(
   s: Conv2dShape,
   ocb: number,
@@ -607,10 +836,18 @@ function weightWorkgroupSize(invocations: number, device: DeviceClass): number {
   return device === "gpu" ? 64 : cpuWorkgroupSize(invocations);
 }
 
-/** The blocking each pass would use for this shape on this device class. */
-export function conv2dPlan(s: Conv2dShape, pass: Conv2dPass, device: DeviceClass): Conv2dPlan {
+/**
+ * The blocking each pass would use for this shape on this device class, with these options
+ * (`weightLayout`; `bias`: the weight gradient also computes dbias).
+ */
+export function conv2dPlan(
+  s: Conv2dShape,
+  pass: Conv2dPass,
+  device: DeviceClass,
+  o: { weightLayout?: WeightLayout; bias?: boolean } = {},
+): Conv2dPlan {
   if (pass === "weight") {
-    const best = chooseWeight(s, device, false);
+    const best = chooseWeight(s, device, o.bias ?? false);
     const w = best.structure;
     const chunks = weightChunks(s, w, device);
     const invocations = weightInvocations(s, w, chunks);
@@ -618,24 +855,32 @@ export function conv2dPlan(s: Conv2dShape, pass: Conv2dPass, device: DeviceClass
       pass,
       ocb: w.ocb,
       icb: w.icb,
+      kb: 1,
       rows: w.rows,
       cols: w.cols,
       workgroupSize: weightWorkgroupSize(invocations, device),
       chunks,
+      weights: "direct",
+      weightVector: "none",
+      launches: chunks > 1 ? 2 : 1,
       fmas: best.fmas,
       loads: best.loads,
     };
   }
-  const best = chooseDirect(s, pass, device);
+  const best = chooseDirect(s, pass, device, o.weightLayout ?? "oihw");
   const d = best.structure;
   return {
     pass,
     ocb: d.ocb,
     icb: 1,
+    kb: d.kb,
     rows: d.rows,
     cols: d.cols,
     workgroupSize: directWorkgroupSize(s, pass, d, device),
     chunks: 1,
+    weights: best.source,
+    weightVector: d.weightVector,
+    launches: best.source === "scratch" ? 2 : 1,
     fmas: best.fmas,
     loads: best.loads,
   };
@@ -663,8 +908,11 @@ function memoSource(name: string, build: () => string): KernelSpec["source"] {
 function directName(d: DirectStructure): string {
   const phase = (d.pass === "data" ? `_m${d.padModH}x${d.padModW}` : "") +
     (d.colAlign >= 0 ? `_a${d.colAlign}` : "");
+  const weights = d.weightVector === "none" ? "" : `_w${d.weightVector === "dst" ? "d" : "l"}`;
+  const stores = (d.vectorStore ? "_v4" : "") + (d.vectorMask ? "_m4" : "");
   return `conv2d_${d.pass === "forward" ? "fwd" : "bwd_data"}_o${d.ocb}r${d.rows}c${d.cols}` +
-    `_k${d.kernelH}x${d.kernelW}_s${d.strideH}x${d.strideW}_d${d.dilationH}x${d.dilationW}${phase}`;
+    `u${d.kb}_k${d.kernelH}x${d.kernelW}_s${d.strideH}x${d.strideW}_d${d.dilationH}x` +
+    `${d.dilationW}${phase}${weights}${stores}`;
 }
 
 function weightName(w: WeightStructure): string {
@@ -701,28 +949,37 @@ function directMain(d: DirectStructure): string {
       out.push(`  let cg${groupName(k)} = col_group(t, ${d.colAlign}, ${k});`);
     }
   }
+  out.push(...weightBases(d));
   forEachBlock(
     d.ocb,
     rows.length,
     cols.length,
     (o, r, q) => out.push(`  var a${o}_${r}_${q} = 0.0;`),
   );
-  out.push("  for (var c = 0u; c < CPG_LOOP; c++) {", "    let sb = src_channel_base(t, c);");
+  out.push(`  for (var c = 0u; c < CPG_LOOP; c += ${d.kb}u) {`);
+  for (let j = 0; j < d.kb; j++) out.push(`    let sb${j} = src_channel_base(t, c + ${j}u);`);
   out.push(...weightLoads(d, taps));
-  out.push(...srcLoads(d, pairs, rowIndex, colIndex));
+  for (let j = 0; j < d.kb; j++) out.push(...srcLoads(d, j, pairs, rowIndex, colIndex));
   forEachBlock(d.ocb, rows.length, cols.length, (o, r, q) => {
     const terms: string[] = [];
-    for (const [ro, ky] of rows[r]) {
-      for (const [co, kx] of cols[q]) {
-        const v = `v${rowIndex.get(ro)}_${colIndex.get(co)}`;
-        terms.push(`w${o}_${ky * d.kernelW + kx} * ${v}`);
+    for (let j = 0; j < d.kb; j++) {
+      for (const [ro, ky] of rows[r]) {
+        for (const [co, kx] of cols[q]) {
+          const v = `v${j}_${rowIndex.get(ro)}_${colIndex.get(co)}`;
+          terms.push(`w${j}_${o}_${ky * d.kernelW + kx} * ${v}`);
+        }
       }
     }
     if (terms.length > 0) out.push(`    a${o}_${r}_${q} += ${terms.join(" + ")};`);
   });
   out.push("  }");
   forEachBlock(d.ocb, rows.length, cols.length, (o, r, q) => {
-    out.push(`  store(t, ${o}u, ${r}u, ${q}u, a${o}_${r}_${q});`);
+    if (!d.vectorStore) {
+      out.push(`  store(t, ${o}u, ${r}u, ${q}u, a${o}_${r}_${q});`);
+    } else if (q % 4 === 0) {
+      const parts = [0, 1, 2, 3].map((e) => `a${o}_${r}_${q + e}`).join(", ");
+      out.push(`  store(t, ${o}u, ${r}u, ${q}u, vec4f(${parts}));`);
+    }
   });
   out.push("}");
   return out.join("\n");
@@ -731,15 +988,37 @@ function directMain(d: DirectStructure): string {
 /** The src and weight bindings (f32 or vec4f elements) and the masked src gather. */
 function directDeclarations(d: DirectStructure): string[] {
   const srcType = d.colAlign < 0 ? "f32" : "vec4f";
+  const dstType = d.vectorStore ? "vec4f" : "f32";
+  const auxType = d.vectorMask ? "vec4f" : "f32";
   const index = d.colAlign < 0
     ? "base + row.index + col.index"
     : "(base + row.index + col.index) / 4u";
   return [
     `@group(0) @binding(0) var<storage, read> src: array<${srcType}>;`,
-    `@group(0) @binding(1) var<storage, read> weight: array<${d.ocb % 4 === 0 ? "vec4f" : "f32"}>;`,
+    `@group(0) @binding(1) var<storage, read> weight: array<${
+      d.weightVector === "none" ? "f32" : "vec4f"
+    }>;`,
+    `@group(0) @binding(2) var<storage, read> aux: array<${auxType}>;`,
+    `@group(0) @binding(3) var<storage, read_write> dst: array<${dstType}>;`,
     "",
     `fn gather(base: u32, row: Offset, col: Offset) -> ${srcType} {`,
-    `  return select(${srcType}(0.0), src[${index}], row.ok && col.ok);`,
+    `  let v = select(${srcType}(0.0), src[${index}], row.ok && col.ok);`,
+    `  if (RELU_SRC) { return max(v, ${srcType}(0.0)); }`,
+    "  return v;",
+    "}",
+    "",
+    `fn store(t: Tile, o: u32, r: u32, q: u32, value: ${dstType}) {`,
+    "  let d = destination(t, o, r, q);",
+    "  if (!d.ok) { return; }",
+    `  let i = d.index${d.vectorStore ? " / 4u" : ""};`,
+    "  var v = value;",
+    d.pass === "forward"
+      ? "  if (HAS_BIAS) { v += aux[d.channel]; }"
+      : `  if (MASK_DST) { v = select(${dstType}(0.0), v, aux[${
+        d.vectorMask ? "i" : "d.index"
+      }] > ${auxType}(0.0)); }`,
+    "  if (ACCUMULATE) { v += dst[i]; }",
+    "  dst[i] = v;",
     "}",
   ];
 }
@@ -749,9 +1028,11 @@ function groupName(k: number): string {
   return k < 0 ? `m${-k}` : `${k}`;
 }
 
-/** Lets v{row}_{col} for every used src pair, one gather each or one per vec4 group. */
+/** Lets v{j}_{row}_{col} of loop channel c + j for every used src pair (one gather each or one
+ * per vec4 group). */
 function srcLoads(
   d: DirectStructure,
+  j: number,
   pairs: Set<string>,
   rowIndex: Map<number, number>,
   colIndex: Map<number, number>,
@@ -761,36 +1042,78 @@ function srcLoads(
   for (const key of pairs) {
     const [ro, co] = key.split(",").map(Number);
     const ri = rowIndex.get(ro);
-    const name = `v${ri}_${colIndex.get(co)}`;
+    const name = `v${j}_${ri}_${colIndex.get(co)}`;
     if (d.colAlign < 0) {
-      out.push(`    let ${name} = gather(sb, ro${ri}, co${colIndex.get(co)});`);
+      out.push(`    let ${name} = gather(sb${j}, ro${ri}, co${colIndex.get(co)});`);
       continue;
     }
     const { group, lane } = columnSlot(d.colAlign, co);
-    const vector = `g${ri}_${groupName(group)}`;
+    const vector = `g${j}_${ri}_${groupName(group)}`;
     if (!loaded.has(vector)) {
       loaded.add(vector);
-      out.push(`    let ${vector} = gather(sb, ro${ri}, cg${groupName(group)});`);
+      out.push(`    let ${vector} = gather(sb${j}, ro${ri}, cg${groupName(group)});`);
     }
     out.push(`    let ${name} = ${vector}.${"xyzw"[lane]};`);
   }
   return out;
 }
 
-/** Lets w{o}_{tap} for every block channel o and used tap, from vec4s where possible. */
+/**
+ * Per-invocation weight offsets, outside the channel loop: of each block channel (wo{o}), or of
+ * each vec4 of block channels (wq{k}, in vec4 units); loop-vectorised offsets in vec4 units too.
+ */
+function weightBases(d: DirectStructure): string[] {
+  const out: string[] = [];
+  if (d.weightVector === "dst") {
+    for (let k = 0; k < d.ocb / 4; k++) out.push(`  let wq${k} = weight_quad(t, ${k}u) / 4u;`);
+  } else {
+    const scale = d.weightVector === "loop" ? " / 4u" : "";
+    for (let o = 0; o < d.ocb; o++) out.push(`  let wo${o} = weight_channel(t, ${o}u)${scale};`);
+  }
+  return out;
+}
+
+/** Lets w{j}_{o}_{tap} for every unrolled channel j, block channel o and used tap. */
 function weightLoads(d: DirectStructure, taps: readonly number[]): string[] {
-  const out = ["    let wr = weight_row(t, c);"];
-  for (const tap of taps) {
-    if (d.ocb % 4 === 0) {
-      for (let k = 0; k < d.ocb / 4; k++) {
-        out.push(`    let q${k}_${tap} = weight[(wr + ${tap}u * OCP) / 4u + ${k}u];`);
-        for (let e = 0; e < 4; e++) {
-          out.push(`    let w${4 * k + e}_${tap} = q${k}_${tap}.${"xyzw"[e]};`);
+  const out: string[] = [];
+  const xyzw = "xyzw";
+  if (d.weightVector === "dst") {
+    // Every stride is a multiple of 4 floats: index in vec4s.
+    out.push("    let wc = c * (W_LOOP / 4u);");
+    for (let j = 0; j < d.kb; j++) {
+      for (const tap of taps) {
+        for (let k = 0; k < d.ocb / 4; k++) {
+          const q = `q${j}_${k}_${tap}`;
+          out.push(`    let ${q} = weight[wq${k} + wc + (${j}u * W_LOOP + ${tap}u * W_TAP) / 4u];`);
+          for (let e = 0; e < 4; e++) {
+            out.push(`    let w${j}_${4 * k + e}_${tap} = ${q}.${xyzw[e]};`);
+          }
         }
       }
-    } else {
-      for (let o = 0; o < d.ocb; o++) {
-        out.push(`    let w${o}_${tap} = weight[wr + ${tap}u * OCP + ${o}u];`);
+    }
+  } else if (d.weightVector === "loop") {
+    // W_LOOP = 1 and c a multiple of 4: the vec4 at c holds loop channels c … c + 3.
+    out.push("    let wc = c / 4u;");
+    for (let o = 0; o < d.ocb; o++) {
+      for (const tap of taps) {
+        for (let jj = 0; jj < d.kb / 4; jj++) {
+          const q = `q${o}_${jj}_${tap}`;
+          out.push(`    let ${q} = weight[wo${o} + wc + ${tap}u * (W_TAP / 4u) + ${jj}u];`);
+          for (let e = 0; e < 4; e++) {
+            out.push(`    let w${4 * jj + e}_${o}_${tap} = ${q}.${xyzw[e]};`);
+          }
+        }
+      }
+    }
+  } else {
+    out.push("    let wc = c * W_LOOP;");
+    for (let j = 0; j < d.kb; j++) {
+      for (const tap of taps) {
+        for (let o = 0; o < d.ocb; o++) {
+          out.push(
+            `    let w${j}_${o}_${tap} = weight[wo${o} + wc + ${j}u * W_LOOP + ${tap}u * W_TAP];`,
+          );
+        }
       }
     }
   }
@@ -894,26 +1217,40 @@ function dyDeclaration(vector: boolean): string[] {
 // ---------------------------------------------------------------------------------------------
 // Launches
 
+interface DirectFlags {
+  bias: boolean;
+  /** Data gradient with a fused input ReLU: aux is x, dx is masked by x > 0. */
+  mask: boolean;
+  relu: boolean;
+  accumulate: boolean;
+  layout: WeightLayout;
+}
+
 function directLaunch<B>(
   ctx: LaunchContext<B>,
   s: Conv2dShape,
   pass: "forward" | "data",
-  bindings: readonly [B, B, B, B],
-  flags: { bias: boolean; accumulate: boolean },
+  bindings: { src: B; weights: B; aux: B; dst: B },
+  flags: DirectFlags,
 ): Launch<B>[] {
-  const d = chooseDirect(s, pass, ctx.deviceClass).structure;
+  const choice = chooseDirect(s, pass, ctx.deviceClass, flags.layout);
+  const d = { ...choice.structure, vectorMask: flags.mask && choice.structure.vectorStore };
   const g = directGeometry(s, pass);
   const { outH, outW } = conv2dOutputSize(s);
   const kk = s.kernelH * s.kernelW;
-  const cin = s.inChannels / s.groups;
-  const cout = s.outChannels / s.groups;
   const tileRows = d.rows * g.rowsPerBlockRow;
   const tileCols = d.cols * g.colsPerBlockCol;
   const rowBlocks = Math.ceil(g.outH / tileRows);
   const colBlocks = Math.ceil(g.outW / tileCols);
   const bpg = Math.ceil(g.outPerGroup / d.ocb);
+  const ocp = bpg * d.ocb;
   const wg = directWorkgroupSize(s, pass, d, ctx.deviceClass);
   const forward = pass === "forward";
+  const layout = layoutStrides(s, pass, flags.layout);
+  const scratch = choice.source === "scratch";
+  const strides: WeightStrides = scratch
+    ? { group: g.loopPerGroup * kk * ocp, loop: kk * ocp, tap: ocp, channel: 1 }
+    : layout;
   const constants: Record<string, number> = {
     WG: wg,
     N: s.batch,
@@ -937,81 +1274,115 @@ function directLaunch<B>(
     COL_STEP: forward ? d.cols * s.strideW : d.cols,
     COL_SHIFT: forward ? -s.padW : Math.floor(s.padW / s.strideW),
     KHW: kk,
-    OCP: bpg * d.ocb,
+    W_GROUP: strides.group,
+    W_LOOP: strides.loop,
+    W_TAP: strides.tap,
+    W_CH: strides.channel,
+    W_CH_LAST: (scratch ? ocp : g.outPerGroup) - 1,
     HAS_BIAS: flags.bias ? 1 : 0,
+    MASK_DST: flags.mask ? 1 : 0,
+    RELU_SRC: flags.relu ? 1 : 0,
     ACCUMULATE: flags.accumulate ? 1 : 0,
   };
   const name = directName(d);
   const tiles = s.batch * rowBlocks * colBlocks;
-  const transposedCount = s.groups * g.loopPerGroup * kk * bpg * d.ocb;
-  const transposed = ctx.scratch(transposedCount, "conv2d transposed weights");
-  const [src, weights, bias, dst] = bindings;
-  return [
-    {
+  const launches: Launch<B>[] = [];
+  let weights = bindings.weights;
+  if (scratch) {
+    const count = s.groups * g.loopPerGroup * kk * ocp;
+    weights = ctx.scratch(count, "conv2d transposed weights");
+    launches.push({
       kernel: {
         name: "conv2d_transpose_weights",
         source: auxSource,
         entryPoint: "transpose_weights",
         constants: {
           WG: AUX_WG,
-          COUNT: transposedCount,
+          COUNT: count,
           CPG_LOOP: g.loopPerGroup,
           CPG_OUTCH: g.outPerGroup,
           KHW: kk,
-          OCP: bpg * d.ocb,
-          W_GROUP_STRIDE: cout * cin * kk,
-          W_OUT_STRIDE: forward ? cin * kk : kk,
-          W_C_STRIDE: forward ? kk : cin * kk,
+          OCP: ocp,
+          W_GROUP_STRIDE: layout.group,
+          W_OUT_STRIDE: layout.channel,
+          W_C_STRIDE: layout.loop,
+          W_TAP_STRIDE: layout.tap,
         },
       },
-      bindings: [weights, transposed],
-      workgroups: grid1d(transposedCount, AUX_WG),
+      bindings: [bindings.weights, weights],
+      workgroups: grid1d(count, AUX_WG),
+    });
+  }
+  launches.push({
+    kernel: {
+      name,
+      source: memoSource(name, () => `${directTemplate}\n${directMain(d)}\n`),
+      constants,
     },
-    {
-      kernel: {
-        name,
-        source: memoSource(name, () => `${directTemplate}\n${directMain(d)}\n`),
-        constants,
-      },
-      bindings: [src, transposed, bias, dst],
-      workgroups: grid(s.groups * bpg * Math.ceil(tiles / wg)),
-    },
-  ];
+    bindings: [bindings.src, weights, bindings.aux, bindings.dst],
+    workgroups: grid(s.groups * bpg * Math.ceil(tiles / wg)),
+  });
+  return launches;
 }
 
-/** y (= or +=) conv(x, w) + bias. */
+/** y (= or +=) conv(x, w) + bias, or conv(max(x, 0), w) + bias with `reluInput`. */
 export function conv2dForward<B>(
   ctx: LaunchContext<B>,
   s: Conv2dShape,
   io: { x: B; w: B; bias?: B; y: B },
-  o: { accumulate?: boolean } = {},
+  o: Conv2dOptions = {},
 ): Launch<B>[] {
-  const bias = io.bias !== undefined;
-  return directLaunch(ctx, s, "forward", [io.x, io.w, io.bias ?? io.w, io.y], {
-    bias,
+  return directLaunch(ctx, s, "forward", {
+    src: io.x,
+    weights: io.w,
+    aux: io.bias ?? io.w,
+    dst: io.y,
+  }, {
+    bias: io.bias !== undefined,
+    mask: false,
+    relu: o.reluInput ?? false,
     accumulate: o.accumulate ?? false,
+    layout: o.weightLayout ?? "oihw",
   });
 }
 
-/** dx (= or +=) ∂(Σ y·dy)/∂x: the transposed convolution of dy. */
+/**
+ * dx (= or +=) ∂(Σ y·dy)/∂x: the transposed convolution of dy; with `reluInput`, times [x > 0]
+ * (the gradient through the fused ReLU; `io.x` is then required: the forward's input).
+ */
 export function conv2dBackwardData<B>(
   ctx: LaunchContext<B>,
   s: Conv2dShape,
-  io: { dy: B; w: B; dx: B },
-  o: { accumulate?: boolean } = {},
+  io: { dy: B; w: B; dx: B; x?: B },
+  o: Conv2dOptions = {},
 ): Launch<B>[] {
-  return directLaunch(ctx, s, "data", [io.dy, io.w, io.w, io.dx], {
+  const relu = o.reluInput ?? false;
+  if (relu && io.x === undefined) {
+    throw new Error("conv2dBackwardData: reluInput needs io.x (the forward input)");
+  }
+  return directLaunch(ctx, s, "data", {
+    src: io.dy,
+    weights: io.w,
+    aux: relu && io.x !== undefined ? io.x : io.w,
+    dst: io.dx,
+  }, {
     bias: false,
+    mask: relu,
+    relu: false,
     accumulate: o.accumulate ?? false,
+    layout: o.weightLayout ?? "oihw",
   });
 }
 
-/** dw (= or +=) ∂/∂w and, when given, dbias (= or +=) Σ dy over n, y, x. */
+/**
+ * dw (= or +=) ∂/∂w, in `weightLayout`, and, when given, dbias (= or +=) Σ dy over n, y, x;
+ * with `reluInput` the forward's input was max(x, 0).
+ */
 export function conv2dBackwardWeight<B>(
   ctx: LaunchContext<B>,
   s: Conv2dShape,
   io: { dy: B; x: B; dw: B; dbias?: B },
-  o: { accumulate?: boolean } = {},
+  o: Conv2dOptions = {},
 ): Launch<B>[] {
   const withBias = io.dbias !== undefined;
   const w = chooseWeight(s, ctx.deviceClass, withBias).structure;
@@ -1022,10 +1393,16 @@ export function conv2dBackwardWeight<B>(
   const dwSize = s.outChannels * cin * kk;
   const invocations = weightInvocations(s, w, chunks);
   const wg = weightWorkgroupSize(invocations, ctx.deviceClass);
-  const partial = ctx.scratch(
-    chunks * (dwSize + (withBias ? s.outChannels : 0)),
-    "conv2d dw partials",
-  );
+  const accumulate = o.accumulate ?? false;
+  const split = chunks > 1;
+  // Unsplit, the kernel writes (or adds to) dw and dbias itself.
+  const partial = split ? ctx.scratch(chunks * dwSize, "conv2d dw partials") : io.dw;
+  const biasPartial = io.dbias === undefined
+    ? undefined
+    : split
+    ? ctx.scratch(chunks * s.outChannels, "conv2d dbias partials")
+    : io.dbias;
+  const dwStrides = gradientStrides(s, o.weightLayout ?? "oihw");
   const name = weightName(w);
   const constants: Record<string, number> = {
     WG: wg,
@@ -1053,23 +1430,38 @@ export function conv2dBackwardWeight<B>(
     PW: s.padW,
     KHW: kk,
     GROUPS: s.groups,
+    DW_CO: dwStrides.co,
+    DW_CI: dwStrides.ci,
+    DW_TAP: dwStrides.tap,
+    RELU_X: o.reluInput ? 1 : 0,
+    ACCUMULATE: accumulate && !split ? 1 : 0,
   };
-  const accumulate = o.accumulate ?? false;
-  const launches: Launch<B>[] = [
-    {
-      kernel: {
-        name,
-        source: memoSource(name, () => `${wgradTemplate}\n${weightMain(w)}\n`),
-        constants,
-      },
-      bindings: [io.dy, io.x, partial],
-      workgroups: grid(Math.ceil(invocations / wg)),
+  const launches: Launch<B>[] = [{
+    kernel: {
+      name,
+      source: memoSource(name, () => `${wgradTemplate}\n${weightMain(w)}\n`),
+      constants,
     },
-    reduceLaunch(partial, io.dw, dwSize, chunks, 0, accumulate),
-  ];
-  if (io.dbias !== undefined) {
+    bindings: biasPartial === undefined ? [io.dy, io.x, partial] : [
+      io.dy,
+      io.x,
+      partial,
+      biasPartial,
+    ],
+    workgroups: grid(Math.ceil(invocations / wg)),
+  }];
+  if (split) {
     launches.push(
-      reduceLaunch(partial, io.dbias, s.outChannels, chunks, chunks * dwSize, accumulate),
+      reduceLaunch(
+        partial,
+        io.dw,
+        dwSize,
+        chunks,
+        accumulate,
+        biasPartial,
+        io.dbias,
+        s.outChannels,
+      ),
     );
   }
   return launches;
@@ -1077,28 +1469,32 @@ export function conv2dBackwardWeight<B>(
 
 const AUX_WG = 64;
 
+/** Sums split-K partials into dw and, in the same launch, bias partials into dbias. */
 function reduceLaunch<B>(
   partial: B,
   out: B,
   count: number,
   chunks: number,
-  offset: number,
   accumulate: boolean,
+  biasPartial: B | undefined,
+  biasOut: B | undefined,
+  biasCount: number,
 ): Launch<B> {
+  const withBias = biasPartial !== undefined && biasOut !== undefined;
   return {
     kernel: {
-      name: "conv2d_reduce",
+      name: withBias ? "conv2d_reduce_bias" : "conv2d_reduce",
       source: auxSource,
-      entryPoint: "reduce_chunks",
+      entryPoint: withBias ? "reduce_chunks_bias" : "reduce_chunks",
       constants: {
         WG: AUX_WG,
         COUNT: count,
         CHUNKS: chunks,
-        OFFSET: offset,
         ACCUMULATE: accumulate ? 1 : 0,
+        ...(withBias ? { BIAS_COUNT: biasCount } : {}),
       },
     },
-    bindings: [partial, out],
-    workgroups: grid1d(count, AUX_WG),
+    bindings: withBias ? [partial, out, biasPartial, biasOut] : [partial, out],
+    workgroups: grid1d(count + (withBias ? biasCount : 0), AUX_WG),
   };
 }
