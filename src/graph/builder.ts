@@ -2,7 +2,7 @@
  * Builds a network once as a static graph of op nodes. Every op can either create its output or
  * add into an existing tensor (`into`), so sums of branches cost no extra kernels.
  */
-import { conv2dOutputSize, conv2dShape } from "../kernels/conv2d.ts";
+import { conv2dOutputSize, conv2dShape, convertWeightLayout } from "../kernels/conv2d.ts";
 import { poolOutputSize } from "../kernels/pool.ts";
 import type { UnaryOp } from "../kernels/elementwise.ts";
 import {
@@ -41,6 +41,8 @@ export interface Conv2dOptions {
   bias: boolean;
   /** Weight init; PyTorch's default (kaiming-uniform a=√5) when absent. */
   weightInit?: InitSpec;
+  /** The conv reads max(x, 0): a ReLU before the conv, fused (no tensor, no launches). */
+  reluInput?: boolean;
 }
 
 export interface BatchNormOptions {
@@ -130,17 +132,23 @@ export class GraphBuilder {
     });
     const fanIn = (x.c / shape.groups) * shape.kernelH * shape.kernelW;
     const init = pytorchDefaultInit(fanIn);
+    // Stored as [Cin/g][kh][kw][Cout], which the conv kernels read without a transpose launch.
+    const layout = {
+      toStored: (w: Float32Array) => convertWeightLayout(w, shape, "oihw", "ihwo"),
+      fromStored: (w: Float32Array) => convertWeightLayout(w, shape, "ihwo", "oihw"),
+    };
     const weight = this.param(
       `${name}.weight`,
       [o.outChannels, x.c / shape.groups, shape.kernelH, shape.kernelW],
-      { init: o.weightInit ?? init, decay: true },
+      { init: o.weightInit ?? init, decay: true, layout },
     );
     const bias = o.bias
       ? this.param(`${name}.bias`, [o.outChannels], { init, decay: false })
       : undefined;
     const { outH, outW } = conv2dOutputSize(shape);
     const y = this.#output(name, [x.n, o.outChannels, outH, outW], into);
-    return this.#add(new Conv2dOp(name, x, weight, bias, y, shape), y, into);
+    const op = new Conv2dOp(name, x, weight, bias, y, shape, o.reluInput ?? false);
+    return this.#add(op, y, into);
   }
 
   /** BatchNorm2d (γ=1, β=0, running mean 0 / var 1) with an optional fused ReLU. */

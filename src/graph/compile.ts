@@ -487,10 +487,10 @@ export class CompiledGraph {
   /** Re-initialises parameters, running statistics, optimizer state and the step counter. */
   reset(): void {
     const flat = new Float32Array(this.c.layout.totalFloats);
-    const bySize = new Map(this.c.builder.params.map((p) => [p.name, p]));
     for (const info of this.params) {
-      const p = bySize.get(info.name)!;
-      flat.set(initialValues(p.options.init, p.size, this.c.options.seed, p.name), info.offset);
+      const p = this.#param(info.name);
+      const values = initialValues(p.options.init, p.size, this.c.options.seed, p.name);
+      flat.set(p.options.layout?.toStored(values) ?? values, info.offset);
     }
     this.#writeBuffer("params", flat);
     const state = new Float32Array(this.c.stateFloats);
@@ -503,6 +503,16 @@ export class CompiledGraph {
     }
     this.recorder.write(this.resolve(this.c.counter), new Uint32Array(1));
     this.#iterations = 0;
+  }
+
+  #param(name: string): Param {
+    return this.c.builder.params.find((p) => p.name === name)!;
+  }
+
+  /** A parameter's values (or gradient) from the flat buffer, in PyTorch layout. */
+  #unstored(info: ParamInfo, flat: Float32Array): Float32Array {
+    const values = flat.slice(info.offset, info.offset + info.size);
+    return this.#param(info.name).options.layout?.fromStored(values) ?? values;
   }
 
   #writeBuffer(name: string, data: Float32Array): void {
@@ -561,7 +571,7 @@ export class CompiledGraph {
   async exportParams(): Promise<Map<string, Float32Array>> {
     const buffer = this.buffers.get("params")!;
     const [flat] = await this.recorder.readback([{ buffer, offset: 0, size: buffer.size }]);
-    return new Map(this.params.map((p) => [p.name, flat.slice(p.offset, p.offset + p.size)]));
+    return new Map(this.params.map((p) => [p.name, this.#unstored(p, flat)]));
   }
 
   /** Gradients left by the last training iteration, by parameter name (trained ones only). */
@@ -570,9 +580,7 @@ export class CompiledGraph {
     if (!buffer) return new Map();
     const [flat] = await this.recorder.readback([{ buffer, offset: 0, size: buffer.size }]);
     return new Map(
-      this.params.filter((p) => p.trained).map((
-        p,
-      ) => [p.name, flat.slice(p.offset, p.offset + p.size)]),
+      this.params.filter((p) => p.trained).map((p) => [p.name, this.#unstored(p, flat)]),
     );
   }
 
@@ -596,8 +604,9 @@ export class CompiledGraph {
       if (data.length !== info.size) {
         throw new Error(`parameter ${name}: ${data.length} values, expected ${info.size}`);
       }
+      const stored = this.#param(name).options.layout?.toStored(data) ?? data;
       const buffer = this.buffers.get("params")!;
-      this.recorder.write({ buffer, offset: info.offset * 4, size: info.size * 4 }, data);
+      this.recorder.write({ buffer, offset: info.offset * 4, size: info.size * 4 }, stored);
     }
   }
 

@@ -103,6 +103,8 @@ export class Conv2dOp extends OpNode {
     readonly bias: Param | undefined,
     readonly y: Tensor,
     readonly shape: Conv2dShape,
+    /** Fused ReLU on the input: the conv reads max(x, 0), the data gradient is masked by x > 0. */
+    readonly reluInput: boolean,
   ) {
     super(name);
   }
@@ -112,6 +114,10 @@ export class Conv2dOp extends OpNode {
   get outputs(): readonly Tensor[] {
     return [this.y];
   }
+  /** Weights are stored ihwo (see GraphBuilder.conv2d). */
+  #options(accumulate: boolean) {
+    return { accumulate, weightLayout: "ihwo" as const, reluInput: this.reluInput };
+  }
   forward(ctx: ForwardContext): Launch<Slot>[] {
     const io = {
       x: ctx.value(this.x),
@@ -119,18 +125,20 @@ export class Conv2dOp extends OpNode {
       bias: this.bias ? ctx.value(this.bias) : undefined,
       y: ctx.value(this.y),
     };
-    return conv2dForward(ctx, this.shape, io, { accumulate: this.accumulate });
+    return conv2dForward(ctx, this.shape, io, this.#options(this.accumulate));
   }
   override backward(ctx: BackwardContext): Launch<Slot>[] {
     const dy = ctx.grad(this.y);
     const launches: Launch<Slot>[] = [];
     const dx = ctx.gradTarget(0);
     if (dx) {
-      launches.push(
-        ...conv2dBackwardData(ctx, this.shape, { dy, w: ctx.value(this.weight), dx: dx.slot }, {
-          accumulate: dx.accumulate,
-        }),
-      );
+      const io = {
+        dy,
+        w: ctx.value(this.weight),
+        dx: dx.slot,
+        x: this.reluInput ? ctx.value(this.x) : undefined,
+      };
+      launches.push(...conv2dBackwardData(ctx, this.shape, io, this.#options(dx.accumulate)));
     }
     const dw = ctx.gradTarget(1);
     const db = this.bias ? ctx.gradTarget(2) : undefined;
@@ -143,7 +151,7 @@ export class Conv2dOp extends OpNode {
           ctx,
           this.shape,
           { dy, x: ctx.value(this.x), dw: dw.slot, dbias: db?.slot },
-          { accumulate: dw.accumulate },
+          this.#options(dw.accumulate),
         ),
       );
     }

@@ -23,8 +23,18 @@ export type InitSpec =
   | { kind: "normal"; std: number }
   | { kind: "constant"; value: number };
 
+/** A parameter stored in another layout than PyTorch's (conv weights: ihwo). */
+export interface StoredLayout {
+  /** PyTorch layout → stored layout. */
+  toStored(values: Float32Array): Float32Array;
+  /** Stored layout → PyTorch layout. */
+  fromStored(values: Float32Array): Float32Array;
+}
+
 export interface ParamOptions {
   init: InitSpec;
+  /** How the values are laid out on the GPU; PyTorch's layout when absent. */
+  layout?: StoredLayout;
   /** Coupled L2 weight decay applies (SGD: conv/linear weights only; Adam: every parameter). */
   decay: boolean;
   /** Frozen parameters keep their initial value (no gradient, no update). */

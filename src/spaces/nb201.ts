@@ -240,15 +240,16 @@ export function buildNb201Network(
   return taps;
 }
 
-/** ResNet basic block: relu→conv3×3 s2→BN→relu→conv3×3→BN, plus avgpool 2×2→conv1×1. */
+/** ResNet basic block: relu→conv3×3 s2→BN→relu→conv3×3→BN, plus avgpool 2×2→conv1×1 (ReLUs fused). */
 function nb201Reduction(g: GraphBuilder, name: string, x: Tensor): Tensor {
   const out = x.c * 2;
-  const a = g.conv2d(`${name}.conv_a.op.1`, g.relu(x), {
+  const a = g.conv2d(`${name}.conv_a.op.1`, x, {
     outChannels: out,
     kernel: 3,
     stride: 2,
     pad: 1,
     bias: false,
+    reluInput: true,
   });
   const aAct = g.batchNorm(`${name}.conv_a.op.2`, a, { affine: true, track: true, relu: true });
   const b = g.conv2d(`${name}.conv_b.op.1`, aAct, {
@@ -321,11 +322,12 @@ function nb201Edge(g: GraphBuilder, module: string, term: EdgeTerm, into?: Tenso
       }, into);
     default: {
       const k = term.op === "nor_conv_3x3" ? 3 : 1;
-      const conv = g.conv2d(`${module}.op.1`, g.relu(x), {
+      const conv = g.conv2d(`${module}.op.1`, x, {
         outChannels: x.c,
         kernel: k,
         pad: (k - 1) / 2,
         bias: true,
+        reluInput: true, // ReLUConvBN's ReLU, fused into the conv
       });
       return g.batchNorm(`${module}.op.2`, conv, { affine: false, track: false }, into);
     }
