@@ -393,6 +393,7 @@ export class CompiledGraph {
   readonly recorder: Recorder;
   readonly params: readonly ParamInfo[];
   readonly stats: GraphStats;
+  readonly #paramsByName: Map<string, Param>;
   #iterations = 0;
 
   private constructor(
@@ -408,6 +409,7 @@ export class CompiledGraph {
     this.recorder = new Recorder(gpu);
     this.params = c.layout.infos;
     this.stats = stats;
+    this.#paramsByName = new Map(c.builder.params.map((p) => [p.name, p]));
   }
 
   static async create(gpu: Gpu, c: CompileResult): Promise<CompiledGraph> {
@@ -506,7 +508,7 @@ export class CompiledGraph {
   }
 
   #param(name: string): Param {
-    return this.c.builder.params.find((p) => p.name === name)!;
+    return this.#paramsByName.get(name)!;
   }
 
   /** A parameter's values (or gradient) from the flat buffer, in PyTorch layout. */

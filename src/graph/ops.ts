@@ -95,16 +95,25 @@ export abstract class OpNode {
   }
 }
 
-export class Conv2dOp extends OpNode {
+/** Bindings of a weighted op's forward and of its two gradients. */
+interface WeightedIo {
+  forward: { x: Slot; w: Slot; bias?: Slot; y: Slot };
+  data: { dy: Slot; w: Slot; dx: Slot; x: Slot };
+  weight: { dy: Slot; x: Slot; dw: Slot; dbias?: Slot };
+}
+
+/**
+ * y = x ⊛ weight (+ bias): conv2d and linear. Subclasses supply the three kernel factories; the
+ * input, weight and bias gradients are wired here (weight and bias gradients share one launch, so
+ * they must accumulate alike).
+ */
+abstract class WeightedOp extends OpNode {
   constructor(
     name: string,
     readonly x: Tensor,
     readonly weight: Param,
     readonly bias: Param | undefined,
     readonly y: Tensor,
-    readonly shape: Conv2dShape,
-    /** Fused ReLU on the input: the conv reads max(x, 0), the data gradient is masked by x > 0. */
-    readonly reluInput: boolean,
   ) {
     super(name);
   }
@@ -114,31 +123,39 @@ export class Conv2dOp extends OpNode {
   get outputs(): readonly Tensor[] {
     return [this.y];
   }
-  /** Weights are stored ihwo (see GraphBuilder.conv2d). */
-  #options(accumulate: boolean) {
-    return { accumulate, weightLayout: "ihwo" as const, reluInput: this.reluInput };
-  }
+  protected abstract forwardLaunches(
+    ctx: ForwardContext,
+    io: WeightedIo["forward"],
+    accumulate: boolean,
+  ): Launch<Slot>[];
+  protected abstract dataLaunches(
+    ctx: BackwardContext,
+    io: WeightedIo["data"],
+    accumulate: boolean,
+  ): Launch<Slot>[];
+  protected abstract weightLaunches(
+    ctx: BackwardContext,
+    io: WeightedIo["weight"],
+    accumulate: boolean,
+  ): Launch<Slot>[];
+
   forward(ctx: ForwardContext): Launch<Slot>[] {
-    const io = {
+    return this.forwardLaunches(ctx, {
       x: ctx.value(this.x),
       w: ctx.value(this.weight),
       bias: this.bias ? ctx.value(this.bias) : undefined,
       y: ctx.value(this.y),
-    };
-    return conv2dForward(ctx, this.shape, io, this.#options(this.accumulate));
+    }, this.accumulate);
   }
+
   override backward(ctx: BackwardContext): Launch<Slot>[] {
     const dy = ctx.grad(this.y);
+    const x = ctx.value(this.x);
     const launches: Launch<Slot>[] = [];
     const dx = ctx.gradTarget(0);
     if (dx) {
-      const io = {
-        dy,
-        w: ctx.value(this.weight),
-        dx: dx.slot,
-        x: this.reluInput ? ctx.value(this.x) : undefined,
-      };
-      launches.push(...conv2dBackwardData(ctx, this.shape, io, this.#options(dx.accumulate)));
+      const io = { dy, w: ctx.value(this.weight), dx: dx.slot, x };
+      launches.push(...this.dataLaunches(ctx, io, dx.accumulate));
     }
     const dw = ctx.gradTarget(1);
     const db = this.bias ? ctx.gradTarget(2) : undefined;
@@ -146,16 +163,40 @@ export class Conv2dOp extends OpNode {
       if (db && db.accumulate !== dw.accumulate) {
         throw new Error(`${this.name}: weight and bias gradients must accumulate alike`);
       }
-      launches.push(
-        ...conv2dBackwardWeight(
-          ctx,
-          this.shape,
-          { dy, x: ctx.value(this.x), dw: dw.slot, dbias: db?.slot },
-          this.#options(dw.accumulate),
-        ),
-      );
+      const io = { dy, x, dw: dw.slot, dbias: db?.slot };
+      launches.push(...this.weightLaunches(ctx, io, dw.accumulate));
     }
     return launches;
+  }
+}
+
+export class Conv2dOp extends WeightedOp {
+  constructor(
+    name: string,
+    x: Tensor,
+    weight: Param,
+    bias: Param | undefined,
+    y: Tensor,
+    readonly shape: Conv2dShape,
+    /** Fused ReLU on the input: the conv reads max(x, 0), the data gradient is masked by x > 0. */
+    readonly reluInput: boolean,
+  ) {
+    super(name, x, weight, bias, y);
+  }
+  /** Weights are stored ihwo (see GraphBuilder.conv2d). */
+  #options(accumulate: boolean) {
+    return { accumulate, weightLayout: "ihwo" as const, reluInput: this.reluInput };
+  }
+  protected forwardLaunches(ctx: ForwardContext, io: WeightedIo["forward"], accumulate: boolean) {
+    return conv2dForward(ctx, this.shape, io, this.#options(accumulate));
+  }
+  protected dataLaunches(ctx: BackwardContext, io: WeightedIo["data"], accumulate: boolean) {
+    // x is only read to mask the gradient of a fused ReLU.
+    const bound = { ...io, x: this.reluInput ? io.x : undefined };
+    return conv2dBackwardData(ctx, this.shape, bound, this.#options(accumulate));
+  }
+  protected weightLaunches(ctx: BackwardContext, io: WeightedIo["weight"], accumulate: boolean) {
+    return conv2dBackwardWeight(ctx, this.shape, io, this.#options(accumulate));
   }
 }
 
@@ -547,55 +588,25 @@ export class SliceChannelsOp extends OpNode {
   }
 }
 
-export class LinearOp extends OpNode {
+export class LinearOp extends WeightedOp {
   constructor(
     name: string,
-    readonly x: Tensor,
-    readonly weight: Param,
-    readonly bias: Param | undefined,
-    readonly y: Tensor,
+    x: Tensor,
+    weight: Param,
+    bias: Param | undefined,
+    y: Tensor,
     readonly shape: LinearShape,
   ) {
-    super(name);
+    super(name, x, weight, bias, y);
   }
-  get inputs(): readonly Tensor[] {
-    return this.bias ? [this.x, this.weight, this.bias] : [this.x, this.weight];
+  protected forwardLaunches(ctx: ForwardContext, io: WeightedIo["forward"], accumulate: boolean) {
+    return linearForward(ctx, this.shape, io, { accumulate });
   }
-  get outputs(): readonly Tensor[] {
-    return [this.y];
+  protected dataLaunches(ctx: BackwardContext, io: WeightedIo["data"], accumulate: boolean) {
+    return linearBackwardData(ctx, this.shape, io, { accumulate });
   }
-  forward(ctx: ForwardContext): Launch<Slot>[] {
-    return linearForward(ctx, this.shape, {
-      x: ctx.value(this.x),
-      w: ctx.value(this.weight),
-      bias: this.bias ? ctx.value(this.bias) : undefined,
-      y: ctx.value(this.y),
-    }, { accumulate: this.accumulate });
-  }
-  override backward(ctx: BackwardContext): Launch<Slot>[] {
-    const dy = ctx.grad(this.y);
-    const launches: Launch<Slot>[] = [];
-    const dx = ctx.gradTarget(0);
-    if (dx) {
-      launches.push(
-        ...linearBackwardData(ctx, this.shape, { dy, w: ctx.value(this.weight), dx: dx.slot }, {
-          accumulate: dx.accumulate,
-        }),
-      );
-    }
-    const dw = ctx.gradTarget(1);
-    const db = this.bias ? ctx.gradTarget(2) : undefined;
-    if (dw) {
-      launches.push(
-        ...linearBackwardWeight(
-          ctx,
-          this.shape,
-          { dy, x: ctx.value(this.x), dw: dw.slot, dbias: db?.slot },
-          { accumulate: dw.accumulate },
-        ),
-      );
-    }
-    return launches;
+  protected weightLaunches(ctx: BackwardContext, io: WeightedIo["weight"], accumulate: boolean) {
+    return linearBackwardWeight(ctx, this.shape, io, { accumulate });
   }
 }
 
