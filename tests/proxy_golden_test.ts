@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import golden from "../fixtures/golden/spaces.json" with { type: "json" };
 import { acquireGpu } from "../src/gpu/device.ts";
+import type { DeviceClass } from "../src/gpu/kernel.ts";
 import { compileGraph } from "../src/graph/compile.ts";
 import { buildProxyGraph } from "../src/proxy/score.ts";
 import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
@@ -29,7 +30,10 @@ function taskOf(c: Case): PreparedTask {
   };
 }
 
-async function run(c: Case): Promise<{ losses: Float32Array; evalLoss: number }> {
+async function run(
+  c: Case,
+  deviceClass: DeviceClass,
+): Promise<{ losses: Float32Array; evalLoss: number }> {
   const gpu = await acquireGpu();
   const space = getSpace(c.space);
   const settings = {
@@ -43,6 +47,7 @@ async function run(c: Case): Promise<{ losses: Float32Array; evalLoss: number }>
     optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 4e-5 },
     seed: 1,
     maxIterations: c.iterations,
+    deviceClass,
   });
   try {
     assertEquals(graph.params.map((p) => p.name).sort(), Object.keys(c.params).sort());
@@ -60,16 +65,18 @@ async function run(c: Case): Promise<{ losses: Float32Array; evalLoss: number }>
 }
 
 for (const c of golden.proxy) {
-  Deno.test(`${c.space} proxy run matches PyTorch and is deterministic`, async () => {
-    const first = await run(c);
-    c.losses.forEach((expected, i) => {
-      const rel = Math.abs(first.losses[i] - expected) / expected;
-      assert(rel < 1e-3, `iteration ${i}: ${first.losses[i]} vs PyTorch ${expected}`);
+  for (const deviceClass of ["cpu", "gpu"] as const) {
+    Deno.test(`${c.space} proxy run matches PyTorch and is deterministic (${deviceClass} tilings)`, async () => {
+      const first = await run(c, deviceClass);
+      c.losses.forEach((expected, i) => {
+        const rel = Math.abs(first.losses[i] - expected) / expected;
+        assert(rel < 1e-3, `iteration ${i}: ${first.losses[i]} vs PyTorch ${expected}`);
+      });
+      const rel = Math.abs(first.evalLoss - c.eval_loss) / c.eval_loss;
+      assert(rel < 1e-3, `eval loss ${first.evalLoss} vs PyTorch ${c.eval_loss}`);
+      const second = await run(c, deviceClass);
+      assertEquals(second.evalLoss, first.evalLoss, "same inputs, same backend: same score");
+      assertEquals([...second.losses], [...first.losses]);
     });
-    const rel = Math.abs(first.evalLoss - c.eval_loss) / c.eval_loss;
-    assert(rel < 1e-3, `eval loss ${first.evalLoss} vs PyTorch ${c.eval_loss}`);
-    const second = await run(c);
-    assertEquals(second.evalLoss, first.evalLoss, "same inputs, same backend: same score");
-    assertEquals([...second.losses], [...first.losses]);
-  });
+  }
 }

@@ -5,7 +5,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { alignUp, BufferAllocator } from "../gpu/buffers.ts";
-import type { BufferSlice, Launch } from "../gpu/kernel.ts";
+import type { BufferSlice, DeviceClass, Launch } from "../gpu/kernel.ts";
 import { bindLaunch, type Dispatch, Recorder } from "../gpu/recorder.ts";
 import { mseLoss } from "../kernels/loss.ts";
 import { adamStep, sgdStep, stepIncrement } from "../kernels/optim.ts";
@@ -33,6 +33,8 @@ export interface CompileOptions {
   seed: number;
   /** Iterations the loss history on the GPU can hold. */
   maxIterations: number;
+  /** Kernel tilings to use (default: the device's class). */
+  deviceClass?: DeviceClass;
 }
 
 /** Where a parameter sits in the flat buffers, and how it is treated. */
@@ -191,9 +193,10 @@ export async function compileGraph(
   const evalLoss = place(table.create(1, "eval_loss", "eval"), "eval");
 
   const maxStorageBuffers = gpu.device.limits.maxStorageBuffersPerShaderStage;
+  const deviceClass = options.deviceClass ?? gpu.deviceClass;
   const forwardContext = (mode: Mode): ForwardContext => ({
     mode,
-    deviceClass: gpu.deviceClass,
+    deviceClass,
     maxStorageBuffers,
     counter,
     value,
@@ -224,7 +227,7 @@ export async function compileGraph(
       value,
       grad,
       scratch,
-      deviceClass: gpu.deviceClass,
+      deviceClass,
       maxStorageBuffers,
     }),
   );
@@ -232,7 +235,7 @@ export async function compileGraph(
     table,
     place,
     counter,
-    deviceClass: gpu.deviceClass,
+    deviceClass,
   }));
   train.push(stepIncrement(counter));
 
