@@ -12,12 +12,16 @@ import {
   proxySettings,
 } from "./src/cli/options.ts";
 import { printInfo, printRank, printScore } from "./src/cli/print.ts";
-import { runSearchCommand, runTaskSearchCommand } from "./src/cli/search.ts";
+import { announceJournal, runSearchCommand, runTaskSearchCommand } from "./src/cli/search.ts";
 import { GpuUnavailableError } from "./src/gpu/device.ts";
 import { createProgress } from "./src/util/progress.ts";
 import { InputError } from "./src/util/errors.ts";
 import { describeGpu, rank, type RankEvent, score, VERSION } from "./mod.ts";
 import { acquireGpu } from "./src/gpu/device.ts";
+
+const JOURNAL_HELP =
+  "journal (JSONL), appended as results land; rerunning with the same settings " +
+  "resumes it (default auto: gennas-runs/<command>-<space>-<settings hash>.jsonl)";
 
 function program(): Command {
   const root = new Command("gennas")
@@ -70,7 +74,7 @@ function program(): Command {
       )
       .option("--archs <file>", "rank the architectures of this file (one per line) instead")
       .option("--limit <n>", "only the first n architectures of --archs", parsePositiveInteger)
-      .option("--out <journal>", "journal (JSONL) of every score; an existing one is resumed")
+      .option("--out <journal>", JOURNAL_HELP, "auto")
       .option("--report <html>", "HTML report (default: the journal path with .html)")
       .option(
         "--bootstrap <n>",
@@ -97,9 +101,7 @@ function program(): Command {
       bootstrap: flags.bootstrap,
       onEvent: (e: RankEvent) => {
         if (e.type === "start") {
-          if (e.resumed) {
-            console.error(`resuming ${e.journal}: ${e.done}/${e.total} already scored`);
-          }
+          announceJournal(e.journal, e.resumed, e.done, e.total, "already scored");
           progress.current = createProgress({ total: e.total, label: "rank", initial: e.done });
         } else {
           progress.current?.tick(e.done, { loss: e.loss.toPrecision(4) });
@@ -129,7 +131,7 @@ function program(): Command {
     .option("--truth <table>", "ground truth to report the found arch's accuracy and regret")
     .option("--dataset <name>", "NB-201 accuracy column", "cifar10")
     .option("--metric <field>", "NB-101 accuracy field")
-    .option("--out <journal>", "journal (JSONL); an existing one with the same settings is resumed")
+    .option("--out <journal>", JOURNAL_HELP, "auto")
     .option("--report <html>", "HTML report (default: the journal path with .html)")
     .action(runSearchCommand);
 
@@ -146,10 +148,7 @@ function program(): Command {
       .option("--iterations <n>", "evolution iterations", parseNonNegativeInteger, 400)
       .option("--budget <n|time>", "stop after n evaluations or a time such as 2h")
       .option("--partial-grid", "draw dot `partial` from k/64 (as the presets) instead of U(0,1)")
-      .option(
-        "--out <journal>",
-        "journal (JSONL); an existing one with the same settings is resumed",
-      )
+      .option("--out <journal>", JOURNAL_HELP, "auto")
       .option(
         "--best <file>",
         "write the best task config here (default: the journal path with .task.json)",

@@ -190,3 +190,19 @@ Deno.test("journal: deepEqual and settingDifferences ignore key order and recurs
     "x.y: journal 1, requested 2",
   ]);
 });
+
+Deno.test("automatic journals: same settings → same file (resume), other settings → another", async () => {
+  const { autoJournalPath, journalPath } = await import("../src/util/journal.ts");
+  const a = autoJournalPath("search", "nb201", { population: 50, seed: 0, proxy: { lr: 0.1 } });
+  assert.equal(
+    a,
+    autoJournalPath("search", "nb201", { seed: 0, proxy: { lr: 0.1 }, population: 50 }),
+  );
+  assert.notEqual(
+    a,
+    autoJournalPath("search", "nb201", { population: 50, seed: 1, proxy: { lr: 0.1 } }),
+  );
+  assert.match(a, /^gennas-runs\/search-nb201-[0-9a-f]{8}\.jsonl$/);
+  assert.equal(await journalPath("given.jsonl", "search", "nb201", {}), "given.jsonl");
+  assert.equal(await journalPath(undefined, "search", "nb201", {}), undefined);
+});

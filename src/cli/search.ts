@@ -33,6 +33,19 @@ export function parseBudget(text: string | undefined): SearchBudget | undefined 
   }
 }
 
+/** Says where results are journaled, and whether an earlier run is being resumed. */
+export function announceJournal(
+  journal: string | undefined,
+  resumed: boolean,
+  done: number,
+  total: number,
+  what: string,
+): void {
+  if (!journal) return;
+  if (resumed && done > 0) console.error(`resuming ${journal}: ${done}/${total} ${what}`);
+  else console.error(`journal ${journal} (rerun the same command to resume)`);
+}
+
 /** Ctrl-C finishes the evaluation in flight, journals it and stops cleanly. */
 function interruptible(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();

@@ -11,7 +11,7 @@ import { accuraciesFor, loadTruth, type TruthTable } from "../bench/truth.ts";
 import { getSpace, type NetworkSpace } from "../spaces/index.ts";
 import { resolveTask } from "../tasks/presets.ts";
 import { InputError } from "../util/errors.ts";
-import { openJournal } from "../util/journal.ts";
+import { journalPath, openJournal } from "../util/journal.ts";
 import { Rng } from "../util/rng.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
 import { scoreArch, type ScoreResult } from "./score.ts";
@@ -100,7 +100,8 @@ export interface RankOptions extends ProxyOptions {
   archs?: string;
   /** Use only the first `limit` architectures of `archs`. */
   limit?: number;
-  /** Journal (JSONL): each score is appended as it lands; an existing one is resumed. */
+  /** Journal (JSONL): each score is appended as it lands; an existing one is resumed. "auto":
+   *  gennas-runs/rank-<space>-<settings hash>.jsonl. */
   out?: string;
   /** HTML report path (default: the journal path with .html). */
   report?: string;
@@ -215,7 +216,8 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     images: ctx.task.images,
     proxy: ctx.settings,
   };
-  const opened = o.out ? await openJournal<RankRecord>(o.out, "rank", settings) : undefined;
+  const out = await journalPath(o.out, "rank", ctx.space.name, settings);
+  const opened = out ? await openJournal<RankRecord>(out, "rank", settings) : undefined;
   const done = new Map<number, RankRecord>();
   for (const record of opened?.records ?? []) {
     if (record.type === "score" && archTexts[record.index] === record.arch) {
@@ -227,7 +229,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     total: archs.length,
     done: done.size,
     resumed: opened?.resumed ?? false,
-    journal: o.out,
+    journal: out,
   });
   const freshSeconds: number[] = [];
   try {
@@ -274,7 +276,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   const metrics = rankingMetrics(ranked.map((r) => r.loss), accuracies, {
     bootstrap: o.bootstrap ? { samples: o.bootstrap, rng: new Rng(ctx.settings.seed) } : undefined,
   });
-  const reportPath = o.report ?? (o.out ? o.out.replace(/\.jsonl?$/, "") + ".html" : undefined);
+  const reportPath = o.report ?? (out ? out.replace(/\.jsonl?$/, "") + ".html" : undefined);
   if (reportPath) {
     await writeReport(
       reportPath,
@@ -291,7 +293,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     archs: ranked,
     secondsPerArch: median(freshSeconds),
     truthMetric: table.metric,
-    journal: o.out,
+    journal: out,
     report: reportPath,
     resumed: opened?.resumed ?? false,
   };

@@ -9,7 +9,7 @@ import { prepareProxy, type ProxyOptions } from "../proxy/run.ts";
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { allowed, InputError } from "../util/errors.ts";
-import { openJournal } from "../util/journal.ts";
+import { journalPath, openJournal } from "../util/journal.ts";
 import { isBetter, regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
 import { randomSearch } from "./random.ts";
 import type {
@@ -37,7 +37,8 @@ export interface SearchOptions extends ProxyOptions {
   truth?: string;
   dataset?: string;
   metric?: string;
-  /** Journal path; an existing journal with the same settings is resumed. */
+  /** Journal path; an existing journal with the same settings is resumed. "auto":
+   *  gennas-runs/search-<space>-<settings hash>.jsonl. */
   out?: string;
   report?: string;
   signal?: AbortSignal;
@@ -49,6 +50,8 @@ export interface SearchProgress {
   done: number;
   total: number;
   resumed: boolean;
+  /** The journal (start event). */
+  journal?: string;
   replayed?: boolean;
   arch?: string;
   loss?: number;
@@ -117,14 +120,21 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     images: ctx.task.images,
     proxy: ctx.settings,
   };
-  const opened = o.out ? await openJournal<EvalRecord>(o.out, "search", settings) : undefined;
+  const out = await journalPath(o.out, "search", space.name, settings);
+  const opened = out ? await openJournal<EvalRecord>(out, "search", settings) : undefined;
   const replay: ReplayRecord[] = (opened?.records ?? []).map((r) => ({
     key: r.arch,
     fitness: r.loss,
     info: { seconds: r.seconds },
   }));
   const total = population + iterations;
-  o.onEvent?.({ type: "start", done: replay.length, total, resumed: opened?.resumed ?? false });
+  o.onEvent?.({
+    type: "start",
+    done: replay.length,
+    total,
+    resumed: opened?.resumed ?? false,
+    journal: out,
+  });
 
   // Scores are deterministic per (seed, architecture): a repeat is looked up, not retrained.
   const cache = new Map<string, number>();
@@ -191,7 +201,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   const regret = optimumAccuracy !== undefined && best.accuracy !== undefined
     ? optimumAccuracy - best.accuracy
     : undefined;
-  const reportPath = o.report ?? (o.out ? o.out.replace(/\.jsonl?$/, "") + ".html" : undefined);
+  const reportPath = o.report ?? (out ? out.replace(/\.jsonl?$/, "") + ".html" : undefined);
   if (reportPath) {
     await writeReport(
       reportPath,
@@ -211,7 +221,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     optimumAccuracy,
     regret,
     truthMetric: table?.metric,
-    journal: o.out,
+    journal: out,
     report: reportPath,
     resumed: opened?.resumed ?? false,
   };

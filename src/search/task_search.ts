@@ -14,7 +14,7 @@ import { prepareTask } from "../proxy/task.ts";
 import { mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
 import { saveTaskConfig } from "../tasks/io.ts";
 import type { TaskConfig } from "../tasks/schema.ts";
-import { openJournal } from "../util/journal.ts";
+import { journalPath, openJournal } from "../util/journal.ts";
 import { hashString } from "../util/rng.ts";
 import { regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
 import type {
@@ -53,6 +53,8 @@ export interface TaskSearchProgress {
   done: number;
   total: number;
   resumed: boolean;
+  /** The journal (start event). */
+  journal?: string;
   replayed?: boolean;
   rho?: number;
   bestRho?: number;
@@ -121,8 +123,9 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     images: base.images.name,
     proxy: settings,
   };
-  const opened = o.out
-    ? await openJournal<TaskRecord>(o.out, "task-search", journalSettings)
+  const out = await journalPath(o.out, "task-search", space.name, journalSettings);
+  const opened = out
+    ? await openJournal<TaskRecord>(out, "task-search", journalSettings)
     : undefined;
   const replay: ReplayRecord[] = (opened?.records ?? []).map((r) => ({
     key: r.key,
@@ -130,7 +133,13 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     info: { kendall: r.kendall ?? NaN, seconds: r.seconds },
   }));
   const total = population + iterations;
-  o.onEvent?.({ type: "start", done: replay.length, total, resumed: opened?.resumed ?? false });
+  o.onEvent?.({
+    type: "start",
+    done: replay.length,
+    total,
+    resumed: opened?.resumed ?? false,
+    journal: out,
+  });
 
   const generation = { partialGrid: o.partialGrid ?? false };
   const hooks: SearchHooks<TaskConfig> = {
@@ -200,7 +209,7 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     seconds: Number(e.info?.seconds ?? 0),
   }));
   const best = history[result.best.index];
-  const stem = o.out ? o.out.replace(/\.jsonl?$/, "") : undefined;
+  const stem = out ? out.replace(/\.jsonl?$/, "") : undefined;
   const bestPath = o.best ?? (stem ? `${stem}.task.json` : undefined);
   if (bestPath) await saveTaskConfig(bestPath, best.config);
   const reportPath = o.report ?? (stem ? `${stem}.html` : undefined);
@@ -222,7 +231,7 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     stoppedBy: result.stoppedBy,
     labelled: archs.length,
     bestPath,
-    journal: o.out,
+    journal: out,
     report: reportPath,
     resumed: opened?.resumed ?? false,
   };

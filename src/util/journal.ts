@@ -65,6 +65,52 @@ export async function openJournal<R>(
   };
 }
 
+/** `--out auto`: the journal a run gets when none is named. */
+export const AUTO_JOURNAL = "auto";
+export const AUTO_JOURNAL_DIR = "gennas-runs";
+
+/**
+ * The path of an automatic journal: gennas-runs/<kind>-<label>-<hash of the settings>.jsonl, so
+ * that rerunning the same command resumes it and other settings never collide with it.
+ */
+export function autoJournalPath(
+  kind: string,
+  label: string,
+  settings: Record<string, unknown>,
+): string {
+  const text = canonicalJson(toJsonValue(settings));
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return `${AUTO_JOURNAL_DIR}/${kind}-${label}-${(h >>> 0).toString(16).padStart(8, "0")}.jsonl`;
+}
+
+/** JSON with object keys sorted at every level, so equal settings always read the same. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0
+    );
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Resolves `out` (a path, "auto" or nothing) for a run; an automatic journal's folder is created.
+ */
+export async function journalPath(
+  out: string | undefined,
+  kind: string,
+  label: string,
+  settings: Record<string, unknown>,
+): Promise<string | undefined> {
+  if (out !== AUTO_JOURNAL) return out;
+  const path = autoJournalPath(kind, label, settings);
+  await Deno.mkdir(dirname(path), { recursive: true });
+  return path;
+}
+
 export class Journal<R> {
   readonly path: string;
   readonly #file: Deno.FsFile;
