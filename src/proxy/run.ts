@@ -11,7 +11,7 @@ import { accuraciesFor, loadTruth, type TruthTable } from "../bench/truth.ts";
 import { getSpace, type NetworkSpace } from "../spaces/index.ts";
 import { resolveTask } from "../tasks/presets.ts";
 import { InputError } from "../util/errors.ts";
-import { journalPath, openJournal } from "../util/journal.ts";
+import { besideJournal, journalPath, openJournal } from "../util/journal.ts";
 import { Rng } from "../util/rng.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
 import { scoreArch, type ScoreResult } from "./score.ts";
@@ -198,8 +198,9 @@ export async function rankCandidates(
 export async function rank(o: RankOptions): Promise<RankReport> {
   const space = getSpace(o.space);
   const table = await loadTruth(space.name, o.truth, { dataset: o.dataset, metric: o.metric });
+  const seed = o.settings?.seed ?? DEFAULT_PROXY_SETTINGS.seed;
+  const archTexts = await rankCandidates(space, table, o, seed);
   const ctx = await prepareProxy(o);
-  const archTexts = await rankCandidates(ctx.space, table, o, ctx.settings.seed);
   const archs = archTexts.map((text) => ctx.space.parse(text));
   const keys = archs.map((a) => ctx.space.key(a));
   const accuracies = accuraciesFor(table, keys);
@@ -276,7 +277,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   const metrics = rankingMetrics(ranked.map((r) => r.loss), accuracies, {
     bootstrap: o.bootstrap ? { samples: o.bootstrap, rng: new Rng(ctx.settings.seed) } : undefined,
   });
-  const reportPath = o.report ?? (out ? out.replace(/\.jsonl?$/, "") + ".html" : undefined);
+  const reportPath = o.report ?? (out ? besideJournal(out, ".html") : undefined);
   if (reportPath) {
     await writeReport(
       reportPath,

@@ -9,7 +9,7 @@ import { prepareProxy, type ProxyOptions } from "../proxy/run.ts";
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { allowed, InputError } from "../util/errors.ts";
-import { journalPath, openJournal } from "../util/journal.ts";
+import { besideJournal, journalPath, openJournal } from "../util/journal.ts";
 import { isBetter, regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
 import { randomSearch } from "./random.ts";
 import type {
@@ -201,7 +201,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   const regret = optimumAccuracy !== undefined && best.accuracy !== undefined
     ? optimumAccuracy - best.accuracy
     : undefined;
-  const reportPath = o.report ?? (out ? out.replace(/\.jsonl?$/, "") + ".html" : undefined);
+  const reportPath = o.report ?? (out ? besideJournal(out, ".html") : undefined);
   if (reportPath) {
     await writeReport(
       reportPath,

@@ -14,7 +14,7 @@ import { prepareTask } from "../proxy/task.ts";
 import { mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
 import { saveTaskConfig } from "../tasks/io.ts";
 import type { TaskConfig } from "../tasks/schema.ts";
-import { journalPath, openJournal } from "../util/journal.ts";
+import { besideJournal, journalPath, openJournal } from "../util/journal.ts";
 import { hashString } from "../util/rng.ts";
 import { regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
 import type {
@@ -209,10 +209,9 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     seconds: Number(e.info?.seconds ?? 0),
   }));
   const best = history[result.best.index];
-  const stem = out ? out.replace(/\.jsonl?$/, "") : undefined;
-  const bestPath = o.best ?? (stem ? `${stem}.task.json` : undefined);
+  const bestPath = o.best ?? (out ? besideJournal(out, ".task.json") : undefined);
   if (bestPath) await saveTaskConfig(bestPath, best.config);
-  const reportPath = o.report ?? (stem ? `${stem}.html` : undefined);
+  const reportPath = o.report ?? (out ? besideJournal(out, ".html") : undefined);
   if (reportPath) {
     await writeReport(
       reportPath,

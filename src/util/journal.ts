@@ -84,6 +84,11 @@ export function autoJournalPath(
   return `${AUTO_JOURNAL_DIR}/${kind}-${label}-${(h >>> 0).toString(16).padStart(8, "0")}.jsonl`;
 }
 
+/** A file next to a journal: run.jsonl → run.html, run.task.json, … */
+export function besideJournal(journal: string, suffix: string): string {
+  return journal.replace(/\.jsonl?$/, "") + suffix;
+}
+
 /** JSON with object keys sorted at every level, so equal settings always read the same. */
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
