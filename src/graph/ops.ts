@@ -396,39 +396,11 @@ export class MaxPoolOp extends OpNode {
   }
 }
 
-export class AvgPoolOp extends OpNode {
-  constructor(
-    name: string,
-    readonly x: Tensor,
-    readonly y: Tensor,
-    readonly shape: Pool2dShape,
-    readonly countIncludePad: boolean,
-  ) {
-    super(name);
-  }
-  get inputs(): readonly Tensor[] {
-    return [this.x];
-  }
-  get outputs(): readonly Tensor[] {
-    return [this.y];
-  }
-  forward(ctx: ForwardContext): Launch<Slot>[] {
-    return avgPool2dForward(ctx, this.shape, { x: ctx.value(this.x), y: ctx.value(this.y) }, {
-      countIncludePad: this.countIncludePad,
-      accumulate: this.accumulate,
-    });
-  }
-  override backward(ctx: BackwardContext): Launch<Slot>[] {
-    const dx = ctx.gradTarget(0);
-    if (!dx) return [];
-    return avgPool2dBackward(ctx, this.shape, { dy: ctx.grad(this.y), dx: dx.slot }, {
-      countIncludePad: this.countIncludePad,
-      accumulate: dx.accumulate,
-    });
-  }
-}
-
-export class GlobalAvgPoolOp extends OpNode {
+/**
+ * One input, one output, and a backward that needs only dy: y = f(x) for pooling, subsampling and
+ * channel slices. Subclasses supply the two kernel factories.
+ */
+abstract class MapOp extends OpNode {
   constructor(name: string, readonly x: Tensor, readonly y: Tensor) {
     super(name);
   }
@@ -438,49 +410,95 @@ export class GlobalAvgPoolOp extends OpNode {
   get outputs(): readonly Tensor[] {
     return [this.y];
   }
-  get #shape() {
-    return { batch: this.x.n, channels: this.x.c, spatial: this.x.size / (this.x.n * this.x.c) };
-  }
+  protected abstract forwardLaunches(
+    ctx: ForwardContext,
+    x: Slot,
+    y: Slot,
+    accumulate: boolean,
+  ): Launch<Slot>[];
+  protected abstract backwardLaunches(
+    ctx: BackwardContext,
+    dy: Slot,
+    dx: Slot,
+    accumulate: boolean,
+  ): Launch<Slot>[];
   forward(ctx: ForwardContext): Launch<Slot>[] {
-    return globalAvgPoolForward(ctx, this.#shape, { x: ctx.value(this.x), y: ctx.value(this.y) }, {
-      accumulate: this.accumulate,
-    });
+    return this.forwardLaunches(ctx, ctx.value(this.x), ctx.value(this.y), this.accumulate);
   }
   override backward(ctx: BackwardContext): Launch<Slot>[] {
     const dx = ctx.gradTarget(0);
-    if (!dx) return [];
-    return globalAvgPoolBackward(ctx, this.#shape, { dy: ctx.grad(this.y), dx: dx.slot }, {
-      accumulate: dx.accumulate,
+    return dx ? this.backwardLaunches(ctx, ctx.grad(this.y), dx.slot, dx.accumulate) : [];
+  }
+}
+
+export class AvgPoolOp extends MapOp {
+  constructor(
+    name: string,
+    x: Tensor,
+    y: Tensor,
+    readonly shape: Pool2dShape,
+    readonly countIncludePad: boolean,
+  ) {
+    super(name, x, y);
+  }
+  protected forwardLaunches(ctx: ForwardContext, x: Slot, y: Slot, accumulate: boolean) {
+    return avgPool2dForward(ctx, this.shape, { x, y }, {
+      countIncludePad: this.countIncludePad,
+      accumulate,
+    });
+  }
+  protected backwardLaunches(ctx: BackwardContext, dy: Slot, dx: Slot, accumulate: boolean) {
+    return avgPool2dBackward(ctx, this.shape, { dy, dx }, {
+      countIncludePad: this.countIncludePad,
+      accumulate,
     });
   }
 }
 
-export class SubsampleOp extends OpNode {
-  constructor(
-    name: string,
-    readonly x: Tensor,
-    readonly y: Tensor,
-    readonly shape: SubsampleShape,
-  ) {
-    super(name);
+export class GlobalAvgPoolOp extends MapOp {
+  get #shape() {
+    return { batch: this.x.n, channels: this.x.c, spatial: this.x.size / (this.x.n * this.x.c) };
   }
-  get inputs(): readonly Tensor[] {
-    return [this.x];
+  protected forwardLaunches(ctx: ForwardContext, x: Slot, y: Slot, accumulate: boolean) {
+    return globalAvgPoolForward(ctx, this.#shape, { x, y }, { accumulate });
   }
-  get outputs(): readonly Tensor[] {
-    return [this.y];
+  protected backwardLaunches(ctx: BackwardContext, dy: Slot, dx: Slot, accumulate: boolean) {
+    return globalAvgPoolBackward(ctx, this.#shape, { dy, dx }, { accumulate });
   }
-  forward(ctx: ForwardContext): Launch<Slot>[] {
-    return nearestSubsampleForward(ctx, this.shape, {
-      x: ctx.value(this.x),
-      y: ctx.value(this.y),
-    }, { accumulate: this.accumulate });
+}
+
+export class SubsampleOp extends MapOp {
+  constructor(name: string, x: Tensor, y: Tensor, readonly shape: SubsampleShape) {
+    super(name, x, y);
   }
-  override backward(ctx: BackwardContext): Launch<Slot>[] {
-    const dx = ctx.gradTarget(0);
-    if (!dx) return [];
-    return nearestSubsampleBackward(ctx, this.shape, { dy: ctx.grad(this.y), dx: dx.slot }, {
-      accumulate: dx.accumulate,
+  protected forwardLaunches(ctx: ForwardContext, x: Slot, y: Slot, accumulate: boolean) {
+    return nearestSubsampleForward(ctx, this.shape, { x, y }, { accumulate });
+  }
+  protected backwardLaunches(ctx: BackwardContext, dy: Slot, dx: Slot, accumulate: boolean) {
+    return nearestSubsampleBackward(ctx, this.shape, { dy, dx }, { accumulate });
+  }
+}
+
+/** The first `count` channels of x (NB-101's Truncate). */
+export class SliceChannelsOp extends MapOp {
+  #shape(srcChannels: number, dstChannels: number) {
+    return {
+      batch: this.x.n,
+      spatial: this.x.h * this.x.w,
+      srcChannels,
+      srcOffset: 0,
+      dstChannels,
+      dstOffset: 0,
+      count: this.y.c,
+    };
+  }
+  protected forwardLaunches(ctx: ForwardContext, x: Slot, y: Slot, accumulate: boolean) {
+    return channelCopy(ctx, this.#shape(this.x.c, this.y.c), { src: x, dst: y }, { accumulate });
+  }
+  protected backwardLaunches(ctx: BackwardContext, dy: Slot, dx: Slot, accumulate: boolean) {
+    return channelCopy(ctx, this.#shape(this.y.c, this.x.c), { src: dy, dst: dx }, {
+      accumulate,
+      zeroRest: !accumulate,
     });
   }
 }
@@ -547,44 +565,6 @@ export class ConcatOp extends OpNode {
       offset += part.c;
     });
     return launches;
-  }
-}
-
-/** The first `count` channels of x (NB-101's Truncate). */
-export class SliceChannelsOp extends OpNode {
-  constructor(name: string, readonly x: Tensor, readonly y: Tensor) {
-    super(name);
-  }
-  get inputs(): readonly Tensor[] {
-    return [this.x];
-  }
-  get outputs(): readonly Tensor[] {
-    return [this.y];
-  }
-  #shape(srcChannels: number, dstChannels: number) {
-    return {
-      batch: this.x.n,
-      spatial: this.x.h * this.x.w,
-      srcChannels,
-      srcOffset: 0,
-      dstChannels,
-      dstOffset: 0,
-      count: this.y.c,
-    };
-  }
-  forward(ctx: ForwardContext): Launch<Slot>[] {
-    return channelCopy(ctx, this.#shape(this.x.c, this.y.c), {
-      src: ctx.value(this.x),
-      dst: ctx.value(this.y),
-    }, { accumulate: this.accumulate });
-  }
-  override backward(ctx: BackwardContext): Launch<Slot>[] {
-    const dx = ctx.gradTarget(0);
-    if (!dx) return [];
-    return channelCopy(ctx, this.#shape(this.y.c, this.x.c), {
-      src: ctx.grad(this.y),
-      dst: dx.slot,
-    }, { accumulate: dx.accumulate, zeroRest: !dx.accumulate });
   }
 }
 
