@@ -283,7 +283,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
       reportPath,
       renderRankReport({
         title: `GenNAS ranking — ${ctx.space.name}, task ${ctx.task.name}`,
-        settings: { ...settings, taskConfig: undefined, gpu: ctx.gpu.adapterInfo.description },
+        settings: { ...withoutTaskConfig(settings), gpu: ctx.gpu.adapterInfo.description },
         metrics,
         points: ranked.map((r) => ({ label: r.arch, loss: r.loss, accuracy: r.accuracy })),
       }),
@@ -298,6 +298,14 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     report: reportPath,
     resumed: opened?.resumed ?? false,
   };
+}
+
+/** Run settings for a report's table: the task is named, its full config stays in the journal. */
+export function withoutTaskConfig<T extends { taskConfig: unknown }>(
+  settings: T,
+): Omit<T, "taskConfig"> {
+  const { taskConfig: _omitted, ...rest } = settings;
+  return rest;
 }
 
 export function median(values: readonly number[]): number {

@@ -5,7 +5,7 @@
  */
 import { renderSearchReport, writeReport } from "../bench/report.ts";
 import { loadTruth, type TruthTable } from "../bench/truth.ts";
-import { prepareProxy, type ProxyOptions } from "../proxy/run.ts";
+import { prepareProxy, type ProxyOptions, withoutTaskConfig } from "../proxy/run.ts";
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { allowed, InputError } from "../util/errors.ts";
@@ -207,7 +207,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
       reportPath,
       renderSearchReport({
         title: `GenNAS ${strategy} search — ${space.name}, task ${ctx.task.name}`,
-        settings: { ...settings, taskConfig: undefined, truth: o.truth ?? null },
+        settings: { ...withoutTaskConfig(settings), truth: o.truth ?? null },
         history: history.map((h) => ({ ...h, label: h.arch })),
         best: { ...best, label: best.arch },
         optimumAccuracy,
