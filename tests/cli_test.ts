@@ -3,7 +3,8 @@
  * field and exit code 2 with nothing written; real commands run on tiny settings.
  */
 import { assert, assertEquals } from "./support/assert.ts";
-import { runCli, sharedFile, TINY } from "./support/cli.ts";
+import { runCli, TINY } from "./support/cli.ts";
+import { sharedFile } from "./support/data.ts";
 
 function matrix(n: number, fill: (r: number, c: number) => number): number[][] {
   return Array.from({ length: n }, (_, r) => Array.from({ length: n }, (_, c) => fill(r, c)));
@@ -140,10 +141,8 @@ Deno.test("gennas score prints a finite loss (and JSON with --json)", async () =
 
 const nb201Table = sharedFile("nb201.csv");
 Deno.test({
-  name: `gennas rank journals, reports and resumes${
-    nb201Table ? "" : " [skipped: ../shared/data absent]"
-  }`,
-  ignore: !nb201Table,
+  name: `gennas rank journals, reports and resumes${nb201Table.note}`,
+  ignore: !nb201Table.present,
   async fn() {
     const dir = await Deno.makeTempDir();
     try {
@@ -153,7 +152,7 @@ Deno.test({
         "--space",
         "nb201",
         "--truth",
-        nb201Table!,
+        nb201Table.path,
         "--sample",
         "3",
         "--out",

@@ -18,22 +18,14 @@ import {
 import { loadImageSet, PROCEDURAL_IMAGE_SET_NAME } from "../src/data/images.ts";
 import { InputError } from "../src/util/errors.ts";
 import { Rng } from "../src/util/rng.ts";
+import { sharedFiles } from "./support/data.ts";
 
-const SHARED_BIN = new URL("../../shared/data/cifar10_test_first256.bin", import.meta.url);
-const SHARED_JSON = new URL("../../shared/data/cifar10_test_first256.json", import.meta.url);
+const [SHARED_BIN, SHARED_JSON] = sharedFiles([
+  "cifar10_test_first256.bin",
+  "cifar10_test_first256.json",
+]);
 const FIXTURES = new URL("../fixtures/images", import.meta.url).pathname;
-const sharedDataMissing = !exists(SHARED_BIN) || !exists(SHARED_JSON);
-const SKIP_NOTE = sharedDataMissing ? " [skipped: ../shared/data absent]" : "";
 const PLANE = IMAGE_SIDE * IMAGE_SIDE;
-
-function exists(url: URL): boolean {
-  try {
-    Deno.statSync(url);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function randomBytes(rng: Rng, n: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -125,15 +117,15 @@ function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
 // CIFAR-10 binary
 
 Deno.test({
-  name: `cifar: shared 256-image file parses, labels and sha256 match its JSON${SKIP_NOTE}`,
-  ignore: sharedDataMissing,
+  name: `cifar: shared 256-image file parses, labels and sha256 match its JSON${SHARED_BIN.note}`,
+  ignore: !SHARED_BIN.present,
   async fn() {
-    const bytes = await Deno.readFile(SHARED_BIN);
-    const meta = JSON.parse(await Deno.readTextFile(SHARED_JSON));
+    const bytes = await Deno.readFile(SHARED_BIN.path);
+    const meta = JSON.parse(await Deno.readTextFile(SHARED_JSON.path));
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
     const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
     assert.equal(hex, meta.sha256_bin);
-    const { images, labels } = parseCifarBinary(bytes, SHARED_BIN.pathname);
+    const { images, labels } = parseCifarBinary(bytes, SHARED_BIN.path);
     assert.equal(images.length, 256);
     assert.deepEqual(labels, meta.labels);
     assert.ok(images.every((image) => image.length === IMAGE_BYTES));
@@ -536,12 +528,12 @@ Deno.test("images: no path gives the procedural set; missing paths are rejected"
 });
 
 Deno.test({
-  name: `images: the shared CIFAR file loads as cifar10-binary${SKIP_NOTE}`,
-  ignore: sharedDataMissing,
+  name: `images: the shared CIFAR file loads as cifar10-binary${SHARED_BIN.note}`,
+  ignore: !SHARED_BIN.present,
   async fn() {
-    const set = await loadImageSet(SHARED_BIN.pathname);
+    const set = await loadImageSet(SHARED_BIN.path);
     assert.equal(set.kind, "cifar10-binary");
-    assert.equal(set.name, SHARED_BIN.pathname);
+    assert.equal(set.name, SHARED_BIN.path);
     assert.equal(set.images.length, 256);
   },
 });

@@ -6,7 +6,7 @@ import {
 } from "../src/kernels/linear.ts";
 import type { BufferSlice } from "../src/gpu/kernel.ts";
 import { Rng } from "../src/util/rng.ts";
-import { assertClose, KernelBench, randomArray, type Tolerance } from "./support/gpu.ts";
+import { assertClose, KernelBench, randomArray, type Tolerance, withBench } from "./support/gpu.ts";
 import {
   linearBackwardDataRef,
   linearBackwardWeightRef,
@@ -131,15 +131,6 @@ async function checkBackwardWeight(bench: KernelBench, rng: Rng, c: Case): Promi
     tol,
     `${label} dbias accumulate`,
   );
-}
-
-async function withBench(body: (bench: KernelBench) => Promise<void>): Promise<void> {
-  const bench = await KernelBench.create();
-  try {
-    await body(bench);
-  } finally {
-    bench.dispose();
-  }
 }
 
 Deno.test("linear forward (bias, no bias, accumulate) matches float64 reference", async () => {

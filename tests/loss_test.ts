@@ -1,7 +1,7 @@
 import { mseLoss, type MseStage } from "../src/kernels/loss.ts";
 import type { BufferSlice } from "../src/gpu/kernel.ts";
 import { Rng } from "../src/util/rng.ts";
-import { assertClose, KernelBench, randomArray } from "./support/gpu.ts";
+import { assertClose, KernelBench, randomArray, withBench } from "./support/gpu.ts";
 import { mseRef } from "./ref/linear_loss_optim_ref.ts";
 import golden from "../fixtures/golden/linear_loss_optim.json" with { type: "json" };
 
@@ -65,15 +65,6 @@ async function checkGrads(
       data[s].weight === 0 ? { atol: 0, rtol: 0 } : GRAD_TOL,
       `${label} [${s}]`,
     );
-  }
-}
-
-async function withBench(body: (bench: KernelBench) => Promise<void>): Promise<void> {
-  const bench = await KernelBench.create();
-  try {
-    await body(bench);
-  } finally {
-    bench.dispose();
   }
 }
 

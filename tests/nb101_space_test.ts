@@ -17,26 +17,13 @@ import {
 } from "../src/spaces/nb101.ts";
 import { InputError } from "../src/util/errors.ts";
 import { Rng } from "../src/util/rng.ts";
+import { sharedFile } from "./support/data.ts";
 
-const DATA_DIR = new URL("../../shared/data/", import.meta.url);
 const DATA_FILES = [
   "nb101_naslib_zc_sample.jsonl",
   "nb101_gennas_search20.jsonl",
   "nb101_gennas_500_specs.jsonl",
 ];
-const dataPresent = DATA_FILES.every((name) => exists(new URL(name, DATA_DIR)));
-if (!dataPresent) {
-  console.log(`nb101 data tests skipped: ${DATA_DIR.pathname} lacks the nb101 jsonl`);
-}
-
-function exists(url: URL): boolean {
-  try {
-    Deno.statSync(url);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const C3 = "conv3x3-bn-relu";
 const C1 = "conv1x1-bn-relu";
@@ -73,8 +60,8 @@ function withEntry(spec: Nb101Spec, r: number, c: number, value: number): Nb101S
   return { matrix, ops: [...spec.ops] };
 }
 
-function readRows(name: string): { hash: string; matrix: number[][]; ops: string[] }[] {
-  return Deno.readTextFileSync(new URL(name, DATA_DIR)).split("\n")
+function readRows(path: string): { hash: string; matrix: number[][]; ops: string[] }[] {
+  return Deno.readTextFileSync(path).split("\n")
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line));
 }
@@ -84,11 +71,12 @@ Deno.test("nb101 hash of the benchmark's documented example cell", () => {
 });
 
 for (const name of DATA_FILES) {
+  const file = sharedFile(name);
   Deno.test({
-    name: `nb101 hash of every row of ${name} equals its stored hash`,
-    ignore: !dataPresent,
+    name: `nb101 hash of every row of ${name} equals its stored hash${file.note}`,
+    ignore: !file.present,
     fn() {
-      const rows = readRows(name);
+      const rows = readRows(file.path);
       assert.ok(rows.length > 0);
       for (const row of rows) {
         const spec = nb101FromJson({ matrix: row.matrix, ops: row.ops });

@@ -13,24 +13,10 @@ import {
 import { SPACE_NAMES } from "../src/spaces/space.ts";
 import { InputError } from "../src/util/errors.ts";
 import { Rng } from "../src/util/rng.ts";
+import { sharedFile } from "./support/data.ts";
 
-const DATA_DIR = new URL("../../shared/data/", import.meta.url);
-const SAMPLE_FILE = new URL("nb201_gennas_sample_0.txt", DATA_DIR);
-const TABLE_FILE = new URL("nb201.csv", DATA_DIR);
-const samplePresent = exists(SAMPLE_FILE);
-const tablePresent = exists(TABLE_FILE);
-if (!samplePresent || !tablePresent) {
-  console.log(`nb201 data tests skipped: ${DATA_DIR.pathname} lacks nb201 sample/table files`);
-}
-
-function exists(url: URL): boolean {
-  try {
-    Deno.statSync(url);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const SAMPLE = sharedFile("nb201_gennas_sample_0.txt");
+const TABLE = sharedFile("nb201.csv");
 
 const EXAMPLE =
   "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_1x1~2|";
@@ -51,8 +37,8 @@ function assertInputError(run: () => unknown, fragment: string): void {
   });
 }
 
-function lines(url: URL): string[] {
-  return Deno.readTextFileSync(url).split("\n").map((l) => l.trim()).filter((l) => l !== "");
+function lines(path: string): string[] {
+  return Deno.readTextFileSync(path).split("\n").map((l) => l.trim()).filter((l) => l !== "");
 }
 
 Deno.test("nb201 space names and edge order", () => {
@@ -73,20 +59,20 @@ Deno.test("nb201 parses the benchmark string into edge-ordered ops and formats i
 });
 
 Deno.test({
-  name: "nb201 parse/format round trip of every arch in nb201_gennas_sample_0.txt",
-  ignore: !samplePresent,
+  name: `nb201 parse/format round trip of every arch in nb201_gennas_sample_0.txt${SAMPLE.note}`,
+  ignore: !SAMPLE.present,
   fn() {
-    const archs = lines(SAMPLE_FILE);
+    const archs = lines(SAMPLE.path);
     assert.equal(archs.length, 1000);
     for (const text of archs) assert.equal(nb201Space.format(nb201Space.parse(text)), text);
   },
 });
 
 Deno.test({
-  name: "nb201 parse/format round trip of all 15,625 archs of nb201.csv, all distinct",
-  ignore: !tablePresent,
+  name: `nb201 parse/format round trip of all 15,625 archs of nb201.csv, all distinct${TABLE.note}`,
+  ignore: !TABLE.present,
   fn() {
-    const rows = lines(TABLE_FILE).slice(1).map((line) => line.split(",")[1]);
+    const rows = lines(TABLE.path).slice(1).map((line) => line.split(",")[1]);
     assert.equal(rows.length, 15625);
     const keys = new Set(rows.map((text) => nb201Space.key(nb201Space.parse(text))));
     assert.equal(keys.size, 15625);

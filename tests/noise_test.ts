@@ -1,7 +1,7 @@
 import { addNoise, type NoiseOptions } from "../src/kernels/noise.ts";
 import type { BufferSlice } from "../src/gpu/kernel.ts";
 import { Rng } from "../src/util/rng.ts";
-import { assertClose, KernelBench, randomArray } from "./support/gpu.ts";
+import { assertClose, KernelBench, randomArray, withBench } from "./support/gpu.ts";
 import { noiseRef, philox4x32 } from "./ref/linear_loss_optim_ref.ts";
 
 const N = 100_000;
@@ -10,15 +10,6 @@ const Z = 5;
 
 function counter(bench: KernelBench, value: number): BufferSlice {
   return bench.alloc.upload(Uint32Array.of(value), "step");
-}
-
-async function withBench(body: (bench: KernelBench) => Promise<void>): Promise<void> {
-  const bench = await KernelBench.create();
-  try {
-    await body(bench);
-  } finally {
-    bench.dispose();
-  }
 }
 
 /** Runs addNoise on `clean` at `step` and returns dst − clean (in float64). */

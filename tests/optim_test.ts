@@ -7,7 +7,7 @@ import {
 } from "../src/kernels/optim.ts";
 import type { BufferSlice } from "../src/gpu/kernel.ts";
 import { Rng } from "../src/util/rng.ts";
-import { assertClose, KernelBench, randomArray, type Tolerance } from "./support/gpu.ts";
+import { assertClose, KernelBench, randomArray, type Tolerance, withBench } from "./support/gpu.ts";
 import { adamRef, sgdRef } from "./ref/linear_loss_optim_ref.ts";
 import golden from "../fixtures/golden/linear_loss_optim.json" with { type: "json" };
 
@@ -30,15 +30,6 @@ async function readCounter(bench: KernelBench, slice: BufferSlice): Promise<numb
 /** Gradients spanning four decades, so eps, moments and decay all show. */
 function randomGrads(rng: Rng, n: number): Float32Array {
   return Float32Array.from(randomArray(rng, n), (v) => v * 10 ** rng.range(-4, 0));
-}
-
-async function withBench(body: (bench: KernelBench) => Promise<void>): Promise<void> {
-  const bench = await KernelBench.create();
-  try {
-    await body(bench);
-  } finally {
-    bench.dispose();
-  }
 }
 
 async function checkSgd(bench: KernelBench, rng: Rng, n: number, o: SgdOptions, label: string) {

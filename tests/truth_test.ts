@@ -8,21 +8,9 @@ import {
   type Nb201Dataset,
 } from "../src/bench/truth.ts";
 import { InputError } from "../src/util/errors.ts";
+import { sharedFile } from "./support/data.ts";
 
 const FIXTURES = new URL("../fixtures/tables/", import.meta.url).pathname;
-const SHARED_DATA = Deno.env.get("GENNAS_DATA") ??
-  new URL("../../shared/data/", import.meta.url).pathname;
-
-function sharedFile(name: string): { path: string; present: boolean; note: string } {
-  const path = `${SHARED_DATA.replace(/\/?$/, "/")}${name}`;
-  let present = false;
-  try {
-    present = Deno.statSync(path).isFile;
-  } catch {
-    present = false;
-  }
-  return { path, present, note: present ? "" : ` (skipped: ${path} absent)` };
-}
 
 async function assertInputError(promise: Promise<unknown>, ...fragments: string[]): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {

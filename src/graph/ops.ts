@@ -280,15 +280,13 @@ export class BatchNormOp extends OpNode {
   }
 }
 
-/** relu, sigmoid, tanh, leaky_relu, scale, identity. */
-export class UnaryOpNode extends OpNode {
-  constructor(
-    name: string,
-    readonly op: UnaryOp,
-    readonly x: Tensor,
-    readonly y: Tensor,
-    readonly alpha?: number,
-  ) {
+/**
+ * One input, one output: y = f(x) for elementwise functions, pooling, subsampling, channel slices
+ * and the noisy input. Subclasses supply the two kernel factories; the backward gets dy and the
+ * slot for dx (saved values come from `ctx`).
+ */
+abstract class MapOp extends OpNode {
+  constructor(name: string, readonly x: Tensor, readonly y: Tensor) {
     super(name);
   }
   get inputs(): readonly Tensor[] {
@@ -297,6 +295,32 @@ export class UnaryOpNode extends OpNode {
   get outputs(): readonly Tensor[] {
     return [this.y];
   }
+  protected abstract forwardLaunches(
+    ctx: ForwardContext,
+    x: Slot,
+    y: Slot,
+    accumulate: boolean,
+  ): Launch<Slot>[];
+  protected abstract backwardLaunches(
+    ctx: BackwardContext,
+    dy: Slot,
+    dx: Slot,
+    accumulate: boolean,
+  ): Launch<Slot>[];
+  forward(ctx: ForwardContext): Launch<Slot>[] {
+    return this.forwardLaunches(ctx, ctx.value(this.x), ctx.value(this.y), this.accumulate);
+  }
+  override backward(ctx: BackwardContext): Launch<Slot>[] {
+    const dx = ctx.gradTarget(0);
+    return dx ? this.backwardLaunches(ctx, ctx.grad(this.y), dx.slot, dx.accumulate) : [];
+  }
+}
+
+/** relu, sigmoid, tanh, leaky_relu, scale, identity. */
+export class UnaryOpNode extends MapOp {
+  constructor(name: string, readonly op: UnaryOp, x: Tensor, y: Tensor, readonly alpha?: number) {
+    super(name, x, y);
+  }
   /** relu, sigmoid and tanh differentiate through their own output, so it must not be a sum. */
   override get canAccumulate(): boolean {
     return !this.#savesOutput;
@@ -304,24 +328,22 @@ export class UnaryOpNode extends OpNode {
   get #savesOutput(): boolean {
     return this.op === "relu" || this.op === "sigmoid" || this.op === "tanh";
   }
-  forward(ctx: ForwardContext): Launch<Slot>[] {
-    return [
-      unary(this.op, this.x.size, ctx.value(this.x), ctx.value(this.y), {
-        alpha: this.alpha,
-        accumulate: this.accumulate,
-      }),
-    ];
+  protected forwardLaunches(
+    _ctx: ForwardContext,
+    x: Slot,
+    y: Slot,
+    accumulate: boolean,
+  ): Launch<Slot>[] {
+    return [unary(this.op, this.x.size, x, y, { alpha: this.alpha, accumulate })];
   }
-  override backward(ctx: BackwardContext): Launch<Slot>[] {
-    const dx = ctx.gradTarget(0);
-    if (!dx) return [];
+  protected backwardLaunches(
+    ctx: BackwardContext,
+    dy: Slot,
+    dx: Slot,
+    accumulate: boolean,
+  ): Launch<Slot>[] {
     const saved = this.#savesOutput ? ctx.value(this.y) : ctx.value(this.x);
-    return [
-      unaryBackward(this.op, this.x.size, saved, ctx.grad(this.y), dx.slot, {
-        alpha: this.alpha,
-        accumulate: dx.accumulate,
-      }),
-    ];
+    return [unaryBackward(this.op, this.x.size, saved, dy, dx, { alpha: this.alpha, accumulate })];
   }
 }
 
@@ -396,41 +418,6 @@ export class MaxPoolOp extends OpNode {
   }
 }
 
-/**
- * One input, one output, and a backward that needs only dy: y = f(x) for pooling, subsampling and
- * channel slices. Subclasses supply the two kernel factories.
- */
-abstract class MapOp extends OpNode {
-  constructor(name: string, readonly x: Tensor, readonly y: Tensor) {
-    super(name);
-  }
-  get inputs(): readonly Tensor[] {
-    return [this.x];
-  }
-  get outputs(): readonly Tensor[] {
-    return [this.y];
-  }
-  protected abstract forwardLaunches(
-    ctx: ForwardContext,
-    x: Slot,
-    y: Slot,
-    accumulate: boolean,
-  ): Launch<Slot>[];
-  protected abstract backwardLaunches(
-    ctx: BackwardContext,
-    dy: Slot,
-    dx: Slot,
-    accumulate: boolean,
-  ): Launch<Slot>[];
-  forward(ctx: ForwardContext): Launch<Slot>[] {
-    return this.forwardLaunches(ctx, ctx.value(this.x), ctx.value(this.y), this.accumulate);
-  }
-  override backward(ctx: BackwardContext): Launch<Slot>[] {
-    const dx = ctx.gradTarget(0);
-    return dx ? this.backwardLaunches(ctx, ctx.grad(this.y), dx.slot, dx.accumulate) : [];
-  }
-}
-
 export class AvgPoolOp extends MapOp {
   constructor(
     name: string,
@@ -447,7 +434,12 @@ export class AvgPoolOp extends MapOp {
       accumulate,
     });
   }
-  protected backwardLaunches(ctx: BackwardContext, dy: Slot, dx: Slot, accumulate: boolean) {
+  protected backwardLaunches(
+    ctx: BackwardContext,
+    dy: Slot,
+    dx: Slot,
+    accumulate: boolean,
+  ): Launch<Slot>[] {
     return avgPool2dBackward(ctx, this.shape, { dy, dx }, {
       countIncludePad: this.countIncludePad,
       accumulate,
@@ -462,7 +454,12 @@ export class GlobalAvgPoolOp extends MapOp {
   protected forwardLaunches(ctx: ForwardContext, x: Slot, y: Slot, accumulate: boolean) {
     return globalAvgPoolForward(ctx, this.#shape, { x, y }, { accumulate });
   }
-  protected backwardLaunches(ctx: BackwardContext, dy: Slot, dx: Slot, accumulate: boolean) {
+  protected backwardLaunches(
+    ctx: BackwardContext,
+    dy: Slot,
+    dx: Slot,
+    accumulate: boolean,
+  ): Launch<Slot>[] {
     return globalAvgPoolBackward(ctx, this.#shape, { dy, dx }, { accumulate });
   }
 }
@@ -474,7 +471,12 @@ export class SubsampleOp extends MapOp {
   protected forwardLaunches(ctx: ForwardContext, x: Slot, y: Slot, accumulate: boolean) {
     return nearestSubsampleForward(ctx, this.shape, { x, y }, { accumulate });
   }
-  protected backwardLaunches(ctx: BackwardContext, dy: Slot, dx: Slot, accumulate: boolean) {
+  protected backwardLaunches(
+    ctx: BackwardContext,
+    dy: Slot,
+    dx: Slot,
+    accumulate: boolean,
+  ): Launch<Slot>[] {
     return nearestSubsampleBackward(ctx, this.shape, { dy, dx }, { accumulate });
   }
 }
@@ -495,7 +497,12 @@ export class SliceChannelsOp extends MapOp {
   protected forwardLaunches(ctx: ForwardContext, x: Slot, y: Slot, accumulate: boolean) {
     return channelCopy(ctx, this.#shape(this.x.c, this.y.c), { src: x, dst: y }, { accumulate });
   }
-  protected backwardLaunches(ctx: BackwardContext, dy: Slot, dx: Slot, accumulate: boolean) {
+  protected backwardLaunches(
+    ctx: BackwardContext,
+    dy: Slot,
+    dx: Slot,
+    accumulate: boolean,
+  ): Launch<Slot>[] {
     return channelCopy(ctx, this.#shape(this.y.c, this.x.c), { src: dy, dst: dx }, {
       accumulate,
       zeroRest: !accumulate,
@@ -597,31 +604,24 @@ export interface NoiseConfig {
 }
 
 /** x = clean + fresh noise drawn from (seed, step): the network input of every iteration. */
-export class NoisyInputOp extends OpNode {
-  constructor(
-    name: string,
-    readonly clean: Tensor,
-    readonly y: Tensor,
-    readonly noise: NoiseConfig,
-  ) {
-    super(name);
-  }
-  get inputs(): readonly Tensor[] {
-    return [this.clean];
-  }
-  get outputs(): readonly Tensor[] {
-    return [this.y];
+export class NoisyInputOp extends MapOp {
+  constructor(name: string, clean: Tensor, y: Tensor, readonly noise: NoiseConfig) {
+    super(name, clean, y);
   }
   override get canAccumulate(): boolean {
     return false;
   }
-  forward(ctx: ForwardContext): Launch<Slot>[] {
+  protected forwardLaunches(ctx: ForwardContext, clean: Slot, y: Slot): Launch<Slot>[] {
     // Eval draws from its own stream so it never repeats a training draw.
     const seed = ctx.mode === "eval" ? (this.noise.seed ^ 0x5bd1e995) >>> 0 : this.noise.seed;
-    return addNoise(ctx, this.clean.size, {
-      clean: ctx.value(this.clean),
-      dst: ctx.value(this.y),
-      step: ctx.counter,
-    }, { kind: this.noise.kind, level: this.noise.level, seed });
+    return addNoise(ctx, this.x.size, { clean, dst: y, step: ctx.counter }, {
+      kind: this.noise.kind,
+      level: this.noise.level,
+      seed,
+    });
+  }
+  /** The input is data: nothing upstream needs a gradient. */
+  protected backwardLaunches(): Launch<Slot>[] {
+    return [];
   }
 }

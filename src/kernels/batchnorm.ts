@@ -118,43 +118,31 @@ function shapeConstants(s: BatchNormShape): Record<string, number> {
   return { N: s.batch, C: s.channels, S: s.spatial };
 }
 
-function elementwiseLaunch<B>(
+/** One launch of `base`: a workgroup per channel, or (`elements`) an invocation per element. */
+function bnLaunch<B>(
   ctx: LaunchContext<B>,
   s: BatchNormShape,
   base: string,
   constants: Record<string, number>,
   bindings: B[],
+  over: "channels" | "elements" = "channels",
 ): Launch<B> {
   const name = entryPoint(base, s);
+  const geometry = GEOMETRY[ctx.deviceClass];
+  const perChannel = over === "channels";
   return {
     kernel: {
       name,
       source,
       entryPoint: name,
-      constants: { WG: GEOMETRY[ctx.deviceClass].elementWG, ...shapeConstants(s), ...constants },
+      constants: {
+        WG: perChannel ? geometry.channelWG : geometry.elementWG,
+        ...shapeConstants(s),
+        ...constants,
+      },
     },
     bindings,
-    workgroups: elementwiseGroups(ctx, elementItems(s)),
-  };
-}
-
-function perChannelLaunch<B>(
-  ctx: LaunchContext<B>,
-  s: BatchNormShape,
-  base: string,
-  constants: Record<string, number>,
-  bindings: B[],
-): Launch<B> {
-  const name = entryPoint(base, s);
-  return {
-    kernel: {
-      name,
-      source,
-      entryPoint: name,
-      constants: { WG: GEOMETRY[ctx.deviceClass].channelWG, ...shapeConstants(s), ...constants },
-    },
-    bindings,
-    workgroups: grid(s.channels),
+    workgroups: perChannel ? grid(s.channels) : elementwiseGroups(ctx, elementItems(s)),
   };
 }
 
@@ -181,7 +169,7 @@ export function batchNormForward<B>(
       required(io.runningMean, "runningMean (eval mode)"),
       required(io.runningVar, "runningVar (eval mode)"),
     ];
-    return [perChannelLaunch(ctx, s, `bn_eval_${variant}`, flags, [
+    return [bnLaunch(ctx, s, `bn_eval_${variant}`, flags, [
       io.x,
       io.y,
       ...running,
@@ -200,7 +188,7 @@ export function batchNormForward<B>(
   const base = `bn_train_${variant}${tracked ? "_tracked" : ""}`;
   const constants = { ...flags, ...(tracked ? { MOMENTUM: o.momentum ?? 0.1 } : {}) };
   return [
-    perChannelLaunch(ctx, s, base, constants, [io.x, io.y, mean, invstd, ...params, ...running]),
+    bnLaunch(ctx, s, base, constants, [io.x, io.y, mean, invstd, ...params, ...running]),
   ];
 }
 
@@ -228,7 +216,7 @@ export function batchNormBackward<B>(
   };
   if (!o.affine) {
     return [
-      perChannelLaunch(ctx, s, "bn_backward_plain", flags, [
+      bnLaunch(ctx, s, "bn_backward_plain", flags, [
         io.x,
         io.dy,
         io.dx,
@@ -239,7 +227,7 @@ export function batchNormBackward<B>(
   }
   if ((ctx.maxStorageBuffers ?? Infinity) >= FUSED_AFFINE_BACKWARD_BUFFERS) {
     return [
-      perChannelLaunch(ctx, s, "bn_backward_affine", flags, [
+      bnLaunch(ctx, s, "bn_backward_affine", flags, [
         io.x,
         io.dy,
         io.dx,
@@ -252,7 +240,7 @@ export function batchNormBackward<B>(
   }
   const coeffs = ctx.scratch(s.channels * COEFFS_PER_CHANNEL, "bn_backward_coeffs");
   return [
-    perChannelLaunch(ctx, s, "bn_backward_reduce_affine", { RELU: flags.RELU }, [
+    bnLaunch(ctx, s, "bn_backward_reduce_affine", { RELU: flags.RELU }, [
       io.x,
       io.dy,
       io.mean,
@@ -260,12 +248,12 @@ export function batchNormBackward<B>(
       coeffs,
       ...params,
     ]),
-    elementwiseLaunch(ctx, s, "bn_backward_dx_affine", flags, [
+    bnLaunch(ctx, s, "bn_backward_dx_affine", flags, [
       io.x,
       io.dy,
       io.dx,
       coeffs,
       ...grads,
-    ]),
+    ], "elements"),
   ];
 }

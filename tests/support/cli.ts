@@ -1,18 +1,6 @@
 /** Runs the gennas CLI as a subprocess, as a user would. */
 export const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 export const REPO = new URL("../../", import.meta.url).pathname;
-export const SHARED_DATA = Deno.env.get("GENNAS_DATA") ??
-  new URL("../../../shared/data/", import.meta.url).pathname;
-
-export function sharedFile(name: string): string | undefined {
-  try {
-    Deno.statSync(`${SHARED_DATA}${name}`);
-    return `${SHARED_DATA}${name}`;
-  } catch {
-    return undefined;
-  }
-}
-
 export interface CliResult {
   code: number;
   stdout: string;

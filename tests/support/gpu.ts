@@ -65,6 +65,16 @@ export class KernelBench {
 }
 
 /** Random values in [-1, 1) (no zeros-only inputs, ever). */
+/** Runs `body` with a fresh bench and disposes it afterwards, even when `body` throws. */
+export async function withBench(body: (bench: KernelBench) => Promise<void>): Promise<void> {
+  const bench = await KernelBench.create();
+  try {
+    await body(bench);
+  } finally {
+    bench.dispose();
+  }
+}
+
 export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (rng.uniform() * 2 - 1) * scale;
