@@ -9,16 +9,11 @@ import { prepareProxy, type ProxyOptions, withoutTaskConfig } from "../proxy/run
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { allowed, InputError } from "../util/errors.ts";
-import { besideJournal, journalPath, openJournal } from "../util/journal.ts";
+import { besideJournal } from "../util/journal.ts";
 import { isBetter, regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
+import { openSearchJournal } from "./journal.ts";
 import { randomSearch } from "./random.ts";
-import type {
-  ReplayRecord,
-  SearchBudget,
-  SearchEvent,
-  SearchHooks,
-  SearchResult,
-} from "./types.ts";
+import type { SearchBudget, SearchEvent, SearchHooks, SearchResult } from "./types.ts";
 
 export const STRATEGIES = ["evolution", "random"] as const;
 export type Strategy = typeof STRATEGIES[number];
@@ -120,21 +115,24 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     images: ctx.task.images,
     proxy: ctx.settings,
   };
-  const out = await journalPath(o.out, "search", space.name, settings);
-  const opened = out ? await openJournal<EvalRecord>(out, "search", settings) : undefined;
-  const replay: ReplayRecord[] = (opened?.records ?? []).map((r) => ({
-    key: r.arch,
-    fitness: r.loss,
-    info: { seconds: r.seconds },
-  }));
-  const total = population + iterations;
-  o.onEvent?.({
-    type: "start",
-    done: replay.length,
-    total,
-    resumed: opened?.resumed ?? false,
-    journal: out,
+  const journal = await openSearchJournal<unknown, EvalRecord>({
+    out: o.out,
+    kind: "search",
+    label: space.name,
+    settings,
+    toReplay: (r) => ({ key: r.arch, fitness: r.loss, info: { seconds: r.seconds } }),
+    toRecord: (e) => ({
+      type: "eval",
+      index: e.index,
+      arch: space.format(e.candidate),
+      key: space.key(e.candidate),
+      loss: e.fitness,
+      seconds: Number(e.info?.seconds ?? 0),
+    }),
   });
+  const { replay, resumed } = journal;
+  const total = population + iterations;
+  o.onEvent?.({ type: "start", done: replay.length, total, resumed, journal: journal.path });
 
   // Scores are deterministic per (seed, architecture): a repeat is looked up, not retrained.
   const cache = new Map<string, number>();
@@ -160,24 +158,14 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
       budget: o.budget,
       signal: o.signal,
       onEvaluation: async (e: SearchEvent<unknown>) => {
-        const arch = space.format(e.evaluation.candidate);
-        if (!e.replayed) {
-          await opened?.journal.append({
-            type: "eval",
-            index: e.evaluation.index,
-            arch,
-            key: space.key(e.evaluation.candidate),
-            loss: e.evaluation.fitness,
-            seconds: Number(e.evaluation.info?.seconds ?? 0),
-          });
-        }
+        await journal.record(e);
         o.onEvent?.({
           type: "evaluation",
           done: e.done,
           total: e.total,
-          resumed: opened?.resumed ?? false,
+          resumed,
           replayed: e.replayed,
-          arch,
+          arch: space.format(e.evaluation.candidate),
           loss: e.evaluation.fitness,
           bestLoss: e.best.fitness,
           bestArch: space.format(e.best.candidate),
@@ -193,7 +181,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
       }, run)
       : await randomSearch(hooks, { samples: total, seed: ctx.settings.seed }, run);
   } finally {
-    opened?.journal.close();
+    journal.close();
   }
   const history = withAccuracy(result, space.key.bind(space), space.format.bind(space), table);
   const best = history[result.best.index];
@@ -201,7 +189,8 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   const regret = optimumAccuracy !== undefined && best.accuracy !== undefined
     ? optimumAccuracy - best.accuracy
     : undefined;
-  const reportPath = o.report ?? (out ? besideJournal(out, ".html") : undefined);
+  const reportPath = o.report ??
+    (journal.path ? besideJournal(journal.path, ".html") : undefined);
   if (reportPath) {
     await writeReport(
       reportPath,
@@ -221,9 +210,9 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     optimumAccuracy,
     regret,
     truthMetric: table?.metric,
-    journal: out,
+    journal: journal.path,
     report: reportPath,
-    resumed: opened?.resumed ?? false,
+    resumed,
   };
 }
 

@@ -14,16 +14,11 @@ import { prepareTask } from "../proxy/task.ts";
 import { mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
 import { saveTaskConfig } from "../tasks/io.ts";
 import type { TaskConfig } from "../tasks/schema.ts";
-import { besideJournal, journalPath, openJournal } from "../util/journal.ts";
+import { besideJournal } from "../util/journal.ts";
 import { hashString } from "../util/rng.ts";
 import { regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
-import type {
-  ReplayRecord,
-  SearchBudget,
-  SearchEvent,
-  SearchHooks,
-  SearchResult,
-} from "./types.ts";
+import { openSearchJournal } from "./journal.ts";
+import type { SearchBudget, SearchEvent, SearchHooks, SearchResult } from "./types.ts";
 
 export interface TaskSearchOptions extends Omit<ProxyOptions, "task"> {
   /** Ground truth of the labelled architectures. */
@@ -123,23 +118,29 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     images: base.images.name,
     proxy: settings,
   };
-  const out = await journalPath(o.out, "task-search", space.name, journalSettings);
-  const opened = out
-    ? await openJournal<TaskRecord>(out, "task-search", journalSettings)
-    : undefined;
-  const replay: ReplayRecord[] = (opened?.records ?? []).map((r) => ({
-    key: r.key,
-    fitness: r.rho,
-    info: { kendall: r.kendall ?? NaN, seconds: r.seconds },
-  }));
-  const total = population + iterations;
-  o.onEvent?.({
-    type: "start",
-    done: replay.length,
-    total,
-    resumed: opened?.resumed ?? false,
-    journal: out,
+  const journal = await openSearchJournal<TaskConfig, TaskRecord>({
+    out: o.out,
+    kind: "task-search",
+    label: space.name,
+    settings: journalSettings,
+    toReplay: (r) => ({
+      key: r.key,
+      fitness: r.rho,
+      info: { kendall: r.kendall ?? NaN, seconds: r.seconds },
+    }),
+    toRecord: (e) => ({
+      type: "eval",
+      index: e.index,
+      key: e.key,
+      rho: e.fitness,
+      kendall: Number(e.info?.kendall),
+      seconds: Number(e.info?.seconds ?? 0),
+    }),
   });
+  const { replay, resumed } = journal;
+  const out = journal.path;
+  const total = population + iterations;
+  o.onEvent?.({ type: "start", done: replay.length, total, resumed, journal: out });
 
   const generation = { partialGrid: o.partialGrid ?? false };
   const hooks: SearchHooks<TaskConfig> = {
@@ -177,21 +178,12 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
       budget: o.budget,
       signal: o.signal,
       onEvaluation: async (e: SearchEvent<TaskConfig>) => {
-        if (!e.replayed) {
-          await opened?.journal.append({
-            type: "eval",
-            index: e.evaluation.index,
-            key: e.evaluation.key,
-            rho: e.evaluation.fitness,
-            kendall: Number(e.evaluation.info?.kendall),
-            seconds: Number(e.evaluation.info?.seconds ?? 0),
-          });
-        }
+        await journal.record(e);
         o.onEvent?.({
           type: "evaluation",
           done: e.done,
           total: e.total,
-          resumed: opened?.resumed ?? false,
+          resumed,
           replayed: e.replayed,
           rho: e.evaluation.fitness,
           bestRho: e.best.fitness,
@@ -199,7 +191,7 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
       },
     });
   } finally {
-    opened?.journal.close();
+    journal.close();
   }
   const history: TaskEvaluation[] = result.history.map((e) => ({
     index: e.index,
@@ -232,6 +224,6 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     bestPath,
     journal: out,
     report: reportPath,
-    resumed: opened?.resumed ?? false,
+    resumed,
   };
 }
