@@ -6,7 +6,7 @@ import {
 import type { BufferSlice, LaunchContext } from "../src/gpu/kernel.ts";
 import { Rng } from "../src/util/rng.ts";
 import golden from "../fixtures/golden/norm_pool.json" with { type: "json" };
-import { assertClose, KernelBench, randomArray } from "./support/gpu.ts";
+import { assertClose, KernelBench, randomArray, withBench } from "./support/gpu.ts";
 import { batchNormBackwardRef, batchNormForwardRef } from "./ref/norm_pool_ref.ts";
 
 // f32 statistics over up to 16 384 elements per channel (tree sums, two-pass variance): mean and
@@ -96,17 +96,14 @@ function randomParams(rng: Rng, channels: number): Params {
 }
 
 Deno.test("batch norm train forward: affine/plain × relu × accumulate, running stats", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng("bn-train-forward");
     for (const ctx of classContexts(bench)) {
       for (const [kind, s] of shapesFor(ctx)) {
         await checkTrainForward(bench, rng, ctx, kind, s);
       }
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 async function checkTrainForward(
@@ -164,8 +161,7 @@ async function checkTrainForward(
 // One-pass statistics: shifting by a channel element keeps a mean 10⁴ spreads from zero as exact
 // as the two-pass reference (a plain running Welford loses ~10⁻⁴ relative on invstd here).
 Deno.test("batch norm train forward: mean far from zero relative to the spread", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng("bn-offset");
     for (const ctx of classContexts(bench)) {
       for (
@@ -193,14 +189,11 @@ Deno.test("batch norm train forward: mean far from zero relative to the spread",
         assertClose(invstdOut, ref.invstd, STATS_TOL, `invstd ${what}`);
       }
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("batch norm train forward: without running stats; custom eps and momentum", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng("bn-options");
     const s: BatchNormShape = { batch: 2, channels: 3, spatial: 11 };
     const x = activations(rng, s);
@@ -244,23 +237,18 @@ Deno.test("batch norm train forward: without running stats; custom eps and momen
     assertClose(await bench.read(custom.invstd), refCustom.invstd, STATS_TOL, "custom invstd");
     assertClose(await bench.read(custom.runningMean), refCustom.runningMean!, STATS_TOL, "rm");
     assertClose(await bench.read(custom.runningVar), refCustom.runningVar!, STATS_TOL, "rv");
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("batch norm eval forward uses running statistics", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng("bn-eval");
     for (const ctx of classContexts(bench)) {
       for (const [kind, s] of SHAPES) {
         await checkEvalForward(bench, rng, ctx, kind, s);
       }
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 async function checkEvalForward(
@@ -352,8 +340,7 @@ async function checkBackward(
 }
 
 Deno.test("batch norm backward: affine/plain × relu × accumulate × accumulateParams", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng("bn-backward");
     for (const ctx of backwardContexts(bench)) {
       for (const [, s] of shapesFor(ctx)) {
@@ -365,14 +352,11 @@ Deno.test("batch norm backward: affine/plain × relu × accumulate × accumulate
         }
       }
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("batch norm at GenNAS shapes, with both device-class geometries", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng("bn-gennas");
     const shapes: BatchNormShape[] = [
       { batch: 16, channels: 16, spatial: 32 * 32 },
@@ -403,9 +387,7 @@ Deno.test("batch norm at GenNAS shapes, with both device-class geometries", asyn
       const o = { affine: true, relu: true, accumulate: false, accumulateParams: false };
       await checkBackward(bench, rng, s, o, ctx);
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("batch norm factories reject missing buffers", () => {
@@ -514,17 +496,14 @@ type GoldenBatchNorm = (typeof golden.batchnorm)[number] & {
 
 // PyTorch computes in f32 too (different summation order): same tolerances as above.
 Deno.test("batch norm matches PyTorch golden (train, running stats, eval, backward)", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     // The reference tests cover the other class's geometry; here the split affine backward.
     for (const ctx of [bench.context, { ...bench.context, maxStorageBuffers: 8 }]) {
       for (const g of golden.batchnorm as GoldenBatchNorm[]) {
         if (ctx.maxStorageBuffers === undefined || g.affine) await checkGolden(bench, ctx, g);
       }
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 async function checkGolden(

@@ -20,7 +20,7 @@ import {
   conv2dBackwardWeightRef,
   conv2dForwardRef,
 } from "./ref/conv2d_ref.ts";
-import { assertClose, KernelBench, randomArray, type Tolerance } from "./support/gpu.ts";
+import { assertClose, KernelBench, randomArray, type Tolerance, withBench } from "./support/gpu.ts";
 import golden from "../fixtures/golden/conv2d.json" with { type: "json" };
 
 /**
@@ -347,17 +347,14 @@ const CASES: { name: string; params: Conv2dParams; flags: Flags }[] = [
 for (const deviceClass of ["cpu", "gpu"] as const) {
   const name = `conv2d forward, data and weight gradients match float64 reference (${deviceClass})`;
   Deno.test(name, async () => {
-    const bench = await KernelBench.create();
-    try {
+    await withBench(async (bench) => {
       const rng = new Rng(`conv2d ${deviceClass}`);
       for (const c of CASES) {
         const s = conv2dShape(c.params);
         const io = randomInputs(s, rng, c.flags.bias);
         await runAndCompare(bench, deviceClass, s, io, reference(s, io), c.flags, c.name);
       }
-    } finally {
-      bench.dispose();
-    }
+    });
   });
 }
 
@@ -372,8 +369,7 @@ const VARIANT_CASES = [
 
 for (const deviceClass of ["cpu", "gpu"] as const) {
   Deno.test(`conv2d ihwo weights match oihw in all three passes (${deviceClass})`, async () => {
-    const bench = await KernelBench.create();
-    try {
+    await withBench(async (bench) => {
       const rng = new Rng(`conv2d layouts ${deviceClass}`);
       for (const c of VARIANT_CASES) {
         const s = conv2dShape(c.params);
@@ -390,14 +386,11 @@ for (const deviceClass of ["cpu", "gpu"] as const) {
         assertClose(b.dx, a.dx, tolerance(terms.data), `${c.name} dx ihwo vs oihw`);
         assertClose(b.dw, a.dw, tolerance(terms.weight), `${c.name} dw ihwo vs oihw`);
       }
-    } finally {
-      bench.dispose();
-    }
+    });
   });
 
   Deno.test(`conv2d reluInput: conv of relu(x), dx masked by x > 0 (${deviceClass})`, async () => {
-    const bench = await KernelBench.create();
-    try {
+    await withBench(async (bench) => {
       const rng = new Rng(`conv2d relu ${deviceClass}`);
       for (const [i, c] of VARIANT_CASES.entries()) {
         const s = conv2dShape(c.params);
@@ -419,9 +412,7 @@ for (const deviceClass of ["cpu", "gpu"] as const) {
           variant,
         );
       }
-    } finally {
-      bench.dispose();
-    }
+    });
   });
 }
 
@@ -497,8 +488,7 @@ Deno.test("conv2d reads weights in place or transposed, in every vector mode (cp
 });
 
 Deno.test("conv2d at a GenNAS shape uses its large blocks and matches the reference", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     // 16→16 at 8×8, batch 8: the "cpu" plan picks the blocking benchmarked at GenNAS shapes, so
     // the big unrolled specialisations (and their vec4 weight and dy loads) are exercised too.
     const s = conv2dShape({
@@ -539,9 +529,7 @@ Deno.test("conv2d at a GenNAS shape uses its large blocks and matches the refere
     const symbolic: LaunchContext<number> = { scratch: () => 0, deviceClass: "cpu" };
     const launches = conv2dForward(symbolic, s, { x: 0, w: 0, y: 0 }, { weightLayout: "ihwo" });
     if (launches.length !== 1) throw new Error(`ihwo forward: ${launches.length} launches`);
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("convertWeightLayout permutes oihw ⇄ ihwo (groups too) and round-trips", () => {
@@ -618,8 +606,7 @@ interface GoldenCase {
 }
 
 Deno.test("conv2d matches PyTorch golden values (fixtures/golden/conv2d.json)", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     // Both weight layouts, alternately (relu cases: one each).
     for (const [index, g] of (golden.cases as unknown as GoldenCase[]).entries()) {
       const s = conv2dShape({
@@ -647,9 +634,7 @@ Deno.test("conv2d matches PyTorch golden values (fixtures/golden/conv2d.json)", 
       const variant = { layout, relu: g.relu } as const;
       await runAndCompare(bench, bench.gpu.deviceClass, s, io, expected, flags, what, variant);
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("conv2dShape validates and normalises; output size and FLOPs", () => {

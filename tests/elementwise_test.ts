@@ -8,7 +8,7 @@ import {
   type UnaryOp,
 } from "../src/kernels/elementwise.ts";
 import { Rng } from "../src/util/rng.ts";
-import { assertClose, KernelBench, randomArray } from "./support/gpu.ts";
+import { assertClose, randomArray, withBench } from "./support/gpu.ts";
 
 // Elementwise ops are single f32 operations: tolerance is a few ulps (exp/tanh up to ~1e-6).
 const TOL = { atol: 1e-6, rtol: 1e-5 };
@@ -50,8 +50,7 @@ function referenceDerivative(op: UnaryOp, x: number, alpha: number): number {
 }
 
 Deno.test("unary ops forward and backward match float64 reference, with accumulate", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng(1);
     const n = 1037;
     for (const op of UNARY_OPS) {
@@ -76,14 +75,11 @@ Deno.test("unary ops forward and backward match float64 reference, with accumula
       const bwd = Array.from(x, (v, i) => dy[i] * referenceDerivative(op, v, alpha));
       assertClose(await bench.read(dx), bwd, TOL, `${op} backward`);
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("binary add/mul and fill", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng(2);
     const n = 70_001; // more than one grid row of workgroups is not needed, but odd sizes are
     const a = randomArray(rng, n);
@@ -100,14 +96,11 @@ Deno.test("binary add/mul and fill", async () => {
     assertClose(await bench.read(sum), Array.from(a, (v, i) => v + b[i]), TOL, "add");
     assertClose(await bench.read(prod), Array.from(a, (v, i) => v * b[i]), TOL, "mul");
     assertClose(await bench.read(filled), new Array(n).fill(2.5), TOL, "fill");
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("unary ops and the product match PyTorch golden values (forward and autograd)", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const n = golden.x.length;
     const x = bench.input(golden.x);
     const dy = bench.input(golden.dy);
@@ -134,7 +127,5 @@ Deno.test("unary ops and the product match PyTorch golden values (forward and au
     assertClose(await bench.read(y), golden.mul.y, TOL, "product vs PyTorch");
     assertClose(await bench.read(da), golden.mul.da, TOL, "product gradient (a) vs PyTorch");
     assertClose(await bench.read(db), golden.mul.db, TOL, "product gradient (b) vs PyTorch");
-  } finally {
-    bench.dispose();
-  }
+  });
 });

@@ -7,7 +7,7 @@ import {
 } from "../src/kernels/layout.ts";
 import { Rng } from "../src/util/rng.ts";
 import golden from "../fixtures/golden/norm_pool.json" with { type: "json" };
-import { assertClose, KernelBench, randomArray } from "./support/gpu.ts";
+import { assertClose, randomArray, withBench } from "./support/gpu.ts";
 import {
   channelCopyRef,
   nearestSourceIndex,
@@ -54,8 +54,7 @@ Deno.test("nearest source index follows PyTorch's f32 rule", () => {
 });
 
 Deno.test("nearest subsample forward/backward (32→8, 16→8, 7→3, …), accumulate", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng("subsample");
     for (const s of RESAMPLE_CASES) {
       const what = `${s.inH}×${s.inW}→${s.outH}×${s.outW}`;
@@ -83,14 +82,11 @@ Deno.test("nearest subsample forward/backward (32→8, 16→8, 7→3, …), accu
       assertClose(await bench.read(dx), dxRef, SUM_TOL, `dx ${what}`);
       assertClose(await bench.read(dxAcc), dxRef.map((v, i) => v + priorDx[i]), SUM_TOL, what);
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("nearest resampling matches PyTorch golden F.interpolate", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     for (const g of golden.interpolate) {
       const [batch, channels, inH, inW] = g.shape;
       const s = { batch, channels, inH, inW, outH: g.out[0], outW: g.out[1] };
@@ -104,9 +100,7 @@ Deno.test("nearest resampling matches PyTorch golden F.interpolate", async () =>
       assertClose(await bench.read(y), Float32Array.from(g.y), EXACT_TOL, `golden ${g.name} y`);
       assertClose(await bench.read(dx), g.dx, SUM_TOL, `golden ${g.name} dx`);
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 // spatial % 4 == 0 runs the vec4 kernels (concat part, truncate), otherwise the scalar ones.
@@ -150,8 +144,7 @@ const COPY_CASES: [string, ChannelCopyShape][] = [
 ];
 
 Deno.test("channel copy: overwrite, accumulate, zeroRest", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng("channel-copy");
     for (const [name, s] of COPY_CASES) {
       const src = randomArray(rng, s.batch * s.srcChannels * s.spatial);
@@ -180,9 +173,7 @@ Deno.test("channel copy: overwrite, accumulate, zeroRest", async () => {
         `${name} zeroRest`,
       );
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("channel copy rejects out-of-range channels and zeroRest with accumulate", () => {

@@ -12,7 +12,7 @@ import {
 import type { DeviceClass } from "../src/gpu/kernel.ts";
 import { Rng } from "../src/util/rng.ts";
 import golden from "../fixtures/golden/norm_pool.json" with { type: "json" };
-import { assertClose, KernelBench, randomArray } from "./support/gpu.ts";
+import { assertClose, randomArray, withBench } from "./support/gpu.ts";
 import {
   avgPoolBackwardRef,
   avgPoolForwardRef,
@@ -45,7 +45,7 @@ function tiedArray(rng: Rng, n: number): Float32Array {
 // Widths divisible by 4 with a 3×3 s1 p1 window run the vectorised kernels (W = 4: one vec4 per
 // row, both neighbours in the padding); so do 2×2 s2 windows on an even height and a width
 // divisible by 8 (W = 8: one output quad per row). W = 12 and odd H take the general 2×2 path.
-const MAX_CASES: [string, Pool2dShape][] = [
+const POOL_CASES: [string, Pool2dShape][] = [
   ["3×3 s1 p1", { batch: 3, channels: 5, inH: 7, inW: 9, kernel: 3, stride: 1, pad: 1 }],
   ["3×3 s1 p1 vec4", { batch: 3, channels: 5, inH: 7, inW: 12, kernel: 3, stride: 1, pad: 1 }],
   ["3×3 s1 p1 vec4 W=4", { batch: 2, channels: 3, inH: 5, inW: 4, kernel: 3, stride: 1, pad: 1 }],
@@ -53,14 +53,16 @@ const MAX_CASES: [string, Pool2dShape][] = [
   ["2×2 s2 odd input", { batch: 2, channels: 3, inH: 7, inW: 9, kernel: 2, stride: 2, pad: 0 }],
   ["2×2 s2 vec4", { batch: 3, channels: 5, inH: 6, inW: 16, kernel: 2, stride: 2, pad: 0 }],
   ["2×2 s2 vec4 W=8", { batch: 2, channels: 3, inH: 4, inW: 8, kernel: 2, stride: 2, pad: 0 }],
+  ["3×3 s2 p1", { batch: 2, channels: 3, inH: 9, inW: 7, kernel: 3, stride: 2, pad: 1 }],
+];
+const MAX_CASES: [string, Pool2dShape][] = [
+  ...POOL_CASES,
   ["2×2 s2 W=12", { batch: 2, channels: 3, inH: 4, inW: 12, kernel: 2, stride: 2, pad: 0 }],
   ["2×2 s2 odd H", { batch: 2, channels: 3, inH: 5, inW: 8, kernel: 2, stride: 2, pad: 0 }],
-  ["3×3 s2 p1", { batch: 2, channels: 3, inH: 9, inW: 7, kernel: 3, stride: 2, pad: 1 }],
 ];
 
 Deno.test("max pool forward/backward with ties, accumulate variants", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng("maxpool");
     for (const [name, s] of MAX_CASES) {
       for (const ties of [true, false]) {
@@ -101,14 +103,11 @@ Deno.test("max pool forward/backward with ties, accumulate variants", async () =
         assertClose(await bench.read(dxAcc), dxAccExpected, EXACT_TOL, `dx accumulate ${what}`);
       }
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("max pool tie rule: the first maximum in row-major window order wins", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     // One 4×4 plane of equal values except a tied pair of 5s in the first 2×2 window.
     const s: Pool2dShape = { batch: 1, channels: 1, inH: 4, inW: 4, kernel: 2, stride: 2, pad: 0 };
     const x = new Float32Array(16).fill(1);
@@ -121,25 +120,13 @@ Deno.test("max pool tie rule: the first maximum in row-major window order wins",
     // Windows: [0,1,4,5] → 1; [2,3,6,7] all equal → 2; [8,9,12,13] → 8; [10,11,14,15] → 10.
     assertClose(indices, [1, 2, 8, 10], ARGMAX_TOL, "argmax");
     assertClose(await bench.read(y), [5, 1, 1, 1], EXACT_TOL, "y");
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
-const AVG_CASES: [string, Pool2dShape][] = [
-  ["3×3 s1 p1", { batch: 3, channels: 5, inH: 7, inW: 9, kernel: 3, stride: 1, pad: 1 }],
-  ["3×3 s1 p1 vec4", { batch: 3, channels: 5, inH: 7, inW: 12, kernel: 3, stride: 1, pad: 1 }],
-  ["3×3 s1 p1 vec4 W=4", { batch: 2, channels: 3, inH: 5, inW: 4, kernel: 3, stride: 1, pad: 1 }],
-  ["2×2 s2", { batch: 3, channels: 5, inH: 8, inW: 10, kernel: 2, stride: 2, pad: 0 }],
-  ["2×2 s2 odd input", { batch: 2, channels: 3, inH: 7, inW: 9, kernel: 2, stride: 2, pad: 0 }],
-  ["2×2 s2 vec4", { batch: 3, channels: 5, inH: 6, inW: 16, kernel: 2, stride: 2, pad: 0 }],
-  ["2×2 s2 vec4 W=8", { batch: 2, channels: 3, inH: 4, inW: 8, kernel: 2, stride: 2, pad: 0 }],
-  ["3×3 s2 p1", { batch: 2, channels: 3, inH: 9, inW: 7, kernel: 3, stride: 2, pad: 1 }],
-];
+const AVG_CASES = POOL_CASES;
 
 Deno.test("avg pool forward/backward, count_include_pad false and true, accumulate", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng("avgpool");
     for (const [name, s] of AVG_CASES) {
       for (const countIncludePad of [false, true]) {
@@ -171,14 +158,11 @@ Deno.test("avg pool forward/backward, count_include_pad false and true, accumula
         assertClose(await bench.read(dxAcc), dxRef.map((v, i) => v + priorDx[i]), AVG_TOL, what);
       }
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("global average pool forward/backward, accumulate, both geometries", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     const rng = new Rng("global-avg");
     const shapes: GlobalPoolShape[] = [
       { batch: 3, channels: 5, spatial: 63 },
@@ -213,9 +197,7 @@ Deno.test("global average pool forward/backward, accumulate, both geometries", a
       assertClose(await bench.read(dx), dxRef, AVG_TOL, `dx ${what}`);
       assertClose(await bench.read(dxAcc), dxRef.map((v, i) => v + priorDx[i]), AVG_TOL, what);
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
 
 Deno.test("2×2 s2 windows take the vec4 kernels on even H and W divisible by 8", () => {
@@ -266,8 +248,7 @@ function goldenPoolShape(
 }
 
 Deno.test("pooling matches PyTorch golden (MaxPool2d, AvgPool2d, adaptive_avg_pool2d)", async () => {
-  const bench = await KernelBench.create();
-  try {
+  await withBench(async (bench) => {
     for (const g of golden.maxpool) {
       const s = goldenPoolShape(g);
       const y = bench.output(g.y.length);
@@ -306,7 +287,5 @@ Deno.test("pooling matches PyTorch golden (MaxPool2d, AvgPool2d, adaptive_avg_po
       assertClose(await bench.read(y), g.y, AVG_TOL, `golden global ${g.name} y`);
       assertClose(await bench.read(dx), g.dx, AVG_TOL, `golden global ${g.name} dx`);
     }
-  } finally {
-    bench.dispose();
-  }
+  });
 });
