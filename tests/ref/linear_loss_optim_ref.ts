@@ -3,6 +3,8 @@
  * same float32 values the GPU sees; the arithmetic is double precision unless stated.
  */
 
+import type { AdamOptions, SgdOptions } from "../../src/kernels/optim.ts";
+
 export interface LinearDims {
   batch: number;
   inFeatures: number;
@@ -95,13 +97,6 @@ export function mseRef(stages: readonly MseStageRef[]): {
   return { loss, grads };
 }
 
-export interface SgdOptions {
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  decayCount: number;
-}
-
 /** One torch.optim.SGD step (dampening 0, no nesterov) in place; `buf` starts at zero. */
 export function sgdRef(
   params: Float64Array,
@@ -114,15 +109,6 @@ export function sgdRef(
     buf[i] = o.momentum * buf[i] + g;
     params[i] -= o.lr * buf[i];
   }
-}
-
-export interface AdamOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  decayCount: number;
 }
 
 /** One torch.optim.Adam step (no amsgrad, coupled L2) in place; `t` is the 1-based step. */
