@@ -7,7 +7,7 @@ import {
 } from "../src/kernels/layout.ts";
 import { Rng } from "../src/util/rng.ts";
 import golden from "../fixtures/golden/norm_pool.json" with { type: "json" };
-import { assertClose, randomArray, withBench } from "./support/gpu.ts";
+import { assertClose, checkMapOp, randomArray, withBench } from "./support/gpu.ts";
 import {
   channelCopyRef,
   nearestSourceIndex,
@@ -57,30 +57,17 @@ Deno.test("nearest subsample forward/backward (32→8, 16→8, 7→3, …), accu
   await withBench(async (bench) => {
     const rng = new Rng("subsample");
     for (const s of RESAMPLE_CASES) {
-      const what = `${s.inH}×${s.inW}→${s.outH}×${s.outW}`;
       const { nIn, nOut } = sizes(s);
-      const x = randomArray(rng, nIn);
-      const dy = randomArray(rng, nOut);
-      const priorY = randomArray(rng, nOut);
-      const priorDx = randomArray(rng, nIn);
-      const [xs, dys] = [bench.input(x), bench.input(dy)];
-      const y = bench.output(nOut);
-      const yAcc = bench.input(priorY);
-      const dx = bench.output(nIn);
-      const dxAcc = bench.input(priorDx);
-      const acc = { accumulate: true };
-      await bench.run([
-        ...nearestSubsampleForward(bench.context, s, { x: xs, y }),
-        ...nearestSubsampleForward(bench.context, s, { x: xs, y: yAcc }, acc),
-        ...nearestSubsampleBackward(bench.context, s, { dy: dys, dx }),
-        ...nearestSubsampleBackward(bench.context, s, { dy: dys, dx: dxAcc }, acc),
-      ]);
-      const yRef = nearestSubsampleForwardRef(x, s);
-      const dxRef = nearestSubsampleBackwardRef(dy, s);
-      assertClose(await bench.read(y), yRef, EXACT_TOL, `y ${what}`);
-      assertClose(await bench.read(yAcc), yRef.map((v, i) => v + priorY[i]), SUM_TOL, what);
-      assertClose(await bench.read(dx), dxRef, SUM_TOL, `dx ${what}`);
-      assertClose(await bench.read(dxAcc), dxRef.map((v, i) => v + priorDx[i]), SUM_TOL, what);
+      await checkMapOp(bench, rng, {
+        what: `${s.inH}×${s.inW}→${s.outH}×${s.outW}`,
+        inputs: nIn,
+        outputs: nOut,
+        forward: (io, o) => nearestSubsampleForward(bench.context, s, io, o),
+        backward: (io, o) => nearestSubsampleBackward(bench.context, s, io, o),
+        forwardRef: (x) => nearestSubsampleForwardRef(x, s),
+        backwardRef: (dy) => nearestSubsampleBackwardRef(dy, s),
+        tol: { y: EXACT_TOL, dx: SUM_TOL, accumulated: SUM_TOL },
+      });
     }
   });
 });

@@ -12,7 +12,7 @@ import {
 import type { DeviceClass } from "../src/gpu/kernel.ts";
 import { Rng } from "../src/util/rng.ts";
 import golden from "../fixtures/golden/norm_pool.json" with { type: "json" };
-import { assertClose, randomArray, withBench } from "./support/gpu.ts";
+import { assertClose, checkMapOp, randomArray, withBench } from "./support/gpu.ts";
 import {
   avgPoolBackwardRef,
   avgPoolForwardRef,
@@ -130,32 +130,16 @@ Deno.test("avg pool forward/backward, count_include_pad false and true, accumula
     const rng = new Rng("avgpool");
     for (const [name, s] of AVG_CASES) {
       for (const countIncludePad of [false, true]) {
-        const what = `${name} countIncludePad=${countIncludePad}`;
-        const nIn = inputCount(s);
-        const nOut = outputCount(s);
-        const x = randomArray(rng, nIn);
-        const dy = randomArray(rng, nOut);
-        const priorY = randomArray(rng, nOut);
-        const priorDx = randomArray(rng, nIn);
-        const [xs, dys] = [bench.input(x), bench.input(dy)];
-        const y = bench.output(nOut);
-        const yAcc = bench.input(priorY);
-        const dx = bench.output(nIn);
-        const dxAcc = bench.input(priorDx);
-        const o = { countIncludePad };
-        const acc = { countIncludePad, accumulate: true };
-        await bench.run([
-          ...avgPool2dForward(bench.context, s, { x: xs, y }, o),
-          ...avgPool2dForward(bench.context, s, { x: xs, y: yAcc }, acc),
-          ...avgPool2dBackward(bench.context, s, { dy: dys, dx }, o),
-          ...avgPool2dBackward(bench.context, s, { dy: dys, dx: dxAcc }, acc),
-        ]);
-        const yRef = avgPoolForwardRef(x, s, countIncludePad);
-        const dxRef = avgPoolBackwardRef(dy, s, countIncludePad);
-        assertClose(await bench.read(y), yRef, AVG_TOL, `y ${what}`);
-        assertClose(await bench.read(yAcc), yRef.map((v, i) => v + priorY[i]), AVG_TOL, what);
-        assertClose(await bench.read(dx), dxRef, AVG_TOL, `dx ${what}`);
-        assertClose(await bench.read(dxAcc), dxRef.map((v, i) => v + priorDx[i]), AVG_TOL, what);
+        await checkMapOp(bench, rng, {
+          what: `${name} countIncludePad=${countIncludePad}`,
+          inputs: inputCount(s),
+          outputs: outputCount(s),
+          forward: (io, o) => avgPool2dForward(bench.context, s, io, { ...o, countIncludePad }),
+          backward: (io, o) => avgPool2dBackward(bench.context, s, io, { ...o, countIncludePad }),
+          forwardRef: (x) => avgPoolForwardRef(x, s, countIncludePad),
+          backwardRef: (dy) => avgPoolBackwardRef(dy, s, countIncludePad),
+          tol: { y: AVG_TOL, dx: AVG_TOL },
+        });
       }
     }
   });
@@ -171,31 +155,17 @@ Deno.test("global average pool forward/backward, accumulate, both geometries", a
     const classes: DeviceClass[] = ["cpu", "gpu"];
     for (const [s, deviceClass] of shapes.flatMap((s) => classes.map((c) => [s, c] as const))) {
       const ctx = { ...bench.context, deviceClass };
-      const what = `${deviceClass} ${JSON.stringify(s)}`;
       const rows = s.batch * s.channels;
-      const n = rows * s.spatial;
-      const x = randomArray(rng, n);
-      const dy = randomArray(rng, rows);
-      const priorY = randomArray(rng, rows);
-      const priorDx = randomArray(rng, n);
-      const [xs, dys] = [bench.input(x), bench.input(dy)];
-      const y = bench.output(rows);
-      const yAcc = bench.input(priorY);
-      const dx = bench.output(n);
-      const dxAcc = bench.input(priorDx);
-      const acc = { accumulate: true };
-      await bench.run([
-        ...globalAvgPoolForward(ctx, s, { x: xs, y }),
-        ...globalAvgPoolForward(ctx, s, { x: xs, y: yAcc }, acc),
-        ...globalAvgPoolBackward(ctx, s, { dy: dys, dx }),
-        ...globalAvgPoolBackward(ctx, s, { dy: dys, dx: dxAcc }, acc),
-      ]);
-      const yRef = globalAvgPoolForwardRef(x, s);
-      const dxRef = globalAvgPoolBackwardRef(dy, s);
-      assertClose(await bench.read(y), yRef, AVG_TOL, `y ${what}`);
-      assertClose(await bench.read(yAcc), yRef.map((v, i) => v + priorY[i]), AVG_TOL, what);
-      assertClose(await bench.read(dx), dxRef, AVG_TOL, `dx ${what}`);
-      assertClose(await bench.read(dxAcc), dxRef.map((v, i) => v + priorDx[i]), AVG_TOL, what);
+      await checkMapOp(bench, rng, {
+        what: `${deviceClass} ${JSON.stringify(s)}`,
+        inputs: rows * s.spatial,
+        outputs: rows,
+        forward: (io, o) => globalAvgPoolForward(ctx, s, io, o),
+        backward: (io, o) => globalAvgPoolBackward(ctx, s, io, o),
+        forwardRef: (x) => globalAvgPoolForwardRef(x, s),
+        backwardRef: (dy) => globalAvgPoolBackwardRef(dy, s),
+        tol: { y: AVG_TOL, dx: AVG_TOL },
+      });
     }
   });
 });

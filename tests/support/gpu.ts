@@ -64,7 +64,6 @@ export class KernelBench {
   }
 }
 
-/** Random values in [-1, 1) (no zeros-only inputs, ever). */
 /** Runs `body` with a fresh bench and disposes it afterwards, even when `body` throws. */
 export async function withBench(body: (bench: KernelBench) => Promise<void>): Promise<void> {
   const bench = await KernelBench.create();
@@ -75,6 +74,64 @@ export async function withBench(body: (bench: KernelBench) => Promise<void>): Pr
   }
 }
 
+/** A one-input op's kernels and float64 references, for `checkMapOp`. */
+export interface MapOpCase {
+  what: string;
+  inputs: number;
+  outputs: number;
+  forward(
+    io: { x: BufferSlice; y: BufferSlice },
+    o: { accumulate: boolean },
+  ): Launch<BufferSlice>[];
+  backward(
+    io: { dy: BufferSlice; dx: BufferSlice },
+    o: { accumulate: boolean },
+  ): Launch<BufferSlice>[];
+  forwardRef(x: Float32Array): ArrayLike<number>;
+  backwardRef(dy: Float32Array): ArrayLike<number>;
+  /** Tolerances of y and dx; the accumulating runs use `accumulated` (default: the same). */
+  tol: { y: Tolerance; dx: Tolerance; accumulated?: Tolerance };
+}
+
+/**
+ * Checks y = f(x) and dx = f'ᵀ(dy) on random inputs against the references, each both written
+ * into a poisoned buffer and accumulated onto random prior values, in one submit.
+ */
+export async function checkMapOp(bench: KernelBench, rng: Rng, c: MapOpCase): Promise<void> {
+  const x = randomArray(rng, c.inputs);
+  const dy = randomArray(rng, c.outputs);
+  const priorY = randomArray(rng, c.outputs);
+  const priorDx = randomArray(rng, c.inputs);
+  const [xs, dys] = [bench.input(x), bench.input(dy)];
+  const y = bench.output(c.outputs);
+  const yAcc = bench.input(priorY);
+  const dx = bench.output(c.inputs);
+  const dxAcc = bench.input(priorDx);
+  const set = { accumulate: false };
+  const acc = { accumulate: true };
+  await bench.run([
+    ...c.forward({ x: xs, y }, set),
+    ...c.forward({ x: xs, y: yAcc }, acc),
+    ...c.backward({ dy: dys, dx }, set),
+    ...c.backward({ dy: dys, dx: dxAcc }, acc),
+  ]);
+  const yRef = Array.from(c.forwardRef(x));
+  const dxRef = Array.from(c.backwardRef(dy));
+  const accumulated = c.tol.accumulated;
+  assertClose(await bench.read(y), yRef, c.tol.y, `y ${c.what}`);
+  const yAccRef = yRef.map((v, i) => v + priorY[i]);
+  assertClose(await bench.read(yAcc), yAccRef, accumulated ?? c.tol.y, `y accumulate ${c.what}`);
+  assertClose(await bench.read(dx), dxRef, c.tol.dx, `dx ${c.what}`);
+  const dxAccRef = dxRef.map((v, i) => v + priorDx[i]);
+  assertClose(
+    await bench.read(dxAcc),
+    dxAccRef,
+    accumulated ?? c.tol.dx,
+    `dx accumulate ${c.what}`,
+  );
+}
+
+/** Random values in [-1, 1) (no zeros-only inputs, ever). */
 export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (rng.uniform() * 2 - 1) * scale;
