@@ -29,7 +29,7 @@ import {
   type Conv2dShape,
   conv2dShape,
   type WeightLayout,
-} from "../src/kernels/conv2d.ts";
+} from "../src/kernels/conv2d/mod.ts";
 import { estimatePeakGflops } from "../src/util/peak.ts";
 import { Rng } from "../src/util/rng.ts";
 

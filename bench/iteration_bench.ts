@@ -8,7 +8,7 @@
 import { acquireGpu, type Gpu } from "../src/gpu/device.ts";
 import { GraphBuilder } from "../src/graph/builder.ts";
 import { type CompiledGraph, compileGraph } from "../src/graph/compile.ts";
-import { conv2dFlops, conv2dShape } from "../src/kernels/conv2d.ts";
+import { conv2dFlops, conv2dShape } from "../src/kernels/conv2d/mod.ts";
 import { loadImageSet } from "../src/data/images.ts";
 import { buildProxyGraph } from "../src/proxy/score.ts";
 import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";

@@ -11,7 +11,7 @@ import {
   convertWeightLayout,
   forceConv2dWeightSource,
   type WeightLayout,
-} from "../src/kernels/conv2d.ts";
+} from "../src/kernels/conv2d/mod.ts";
 import type { BufferSlice, DeviceClass, LaunchContext } from "../src/gpu/kernel.ts";
 import { peakFromCpuinfo } from "../src/util/peak.ts";
 import { Rng } from "../src/util/rng.ts";

@@ -2,7 +2,7 @@
  * Builds a network once as a static graph of op nodes. Every op can either create its output or
  * add into an existing tensor (`into`), so sums of branches cost no extra kernels.
  */
-import { conv2dOutputSize, conv2dShape, convertWeightLayout } from "../kernels/conv2d.ts";
+import { conv2dOutputSize, conv2dShape, convertWeightLayout } from "../kernels/conv2d/mod.ts";
 import { poolOutputSize } from "../kernels/pool.ts";
 import type { UnaryOp } from "../kernels/elementwise.ts";
 import {

@@ -8,7 +8,7 @@ import {
   conv2dBackwardWeight,
   conv2dForward,
   type Conv2dShape,
-} from "../kernels/conv2d.ts";
+} from "../kernels/conv2d/mod.ts";
 import { batchNormBackward, batchNormForward } from "../kernels/batchnorm.ts";
 import {
   avgPool2dBackward,

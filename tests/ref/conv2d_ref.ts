@@ -1,5 +1,5 @@
 /** Float64 CPU reference for conv2d forward and gradients (PyTorch layouts), by direct loops. */
-import { conv2dOutputSize, type Conv2dShape } from "../../src/kernels/conv2d.ts";
+import { conv2dOutputSize, type Conv2dShape } from "../../src/kernels/conv2d/mod.ts";
 
 type Floats = ArrayLike<number>;
 

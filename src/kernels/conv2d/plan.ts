@@ -1,0 +1,429 @@
+/**
+ * The blocking planner: a small cost model picks, per shape and device class, each pass's
+ * register block, weight source and workgroup size (see mod.ts).
+ */
+import type { DeviceClass } from "../../gpu/kernel.ts";
+import { KeyedCache } from "./cache.ts";
+import { conv2dFlops, conv2dOutputSize, type Conv2dShape } from "./shape.ts";
+import {
+  type DirectGeometry,
+  directGeometry,
+  type DirectStructure,
+  directStructure,
+  directTaps,
+  type WeightStructure,
+  weightStructure,
+  weightTaps,
+  type WeightVector,
+} from "./structure.ts";
+import { type AxisTaps, columnSlot, sumOfProducts, usedPairs, usedTaps } from "./taps.ts";
+import { layoutStrides, type WeightLayout, type WeightSource } from "./weights.ts";
+
+export type Conv2dPass = "forward" | "data" | "weight";
+
+/** Blocking of one pass, as chosen by `conv2dPlan` (exported for benchmarks and tests). */
+export interface Conv2dPlan {
+  pass: Conv2dPass;
+  /** Output channels per invocation (forward, weight), input channels (data). */
+  ocb: number;
+  /** Input channels per invocation (weight; 1 for forward and data). */
+  icb: number;
+  /** Reduced channels per loop iteration (forward, data; 1 for weight). */
+  kb: number;
+  /**
+   * Rows × columns of the block: output positions (forward), dy positions (weight) or
+   * dy-sized steps of dx (data: the block covers rows·strideH × cols·strideW of dx).
+   */
+  rows: number;
+  cols: number;
+  workgroupSize: number;
+  /** Split-K chunks of the weight gradient (1 otherwise). */
+  chunks: number;
+  /**
+   * Forward and data: weights read in place ("direct") or from a transposed copy ("scratch",
+   * one more launch); how they are loaded: vec4 along dst or reduced channels, or f32.
+   */
+  weights: WeightSource;
+  weightVector: WeightVector;
+  /** Launches of this pass. */
+  launches: number;
+  /** Unrolled FMAs per loop iteration (code size) and gathers per iteration. */
+  fmas: number;
+  loads: number;
+}
+
+interface ClassTuning {
+  /** Cost of one gathered f32 load, in FMAs (a vec4 load costs VEC4_LOADS of them). */
+  loadCost: number;
+  /** Cost of keeping one accumulator (spill traffic per iteration), in FMAs. */
+  accumulatorCost: number;
+  maxFmas: number;
+  maxAccumulators: number;
+  /** Invocations below which the device idles. */
+  minInvocations: number;
+  channelBlocks: readonly number[];
+  rowBlocks: readonly number[];
+  colBlocks: readonly number[];
+  /**
+   * Reduced channels per iteration of the direct kernel (only divisors of the loop count, and
+   * only 1 but for 1×1 kernels).
+   */
+  loopBlocks: readonly number[];
+  /** Invocations the weight gradient aims for (split-K). */
+  weightInvocations: number;
+  /** Fixed cost of one more launch, in FMAs (see `totalCost`). */
+  launchCost: number;
+}
+
+/** Cost of a vec4 gather in f32 gathers (measured on lavapipe: ≈ 2.1). */
+const VEC4_LOADS = 2.1;
+
+const TUNING: Record<DeviceClass, ClassTuning> = {
+  cpu: {
+    loadCost: 10,
+    accumulatorCost: 1,
+    maxFmas: 2400,
+    maxAccumulators: 320,
+    minInvocations: 32,
+    channelBlocks: [1, 2, 4, 8, 16, 32],
+    rowBlocks: [1, 2, 4, 8],
+    colBlocks: [1, 2, 4, 8, 16],
+    loopBlocks: [1, 2, 4],
+    weightInvocations: 128,
+    // ≈ 20 µs of lavapipe dispatch overhead at ≈ 50 G cost units per second (2 cores).
+    launchCost: 1e6,
+  },
+  gpu: {
+    loadCost: 2,
+    accumulatorCost: 0.5,
+    maxFmas: 512,
+    maxAccumulators: 32,
+    minInvocations: 16384,
+    channelBlocks: [1, 2, 4, 8],
+    rowBlocks: [1, 2, 4],
+    colBlocks: [1, 2, 4],
+    loopBlocks: [1, 2, 4],
+    weightInvocations: 32768,
+    launchCost: 1e6,
+  },
+};
+
+/** Fraction of `count` covered usefully by blocks of `block`. */
+function utilisation(count: number, block: number): number {
+  return count / (Math.ceil(count / block) * block);
+}
+
+function powerOfTwoAtLeast(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+}
+
+/** Distinct gathers of one src channel: (row, column) pairs, or (row, vec4 group) pairs. */
+function srcGathers(d: DirectStructure, rows: AxisTaps, cols: AxisTaps): Set<string> {
+  if (d.colAlign < 0) return usedPairs(rows, cols);
+  const gathers = new Set<string>();
+  for (const key of usedPairs(rows, cols)) {
+    const [ro, co] = key.split(",").map(Number);
+    gathers.add(`${ro},${columnSlot(d.colAlign, co).group}`);
+  }
+  return gathers;
+}
+
+interface Candidate<T> {
+  structure: T;
+  cost: number;
+  fmas: number;
+  loads: number;
+}
+
+/** A direct plan: the blocking and where the kernel reads the weights from. */
+export interface DirectChoice extends Candidate<DirectStructure> {
+  source: WeightSource;
+}
+
+/** Plans are pure functions of their key; the graph may ask for the same one many times. */
+const directPlanCache = new KeyedCache<DirectChoice>();
+const weightPlanCache = new KeyedCache<Candidate<WeightStructure>>();
+
+/**
+ * The best blocking of a direct pass, reading the weights in place or from a transposed copy
+ * (one more launch, `launchCost`), whichever `totalCost` finds cheaper.
+ */
+export function chooseDirect(
+  s: Conv2dShape,
+  pass: "forward" | "data",
+  device: DeviceClass,
+  layout: WeightLayout,
+): DirectChoice {
+  const forced = forcedWeightSource;
+  return directPlanCache.get(`${pass} ${device} ${layout} ${forced} ${JSON.stringify(s)}`, () => {
+    const tune = TUNING[device];
+    const g = directGeometry(s, pass);
+    let best: DirectChoice | undefined;
+    let bestTotal = Infinity;
+    for (const source of forced ? [forced] : ["direct", "scratch"] as const) {
+      for (const ocb of tune.channelBlocks) {
+        if (ocb > powerOfTwoAtLeast(g.outPerGroup)) continue;
+        for (const kb of tune.loopBlocks) {
+          // kb > 1 only for 1×1 kernels: there it costs nothing and lets weights with the
+          // reduced channels innermost be read in place as vec4s; 3×3 blocks with kb > 1 ran at
+          // half speed on lavapipe, whatever their size.
+          if (g.loopPerGroup % kb !== 0 || (kb > 1 && s.kernelH * s.kernelW > 1)) continue;
+          const vector = weightVectorFor(s, pass, layout, source, ocb, kb);
+          for (const rows of tune.rowBlocks) {
+            if (rows > powerOfTwoAtLeast(Math.ceil(g.outH / g.rowsPerBlockRow))) continue;
+            for (const cols of tune.colBlocks) {
+              if (cols > powerOfTwoAtLeast(Math.ceil(g.outW / g.colsPerBlockCol))) continue;
+              const structure = directStructure(s, pass, ocb, rows, cols, kb, vector);
+              const candidate = scoreDirect(s, g, structure, tune);
+              if (!candidate) continue;
+              const total = totalCost(s, candidate.cost, source === "scratch" ? 1 : 0, tune);
+              if (total < bestTotal) {
+                bestTotal = total;
+                best = { ...candidate, source };
+              }
+            }
+          }
+        }
+      }
+    }
+    if (!best) throw new Error("conv2d: no blocking fits (internal)");
+    return best;
+  });
+}
+
+let forcedWeightSource: "direct" | "scratch" | undefined;
+
+/**
+ * For tests and benchmarks: makes the forward and data passes read the weights in place
+ * ("direct") or from a transposed copy ("scratch") whatever the cost model says; no argument
+ * restores the cost model.
+ */
+export function forceConv2dWeightSource(source?: "direct" | "scratch"): void {
+  forcedWeightSource = source;
+}
+
+/** Cost of a pass in FMAs: its MACs at `cost` per useful FMA plus its extra launches. */
+function totalCost(s: Conv2dShape, cost: number, extraLaunches: number, tune: ClassTuning) {
+  return (conv2dFlops(s) / 2) * cost + extraLaunches * tune.launchCost;
+}
+
+/** How a direct block of `ocb` dst channels × `kb` loop channels can load its weights. */
+function weightVectorFor(
+  s: Conv2dShape,
+  pass: "forward" | "data",
+  layout: WeightLayout,
+  source: WeightSource,
+  ocb: number,
+  kb: number,
+): WeightVector {
+  // The transposed copy: [groups][CPG_LOOP][kh·kw][OCP], OCP a multiple of ocb.
+  if (source === "scratch") return ocb % 4 === 0 ? "dst" : "none";
+  const g = directGeometry(s, pass);
+  const st = layoutStrides(s, pass, layout);
+  // A stride only matters (must keep vec4 alignment) along an axis with more than one index.
+  const aligned = (stride: number, extent: number) => extent <= 1 || stride % 4 === 0;
+  const common = aligned(st.group, s.groups) && aligned(st.tap, s.kernelH * s.kernelW);
+  if (
+    st.channel === 1 && ocb % 4 === 0 && g.outPerGroup % 4 === 0 && common &&
+    aligned(st.loop, g.loopPerGroup)
+  ) {
+    return "dst";
+  }
+  if (st.loop === 1 && kb % 4 === 0 && common && aligned(st.channel, g.outPerGroup)) {
+    return "loop";
+  }
+  return "none";
+}
+
+function weightLoadCount(d: DirectStructure, taps: number): number {
+  switch (d.weightVector) {
+    case "dst":
+      return d.kb * taps * (d.ocb / 4) * VEC4_LOADS;
+    case "loop":
+      return (d.kb / 4) * taps * d.ocb * VEC4_LOADS;
+    case "none":
+      return d.kb * taps * d.ocb;
+  }
+}
+
+function scoreDirect(
+  s: Conv2dShape,
+  g: DirectGeometry,
+  d: DirectStructure,
+  tune: ClassTuning,
+): Candidate<DirectStructure> | undefined {
+  const taps = directTaps(d);
+  const tileRows = d.rows * g.rowsPerBlockRow;
+  const tileCols = d.cols * g.colsPerBlockCol;
+  const accumulators = d.ocb * tileRows * tileCols;
+  const fmas = d.kb * d.ocb * sumOfProducts(taps.rows, taps.cols);
+  const smallest = d.ocb === 1 && d.rows === 1 && d.cols === 1 && d.kb === 1;
+  if (!smallest && (fmas > tune.maxFmas || accumulators > tune.maxAccumulators)) return undefined;
+  const srcLoads = d.kb * srcGathers(d, taps.rows, taps.cols).size *
+    (d.colAlign < 0 ? 1 : VEC4_LOADS);
+  const loads = weightLoadCount(d, usedTaps(taps.rows, taps.cols, d.kernelW).length) + srcLoads;
+  const useful = utilisation(g.outPerGroup, d.ocb) * utilisation(g.outH, tileRows) *
+    utilisation(g.outW, tileCols);
+  const invocations = s.groups * Math.ceil(g.outPerGroup / d.ocb) * s.batch *
+    Math.ceil(g.outH / tileRows) * Math.ceil(g.outW / tileCols);
+  const idle = Math.max(1, tune.minInvocations / invocations);
+  // Stores (and, with `accumulate`, loads) of the outputs, spread over the loop iterations.
+  const iterations = g.loopPerGroup / d.kb;
+  const stores = d.vectorStore ? (accumulators / 4) * VEC4_LOADS : accumulators;
+  // Zero-FMA blocks (a stride phase no tap reaches) still pay their stores.
+  const work = Math.max(fmas, 1) * useful;
+  const perIteration = tune.loadCost * loads + fmas + tune.accumulatorCost * accumulators +
+    tune.loadCost * stores / iterations;
+  const cost = perIteration / work * idle;
+  return { structure: d, cost, fmas, loads };
+}
+export function chooseWeight(s: Conv2dShape, device: DeviceClass, withBias: boolean) {
+  return weightPlanCache.get(`weight ${device} ${withBias} ${JSON.stringify(s)}`, () => {
+    const tune = TUNING[device];
+    const { outH, outW } = conv2dOutputSize(s);
+    let best: Candidate<WeightStructure> | undefined;
+    for (const ocb of tune.channelBlocks) {
+      if (ocb > powerOfTwoAtLeast(s.outChannels / s.groups)) continue;
+      for (const icb of WEIGHT_INPUT_BLOCKS) {
+        if (icb > powerOfTwoAtLeast(s.inChannels / s.groups)) continue;
+        for (const rows of WEIGHT_ROW_BLOCKS) {
+          if (rows > powerOfTwoAtLeast(outH)) continue;
+          for (const cols of WEIGHT_COL_BLOCKS) {
+            if (cols > powerOfTwoAtLeast(outW)) continue;
+            const w = weightStructure(s, ocb, icb, rows, cols, withBias);
+            const candidate = scoreWeight(s, w, tune);
+            if (candidate && (!best || candidate.cost < best.cost)) best = candidate;
+          }
+        }
+      }
+    }
+    if (!best) throw new Error("conv2d: no weight-gradient blocking fits (internal)");
+    return best;
+  });
+}
+
+const WEIGHT_INPUT_BLOCKS = [1, 2, 4, 8];
+const WEIGHT_ROW_BLOCKS = [1, 2, 4];
+const WEIGHT_COL_BLOCKS = [1, 2, 4, 8];
+
+function scoreWeight(
+  s: Conv2dShape,
+  w: WeightStructure,
+  tune: ClassTuning,
+): Candidate<WeightStructure> | undefined {
+  const { outH, outW } = conv2dOutputSize(s);
+  const taps = weightTaps(w);
+  const fmas = w.ocb * w.icb * s.kernelH * s.kernelW * w.rows * w.cols;
+  const accumulators = w.ocb * w.icb * s.kernelH * s.kernelW + (w.withBias ? w.ocb : 0);
+  const smallest = w.ocb === 1 && w.icb === 1 && w.rows === 1 && w.cols === 1;
+  if (!smallest && (fmas > tune.maxFmas || accumulators > tune.maxAccumulators)) return undefined;
+  const dyLoads = w.ocb * w.rows * (w.vectorDy ? (w.cols / 4) * VEC4_LOADS : w.cols);
+  const loads = dyLoads + w.icb * usedPairs(taps.rows, taps.cols).size;
+  const useful = utilisation(s.outChannels / s.groups, w.ocb) *
+    utilisation(s.inChannels / s.groups, w.icb) * utilisation(outH, w.rows) *
+    utilisation(outW, w.cols);
+  const cost = (tune.loadCost * loads + fmas + tune.accumulatorCost * accumulators) /
+    (fmas * useful);
+  return { structure: w, cost, fmas, loads };
+}
+
+/** Split-K: chunks of the N·outH·outW reduction (chunk c takes every CHUNKS-th unit). */
+export function weightChunks(s: Conv2dShape, w: WeightStructure, device: DeviceClass): number {
+  const { outH, outW } = conv2dOutputSize(s);
+  const units = s.batch * Math.ceil(outH / w.rows) * Math.ceil(outW / w.cols);
+  const blocks = s.groups * Math.ceil(s.outChannels / s.groups / w.ocb) *
+    Math.ceil(s.inChannels / s.groups / w.icb);
+  const partialFloats = s.outChannels * (s.inChannels / s.groups) * s.kernelH * s.kernelW +
+    s.outChannels;
+  const maxByScratch = Math.max(1, Math.floor(MAX_PARTIAL_FLOATS / partialFloats));
+  const wanted = Math.ceil(TUNING[device].weightInvocations / blocks);
+  return Math.max(1, Math.min(wanted, units, maxByScratch));
+}
+
+/** Split-K partials are capped at 16 MiB of scratch. */
+const MAX_PARTIAL_FLOATS = 4 * 1024 * 1024;
+
+export function directWorkgroupSize(
+  s: Conv2dShape,
+  pass: "forward" | "data",
+  d: DirectStructure,
+  device: DeviceClass,
+): number {
+  if (device === "gpu") return 64;
+  const g = directGeometry(s, pass);
+  const tiles = s.batch * Math.ceil(g.outH / (d.rows * g.rowsPerBlockRow)) *
+    Math.ceil(g.outW / (d.cols * g.colsPerBlockCol));
+  const blocks = s.groups * Math.ceil(g.outPerGroup / d.ocb);
+  return Math.min(powerOfTwoAtLeast(tiles), cpuWorkgroupSize(tiles * blocks));
+}
+
+/**
+ * lavapipe runs a workgroup on one thread, SIMD across its invocations: at least 8 per group
+ * fill a vector, and MIN_CPU_WORKGROUPS groups let its threads balance even when another
+ * process takes a core for a while.
+ */
+function cpuWorkgroupSize(invocations: number): number {
+  const perGroup = 2 ** Math.floor(Math.log2(Math.max(1, invocations / MIN_CPU_WORKGROUPS)));
+  return Math.max(8, Math.min(64, perGroup));
+}
+
+const MIN_CPU_WORKGROUPS = 32;
+
+export function weightWorkgroupSize(invocations: number, device: DeviceClass): number {
+  return device === "gpu" ? 64 : cpuWorkgroupSize(invocations);
+}
+
+/**
+ * The blocking each pass would use for this shape on this device class, with these options
+ * (`weightLayout`; `bias`: the weight gradient also computes dbias).
+ */
+export function conv2dPlan(
+  s: Conv2dShape,
+  pass: Conv2dPass,
+  device: DeviceClass,
+  o: { weightLayout?: WeightLayout; bias?: boolean } = {},
+): Conv2dPlan {
+  if (pass === "weight") {
+    const best = chooseWeight(s, device, o.bias ?? false);
+    const w = best.structure;
+    const chunks = weightChunks(s, w, device);
+    const invocations = weightInvocations(s, w, chunks);
+    return {
+      pass,
+      ocb: w.ocb,
+      icb: w.icb,
+      kb: 1,
+      rows: w.rows,
+      cols: w.cols,
+      workgroupSize: weightWorkgroupSize(invocations, device),
+      chunks,
+      weights: "direct",
+      weightVector: "none",
+      launches: chunks > 1 ? 2 : 1,
+      fmas: best.fmas,
+      loads: best.loads,
+    };
+  }
+  const best = chooseDirect(s, pass, device, o.weightLayout ?? "oihw");
+  const d = best.structure;
+  return {
+    pass,
+    ocb: d.ocb,
+    icb: 1,
+    kb: d.kb,
+    rows: d.rows,
+    cols: d.cols,
+    workgroupSize: directWorkgroupSize(s, pass, d, device),
+    chunks: 1,
+    weights: best.source,
+    weightVector: d.weightVector,
+    launches: best.source === "scratch" ? 2 : 1,
+    fmas: best.fmas,
+    loads: best.loads,
+  };
+}
+
+export function weightInvocations(s: Conv2dShape, w: WeightStructure, chunks: number): number {
+  return s.groups * Math.ceil(s.outChannels / s.groups / w.ocb) *
+    Math.ceil(s.inChannels / s.groups / w.icb) * chunks;
+}
