@@ -9,8 +9,8 @@ import {
   type Conv2dShape,
   conv2dShape,
   convertWeightLayout,
-  forceConv2dWeightSource,
   type WeightLayout,
+  type WeightSource,
 } from "../src/kernels/conv2d/mod.ts";
 import type { BufferSlice, DeviceClass, LaunchContext } from "../src/gpu/kernel.ts";
 import { peakFromCpuinfo } from "../src/util/peak.ts";
@@ -41,10 +41,11 @@ interface Flags {
   accumulate: boolean;
 }
 
-/** How the kernels are called: weight layout and fused input ReLU. */
+/** How the kernels are called: weight layout, fused input ReLU, forced weight source. */
 interface Variant {
   layout: WeightLayout;
   relu: boolean;
+  weightSource?: WeightSource;
 }
 
 const PLAIN: Variant = { layout: "oihw", relu: false };
@@ -150,7 +151,12 @@ async function runAndCompare(
   const dw = dest(n.w, priors.dw && toLayout(priors.dw));
   const dbias = bias ? dest(s.outChannels, priors.db) : undefined;
   const ctx = contextFor(bench, deviceClass);
-  const o = { accumulate: flags.accumulate, weightLayout: variant.layout, reluInput: variant.relu };
+  const o = {
+    accumulate: flags.accumulate,
+    weightLayout: variant.layout,
+    reluInput: variant.relu,
+    weightSource: variant.weightSource,
+  };
   await bench.run([
     ...conv2dForward(ctx, s, { x, w, bias, y }, o),
     ...conv2dBackwardData(ctx, s, { dy, w, dx, x: variant.relu ? x : undefined }, o),
@@ -460,20 +466,29 @@ Deno.test("conv2d reads weights in place or transposed, in every vector mode (cp
   try {
     const rng = new Rng("conv2d sources");
     for (const { c: index, source, variant } of SOURCE_RUNS) {
-      forceConv2dWeightSource(source);
       const c = SOURCE_CASES[index];
       const s = conv2dShape(c.params);
       const io = randomInputs(s, rng, c.flags.bias);
       const expected = reference(s, io, variant.relu);
-      await runAndCompare(bench, "cpu", s, io, expected, c.flags, c.name, variant);
+      const forced = { ...variant, weightSource: source };
+      await runAndCompare(bench, "cpu", s, io, expected, c.flags, c.name, forced);
+      // The launches that just ran read the forced source too: a copy is one more launch.
+      const o = { weightLayout: variant.layout, weightSource: source };
+      const ctx = { deviceClass: "cpu" as const, scratch: () => "scratch" };
+      const launches = {
+        forward: conv2dForward(ctx, s, { x: "x", w: "w", y: "y" }, o),
+        data: conv2dBackwardData(ctx, s, { dy: "dy", w: "w", dx: "dx" }, o),
+      };
       for (const pass of ["forward", "data"] as const) {
-        const plan = conv2dPlan(s, pass, "cpu", { weightLayout: variant.layout });
+        const plan = conv2dPlan(s, pass, "cpu", o);
         if (plan.weights !== source) throw new Error(`forced ${source}, got ${plan.weights}`);
+        if (launches[pass].length !== plan.launches) {
+          throw new Error(`${pass}: ${launches[pass].length} launches, planned ${plan.launches}`);
+        }
         seen.add(`${pass} ${plan.weights} ${plan.weightVector}`);
       }
     }
   } finally {
-    forceConv2dWeightSource();
     bench.dispose();
   }
   for (const pass of ["forward", "data"]) {

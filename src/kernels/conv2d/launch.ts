@@ -18,6 +18,7 @@ import {
   gradientStrides,
   layoutStrides,
   type WeightLayout,
+  type WeightSource,
   type WeightStrides,
 } from "./weights.ts";
 import { directKernel, weightKernel } from "./wgsl.ts";
@@ -33,6 +34,11 @@ export interface Conv2dOptions {
    * and the data gradient (which then needs `io.x`) is masked by x > 0.
    */
   reluInput?: boolean;
+  /**
+   * For tests and benchmarks: the forward and data passes read the weights in place ("direct")
+   * or from a transposed copy ("scratch") whatever the cost model says (default: its choice).
+   */
+  weightSource?: WeightSource;
 }
 
 interface DirectFlags {
@@ -52,7 +58,7 @@ function directLaunch<B>(
   o: Conv2dOptions,
 ): Launch<B>[] {
   const weightLayout = o.weightLayout ?? "oihw";
-  const choice = chooseDirect(s, pass, ctx.deviceClass, weightLayout);
+  const choice = chooseDirect(s, pass, ctx.deviceClass, weightLayout, o.weightSource);
   const d = { ...choice.structure, vectorMask: flags.mask && choice.structure.vectorStore };
   const g = directGeometry(s, pass);
   const { outH, outW } = conv2dOutputSize(s);

@@ -31,7 +31,7 @@ export {
   conv2dForward,
   type Conv2dOptions,
 } from "./launch.ts";
-export { type Conv2dPass, type Conv2dPlan, conv2dPlan, forceConv2dWeightSource } from "./plan.ts";
+export { type Conv2dPass, type Conv2dPlan, conv2dPlan } from "./plan.ts";
 export {
   conv2dFlops,
   conv2dOutputSize,
@@ -41,4 +41,4 @@ export {
   type PairArg,
 } from "./shape.ts";
 export type { WeightVector } from "./structure.ts";
-export { convertWeightLayout, type WeightLayout } from "./weights.ts";
+export { convertWeightLayout, type WeightLayout, type WeightSource } from "./weights.ts";

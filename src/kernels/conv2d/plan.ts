@@ -146,15 +146,15 @@ const weightPlanCache = new KeyedCache<Candidate<WeightStructure>>();
 
 /**
  * The best blocking of a direct pass, reading the weights in place or from a transposed copy
- * (one more launch, `launchCost`), whichever `totalCost` finds cheaper.
+ * (one more launch, `launchCost`), whichever `totalCost` finds cheaper, or from `forced`.
  */
 export function chooseDirect(
   s: Conv2dShape,
   pass: "forward" | "data",
   device: DeviceClass,
   layout: WeightLayout,
+  forced: WeightSource | undefined,
 ): DirectChoice {
-  const forced = forcedWeightSource;
   return directPlanCache.get(`${pass} ${device} ${layout} ${forced} ${JSON.stringify(s)}`, () => {
     const tune = TUNING[device];
     const g = directGeometry(s, pass);
@@ -189,17 +189,6 @@ export function chooseDirect(
     if (!best) throw new Error("conv2d: no blocking fits (internal)");
     return best;
   });
-}
-
-let forcedWeightSource: "direct" | "scratch" | undefined;
-
-/**
- * For tests and benchmarks: makes the forward and data passes read the weights in place
- * ("direct") or from a transposed copy ("scratch") whatever the cost model says; no argument
- * restores the cost model.
- */
-export function forceConv2dWeightSource(source?: "direct" | "scratch"): void {
-  forcedWeightSource = source;
 }
 
 /** Cost of a pass in FMAs: its MACs at `cost` per useful FMA plus its extra launches. */
@@ -375,13 +364,14 @@ export function weightWorkgroupSize(invocations: number, device: DeviceClass): n
 
 /**
  * The blocking each pass would use for this shape on this device class, with these options
- * (`weightLayout`; `bias`: the weight gradient also computes dbias).
+ * (`weightLayout`, `weightSource` as in `Conv2dOptions`; `bias`: the weight gradient also
+ * computes dbias).
  */
 export function conv2dPlan(
   s: Conv2dShape,
   pass: Conv2dPass,
   device: DeviceClass,
-  o: { weightLayout?: WeightLayout; bias?: boolean } = {},
+  o: { weightLayout?: WeightLayout; weightSource?: WeightSource; bias?: boolean } = {},
 ): Conv2dPlan {
   if (pass === "weight") {
     const best = chooseWeight(s, device, o.bias ?? false);
@@ -404,7 +394,7 @@ export function conv2dPlan(
       loads: best.loads,
     };
   }
-  const best = chooseDirect(s, pass, device, o.weightLayout ?? "oihw");
+  const best = chooseDirect(s, pass, device, o.weightLayout ?? "oihw", o.weightSource);
   const d = best.structure;
   return {
     pass,
