@@ -6,7 +6,7 @@ import {
   loadTruth,
   type Nb101Spec,
   type Nb201Dataset,
-} from "../src/bench/truth.ts";
+} from "../src/eval/truth.ts";
 import { InputError } from "../src/util/errors.ts";
 import { sharedFile } from "./support/data.ts";
 

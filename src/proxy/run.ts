@@ -5,9 +5,9 @@
 import { resolve } from "node:path";
 import { acquireGpu, type Gpu } from "../gpu/device.ts";
 import { type ImageSet, loadImageSet } from "../data/images.ts";
-import { type RankingMetrics, rankingMetrics } from "../bench/metrics.ts";
-import { renderRankReport, writeReport } from "../bench/report.ts";
-import { accuraciesFor, loadTruth, type TruthTable } from "../bench/truth.ts";
+import { type RankingMetrics, rankingMetrics } from "../eval/metrics.ts";
+import { renderRankReport, writeReport } from "../eval/report.ts";
+import { accuraciesFor, loadTruth, type TruthTable } from "../eval/truth.ts";
 import { getSpace, type NetworkSpace } from "../spaces/index.ts";
 import { resolveTask } from "../tasks/presets.ts";
 import { InputError } from "../util/errors.ts";

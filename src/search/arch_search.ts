@@ -3,8 +3,8 @@
  * GenNAS loss as fitness, minimised. Every evaluation is journaled as it lands; a killed run
  * resumes by replaying its journal, losing at most the evaluation in flight.
  */
-import { renderSearchReport, writeReport } from "../bench/report.ts";
-import { loadTruth, type TruthTable } from "../bench/truth.ts";
+import { renderSearchReport, writeReport } from "../eval/report.ts";
+import { loadTruth, type TruthTable } from "../eval/truth.ts";
 import { prepareProxy, type ProxyOptions, withoutTaskConfig } from "../proxy/run.ts";
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";

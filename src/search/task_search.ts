@@ -4,9 +4,9 @@
  * §10.10): a task whose loss rises with accuracy scores badly. Each config gets its own batch and
  * targets drawn from (seed, config), as the reference redraws per config.
  */
-import { rankingMetrics } from "../bench/metrics.ts";
-import { renderSearchReport, writeReport } from "../bench/report.ts";
-import { accuraciesFor, loadTruth } from "../bench/truth.ts";
+import { rankingMetrics } from "../eval/metrics.ts";
+import { renderSearchReport, writeReport } from "../eval/report.ts";
+import { accuraciesFor, loadTruth } from "../eval/truth.ts";
 import { prepareBase, type ProxyOptions, rankCandidates } from "../proxy/run.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { getSpace } from "../spaces/index.ts";
