@@ -11,7 +11,7 @@ import { accuraciesFor, loadTruth, type TruthTable } from "../eval/truth.ts";
 import { getSpace, type NetworkSpace } from "../spaces/index.ts";
 import { resolveTask } from "../tasks/presets.ts";
 import { InputError } from "../util/errors.ts";
-import { besideJournal, journalPath, openJournal } from "../util/journal.ts";
+import { besideJournal, openRunJournal } from "../util/journal.ts";
 import { Rng } from "../util/rng.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
 import { scoreArch, type ScoreResult } from "./score.ts";
@@ -217,10 +217,16 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     images: ctx.task.images,
     proxy: ctx.settings,
   };
-  const out = await journalPath(o.out, "rank", ctx.space.name, settings);
-  const opened = out ? await openJournal<RankRecord>(out, "rank", settings) : undefined;
+  const journal = await openRunJournal<RankRecord>({
+    out: o.out,
+    kind: "rank",
+    label: ctx.space.name,
+    settings,
+  });
+  const out = journal.path;
+  // Resuming keeps the scores of architectures that are still at the same position.
   const done = new Map<number, RankRecord>();
-  for (const record of opened?.records ?? []) {
+  for (const record of journal.records) {
     if (record.type === "score" && archTexts[record.index] === record.arch) {
       done.set(record.index, record);
     }
@@ -229,7 +235,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     type: "start",
     total: archs.length,
     done: done.size,
-    resumed: opened?.resumed ?? false,
+    resumed: journal.resumed,
     journal: out,
   });
   const freshSeconds: number[] = [];
@@ -246,7 +252,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
         seconds: result.seconds,
         trainLossFinal: result.trainLosses.at(-1),
       };
-      await opened?.journal.append(record);
+      await journal.append(record);
       done.set(index, record);
       freshSeconds.push(result.seconds);
       o.onEvent?.({
@@ -260,7 +266,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
       });
     }
   } finally {
-    opened?.journal.close();
+    journal.close();
   }
 
   const ranked: RankedArch[] = archTexts.map((arch, index) => {
@@ -296,7 +302,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     truthMetric: table.metric,
     journal: out,
     report: reportPath,
-    resumed: opened?.resumed ?? false,
+    resumed: journal.resumed,
   };
 }
 

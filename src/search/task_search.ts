@@ -14,10 +14,9 @@ import { prepareTask } from "../proxy/task.ts";
 import { mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
 import { saveTaskConfig } from "../tasks/io.ts";
 import type { TaskConfig } from "../tasks/schema.ts";
-import { besideJournal } from "../util/journal.ts";
+import { besideJournal, openSearchJournal } from "../util/journal.ts";
 import { hashString } from "../util/rng.ts";
 import { regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
-import { openSearchJournal } from "./journal.ts";
 import type { SearchBudget, SearchEvent, SearchHooks, SearchResult } from "./types.ts";
 
 export interface TaskSearchOptions extends Omit<ProxyOptions, "task"> {

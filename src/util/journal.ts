@@ -7,6 +7,7 @@
  * Records go through JSON: NaN and ±Infinity come back as null.
  */
 import { dirname } from "node:path";
+import type { Evaluation, ReplayRecord, SearchEvent } from "../search/types.ts";
 import { InputError } from "./errors.ts";
 
 export const JOURNAL_VERSION = 1;
@@ -114,6 +115,74 @@ export async function journalPath(
   const path = autoJournalPath(kind, label, settings);
   await Deno.mkdir(dirname(path), { recursive: true });
   return path;
+}
+
+/** The journal of one run (rank, search or task-search), or none when `out` is absent. */
+export interface RunJournal<R> {
+  /** The journal file; undefined when the run keeps none. */
+  path?: string;
+  /** True when an existing journal with the same settings was reopened. */
+  resumed: boolean;
+  /** The records already journaled, in order (empty for a new journal or none). */
+  records: R[];
+  append(record: R): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Resolves `out` (a path, "auto" or nothing) and opens or resumes the journal there: what rank,
+ * search and task-search share.
+ */
+export async function openRunJournal<R>(o: {
+  out: string | undefined;
+  kind: string;
+  label: string;
+  settings: Record<string, unknown>;
+}): Promise<RunJournal<R>> {
+  const path = await journalPath(o.out, o.kind, o.label, o.settings);
+  if (!path) {
+    return { resumed: false, records: [], append: () => Promise.resolve(), close: () => {} };
+  }
+  const { journal, records, resumed } = await openJournal<R>(path, o.kind, o.settings);
+  return {
+    path,
+    resumed,
+    records,
+    append: (record) => journal.append(record),
+    close: () => journal.close(),
+  };
+}
+
+/** A search's journal: the journaled evaluations to replay, and each fresh one recorded. */
+export interface SearchJournal<G> {
+  /** The journal file; undefined when the run keeps none. */
+  path?: string;
+  resumed: boolean;
+  /** The journaled evaluations, in order, for the search to replay. */
+  replay: ReplayRecord[];
+  /** Journals `e` unless it was itself replayed. */
+  record(e: SearchEvent<G>): Promise<void>;
+  close(): void;
+}
+
+export async function openSearchJournal<G, R>(o: {
+  out: string | undefined;
+  kind: string;
+  label: string;
+  settings: Record<string, unknown>;
+  toReplay: (record: R) => ReplayRecord;
+  toRecord: (evaluation: Evaluation<G>) => R;
+}): Promise<SearchJournal<G>> {
+  const journal = await openRunJournal<R>(o);
+  return {
+    path: journal.path,
+    resumed: journal.resumed,
+    replay: journal.records.map(o.toReplay),
+    record: async (e) => {
+      if (!e.replayed) await journal.append(o.toRecord(e.evaluation));
+    },
+    close: () => journal.close(),
+  };
 }
 
 export class Journal<R> {
