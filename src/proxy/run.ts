@@ -231,15 +231,15 @@ export async function rank(o: RankOptions): Promise<RankReport> {
       done.set(record.index, record);
     }
   }
-  o.onEvent?.({
-    type: "start",
-    total: archs.length,
-    done: done.size,
-    resumed: journal.resumed,
-    journal: out,
-  });
   const freshSeconds: number[] = [];
   try {
+    o.onEvent?.({
+      type: "start",
+      total: archs.length,
+      done: done.size,
+      resumed: journal.resumed,
+      journal: out,
+    });
     for (let index = 0; index < archs.length; index++) {
       if (done.has(index)) continue;
       const result = await scoreArch(ctx.gpu, ctx.space, archs[index], ctx.task, ctx.settings);

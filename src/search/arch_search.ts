@@ -131,7 +131,6 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   });
   const { replay, resumed } = journal;
   const total = population + iterations;
-  o.onEvent?.({ type: "start", done: replay.length, total, resumed, journal: journal.path });
 
   // Scores are deterministic per (seed, architecture): a repeat is looked up, not retrained.
   const cache = new Map<string, number>();
@@ -152,6 +151,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   };
   let result: SearchResult<unknown>;
   try {
+    o.onEvent?.({ type: "start", done: replay.length, total, resumed, journal: journal.path });
     const run = {
       replay,
       budget: o.budget,

@@ -139,7 +139,6 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   const { replay, resumed } = journal;
   const out = journal.path;
   const total = population + iterations;
-  o.onEvent?.({ type: "start", done: replay.length, total, resumed, journal: out });
 
   const generation = { partialGrid: o.partialGrid ?? false };
   const hooks: SearchHooks<TaskConfig> = {
@@ -167,6 +166,7 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   };
   let result: SearchResult<TaskConfig>;
   try {
+    o.onEvent?.({ type: "start", done: replay.length, total, resumed, journal: out });
     result = await regularizedEvolution(hooks, {
       population,
       tournament,
