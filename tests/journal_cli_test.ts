@@ -1,6 +1,7 @@
 /**
  * Journals as the commands use them: one run at a time per journal (a second run on a held journal
- * exits 2 before scoring and leaves it valid and resumable).
+ * exits 2 before scoring and leaves it valid and resumable), and a resumed automatic journal is
+ * named by its path.
  */
 import { assert, assertEquals } from "./support/assert.ts";
 import { CLI, REPO, runCli, TINY } from "./support/cli.ts";
@@ -86,4 +87,39 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("search and task-search resumed with --out auto name the journal's real path", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const evolution = ["--population", "1", "--tournament", "1", "--iterations", "0", ...TINY];
+    const runs: [string, string[]][] = [
+      ["search", ["search", "--space", "nb201", ...evolution]],
+      [
+        "task-search",
+        [
+          "task-search",
+          "--space",
+          "nb201",
+          "--truth",
+          REPO + TABLE,
+          "--samples",
+          "2",
+          ...evolution,
+        ],
+      ],
+    ];
+    for (const [command, args] of runs) {
+      const first = await runCli(args, { cwd: dir });
+      assertEquals(first.code, 0, first.stderr);
+      const again = await runCli(args, { cwd: dir });
+      assertEquals(again.code, 0, again.stderr);
+      const path = again.stderr.match(/resuming (\S+): 1\/1 \w+ replayed/)?.[1];
+      assert(path, again.stderr);
+      assert(new RegExp(`^gennas-runs/${command}-nb201-[0-9a-f]{8}\\.jsonl$`).test(path), path);
+      assert((await Deno.stat(`${dir}/${path}`)).isFile, path);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
