@@ -152,13 +152,20 @@ interface RankRecord {
   trainLossFinal?: number | null;
 }
 
+/** An architecture to score, parsed once, and its canonical text (journals, reports). */
+export interface RankCandidate<A> {
+  arch: A;
+  text: string;
+}
+
 /** The architectures to rank: from a file, or a seeded sample of the truth table. */
-export async function rankCandidates(
-  space: NetworkSpace<unknown>,
+export async function rankCandidates<A>(
+  space: NetworkSpace<A>,
   table: TruthTable,
   o: Pick<RankOptions, "archs" | "limit" | "sample">,
   seed: number,
-): Promise<string[]> {
+): Promise<RankCandidate<A>[]> {
+  const candidate = (arch: A) => ({ arch, text: space.format(arch) });
   if (o.archs) {
     let text: string;
     try {
@@ -170,7 +177,7 @@ export async function rankCandidates(
     const chosen = o.limit ? lines.slice(0, o.limit) : lines;
     return chosen.map((line, i) => {
       try {
-        return space.format(space.parse(line));
+        return candidate(space.parse(line));
       } catch (e) {
         throw new InputError(`--archs ${o.archs} line ${i + 1}: ${(e as Error).message}`);
       }
@@ -187,11 +194,7 @@ export async function rankCandidates(
     );
   }
   const picked = new Rng(seed).fork("rank-sample").sample(keys, n);
-  return picked.map((key) => {
-    const extra = table.extra?.get(key);
-    const text = space.name === "nb101" ? JSON.stringify(extra) : key;
-    return space.format(space.parse(text));
-  });
+  return picked.map((key) => candidate(space.fromTable(key, table.extra?.get(key))));
 }
 
 /** Scores many architectures and correlates their losses with the benchmark's accuracies. */
@@ -199,9 +202,10 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   const space = getSpace(o.space);
   const table = await loadTruth(space.name, o.truth, { dataset: o.dataset, metric: o.metric });
   const seed = o.settings?.seed ?? DEFAULT_PROXY_SETTINGS.seed;
-  const archTexts = await rankCandidates(space, table, o, seed);
+  const candidates = await rankCandidates(space, table, o, seed);
   const ctx = await prepareProxy(o);
-  const archs = archTexts.map((text) => ctx.space.parse(text));
+  const archs = candidates.map((c) => c.arch);
+  const archTexts = candidates.map((c) => c.text);
   const keys = archs.map((a) => ctx.space.key(a));
   const accuracies = accuraciesFor(table, keys);
 

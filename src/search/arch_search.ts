@@ -123,7 +123,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     toRecord: (e) => ({
       type: "eval",
       index: e.index,
-      arch: space.format(e.candidate),
+      arch: e.key,
       key: space.key(e.candidate),
       loss: e.fitness,
       seconds: Number(e.info?.seconds ?? 0),
@@ -164,10 +164,10 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
           total: e.total,
           resumed,
           replayed: e.replayed,
-          arch: space.format(e.evaluation.candidate),
+          arch: e.evaluation.key,
           loss: e.evaluation.fitness,
           bestLoss: e.best.fitness,
-          bestArch: space.format(e.best.candidate),
+          bestArch: e.best.key,
         });
       },
     };
@@ -182,7 +182,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   } finally {
     journal.close();
   }
-  const history = withAccuracy(result, space.key.bind(space), space.format.bind(space), table);
+  const history = withAccuracy(result, space.key.bind(space), table);
   const best = history[result.best.index];
   const optimumAccuracy = table ? Math.max(...table.accuracy.values()) : undefined;
   const regret = optimumAccuracy !== undefined && best.accuracy !== undefined
@@ -218,7 +218,6 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
 function withAccuracy(
   result: SearchResult<unknown>,
   key: (a: unknown) => string,
-  format: (a: unknown) => string,
   table: TruthTable | undefined,
 ): SearchedArch[] {
   let bestIndex = -1;
@@ -230,7 +229,7 @@ function withAccuracy(
     const bestKey = key(result.history[bestIndex].candidate);
     return {
       index: e.index,
-      arch: format(e.candidate),
+      arch: e.key,
       key: k,
       loss: e.fitness,
       seconds: Number(e.info?.seconds ?? 0),

@@ -99,12 +99,13 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   });
   const base = await prepareBase(o);
   const { space, settings } = base;
-  const archTexts = await rankCandidates(space, table, {
+  const candidates = await rankCandidates(space, table, {
     archs: o.archs,
     limit: o.archs ? o.samples : undefined,
     sample: o.samples ?? 20,
   }, settings.seed);
-  const archs = archTexts.map((t) => space.parse(t));
+  const archs = candidates.map((c) => c.arch);
+  const archTexts = candidates.map((c) => c.text);
   const accuracies = accuraciesFor(table, archs.map((a) => space.key(a)));
   const journalSettings = {
     space: space.name,
