@@ -139,6 +139,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     direction: "min",
     sample: (rng) => space.sample(rng),
     mutate: (parent, rng) => space.mutate(parent, rng),
+    // The key is the arch text: journal records, progress and the history show it as is.
     key: (a) => space.format(a),
     evaluate: async (arch) => {
       const text = space.format(arch);
