@@ -3,7 +3,7 @@
  * gennas — label-free neural architecture ranking and search with GenNAS regression on WebGPU.
  * A thin command line over mod.ts; `gennas --help` lists the commands.
  */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError } from "./src/deps.ts";
 import {
   addProxyOptions,
   parseNonNegativeInteger,

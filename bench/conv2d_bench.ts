@@ -30,7 +30,7 @@ import {
   conv2dShape,
   type WeightLayout,
 } from "../src/kernels/conv2d/mod.ts";
-import { estimatePeakGflops } from "../src/util/peak.ts";
+import { estimatePeakGflops } from "./peak.ts";
 import { Rng } from "../src/util/rng.ts";
 
 export interface BenchRow {

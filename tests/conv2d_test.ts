@@ -13,7 +13,7 @@ import {
   type WeightSource,
 } from "../src/kernels/conv2d/mod.ts";
 import type { BufferSlice, DeviceClass, LaunchContext } from "../src/gpu/kernel.ts";
-import { peakFromCpuinfo } from "../src/util/peak.ts";
+import { peakFromCpuinfo } from "../bench/peak.ts";
 import { Rng } from "../src/util/rng.ts";
 import {
   conv2dBackwardDataRef,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encode, type ImageData } from "fast-png";
+import { encodePng, type ImageData } from "../src/deps.ts";
 import {
   CIFAR10_RECORD_BYTES,
   IMAGE_BYTES,
@@ -86,7 +86,7 @@ function pngOf(
     }
   }
   const image: ImageData = { width, height, data, channels, depth };
-  return encode(image);
+  return encodePng(image);
 }
 
 function pixel(image: Uint8Array, c: number, y: number, x: number): number {
@@ -215,7 +215,14 @@ Deno.test("png: 32×32 RGB, RGBA, gray and 16-bit images round-trip exactly", ()
 Deno.test("png: palette and 1-bit gray images decode to RGB", () => {
   const palette = [[250, 10, 20], [5, 240, 30], [15, 25, 235]];
   const indices = new Uint8Array(PLANE).map((_, i) => (i * 7 + (i >> 5)) % 3);
-  const paletted = encode({ width: 32, height: 32, data: indices, channels: 1, depth: 8, palette });
+  const paletted = encodePng({
+    width: 32,
+    height: 32,
+    data: indices,
+    channels: 1,
+    depth: 8,
+    palette,
+  });
   const image = pngToImage(paletted, "palette");
   for (let i = 0; i < PLANE; i++) {
     for (let c = 0; c < 3; c++) assert.equal(image[c * PLANE + i], palette[indices[i]][c]);
@@ -226,7 +233,7 @@ Deno.test("png: palette and 1-bit gray images decode to RGB", () => {
     for (let x = 0; x < 32; x++) if ((x + y) % 2) packed[y * 4 + (x >> 3)] |= 0x80 >> (x & 7);
   }
   const bits = pngToImage(
-    encode({ width: 32, height: 32, data: packed, channels: 1, depth: 1 }),
+    encodePng({ width: 32, height: 32, data: packed, channels: 1, depth: 1 }),
     "1bit",
   );
   for (let y = 0; y < 32; y++) {

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { InputError } from "../src/util/errors.ts";
-import { deepEqual, openJournal, settingDifferences } from "../src/util/journal.ts";
+import {
+  deepEqual,
+  JournalLockedError,
+  openJournal,
+  settingDifferences,
+} from "../src/util/journal.ts";
 
 interface Row {
   key: string;
@@ -179,6 +184,50 @@ Deno.test("journal: concurrent appends land whole and in call order", async () =
     const reopened = await openJournal<Row>(path, "explore", SETTINGS);
     reopened.journal.close();
     assert.deepEqual(reopened.records, rows);
+  });
+});
+
+Deno.test("journal: a journal held by a run is refused at once and untouched until closed", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/run.jsonl`;
+    const first = await openJournal<Row>(path, "explore", SETTINGS);
+    await first.journal.append(ROWS[0]);
+    const before = await Deno.readFile(path);
+    await assert.rejects(
+      openJournal<Row>(path, "explore", SETTINGS),
+      (e: Error) => {
+        assert.ok(e instanceof JournalLockedError && e instanceof InputError);
+        assert.ok(e.message.includes(path), e.message);
+        assert.match(e.message, /another gennas run holds it/);
+        return true;
+      },
+    );
+    assert.deepEqual(await Deno.readFile(path), before);
+    await first.journal.append(ROWS[1]);
+    first.journal.close();
+    const again = await openJournal<Row>(path, "explore", SETTINGS);
+    again.journal.close();
+    assert.deepEqual(again.records, ROWS.slice(0, 2));
+  });
+});
+
+Deno.test("journal: two runs creating one journal at once: one gets it, one header is written", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/run.jsonl`;
+    const opened = await Promise.allSettled([
+      openJournal<Row>(path, "explore", SETTINGS),
+      openJournal<Row>(path, "explore", SETTINGS),
+    ]);
+    const winners = opened.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+    const losers = opened.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
+    assert.equal(winners.length, 1);
+    assert.ok(losers[0] instanceof JournalLockedError);
+    await winners[0].journal.append(ROWS[0]);
+    winners[0].journal.close();
+    const lines = (await Deno.readTextFile(path)).split("\n");
+    assert.equal(lines.length, 3); // header, the record, "" after the final newline
+    assert.equal(JSON.parse(lines[0]).type, "header");
+    assert.deepEqual(JSON.parse(lines[1]), ROWS[0]);
   });
 });
 

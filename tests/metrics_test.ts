@@ -8,7 +8,7 @@ import {
   scoreFromLoss,
   spearman,
   topCount,
-} from "../src/bench/metrics.ts";
+} from "../src/eval/metrics.ts";
 import { Rng } from "../src/util/rng.ts";
 
 function assertNear(actual: number, expected: number, tol = 1e-12, what = ""): void {

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { rankingMetrics } from "../src/bench/metrics.ts";
+import { rankingMetrics } from "../src/eval/metrics.ts";
 import {
   escapeHtml,
   type RankPoint,
@@ -7,7 +7,7 @@ import {
   renderSearchReport,
   type SearchEvaluation,
   writeReport,
-} from "../src/bench/report.ts";
+} from "../src/eval/report.ts";
 import { Rng } from "../src/util/rng.ts";
 
 const EVIL = `<script>alert("x")</script>`;

@@ -30,7 +30,8 @@ Deno.test("task-search journals, resumes and writes its best config", async () =
       assert(Number.isNaN(h.rho) || (h.rho >= -1 && h.rho <= 1), `ρ out of range: ${h.rho}`);
     }
     const finite = first.history.filter((h) => Number.isFinite(h.rho));
-    if (finite.length) assertEquals(first.best.rho, Math.max(...finite.map((h) => h.rho)));
+    assert(finite.length > 0, "every ρ is NaN: the scores do not rank the architectures");
+    assertEquals(first.best.rho, Math.max(...finite.map((h) => h.rho)));
     const best = await resolveTask(first.bestPath!);
     assertEquals(best.config, first.best.config, "the written task round-trips");
     assert((await Deno.readTextFile(`${dir}/tasks.html`)).includes("<svg"));

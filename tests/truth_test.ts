@@ -6,7 +6,10 @@ import {
   loadTruth,
   type Nb101Spec,
   type Nb201Dataset,
-} from "../src/bench/truth.ts";
+  type TruthTable,
+} from "../src/eval/truth.ts";
+import { rankCandidates } from "../src/proxy/run.ts";
+import { NB101, NB201, type NetworkSpace } from "../src/spaces/index.ts";
 import { InputError } from "../src/util/errors.ts";
 import { sharedFile } from "./support/data.ts";
 
@@ -150,4 +153,19 @@ Deno.test("nb101 bad rows → InputError with the line number", async () => {
     "line 2",
     '"acc"',
   );
+});
+
+Deno.test("rank candidates from a table are parsed once and carry their canonical text", async () => {
+  const tables = [
+    { space: NB201, table: await loadNb201Truth(`${FIXTURES}nb201_small.csv`, "cifar10") },
+    { space: NB101, table: await loadNb101Truth(`${FIXTURES}nb101_small.jsonl`) },
+  ] as { space: NetworkSpace<unknown>; table: TruthTable }[];
+  for (const { space, table } of tables) {
+    const candidates = await rankCandidates(space, table, { sample: 2 }, 0);
+    assert.equal(candidates.length, 2);
+    for (const { arch, text } of candidates) {
+      assert.equal(text, space.format(arch));
+      assert.deepEqual(space.parse(text), arch, "the value is what its text parses to");
+    }
+  }
 });

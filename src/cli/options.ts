@@ -1,5 +1,5 @@
 /** Flag parsers and the proxy flags shared by score, rank, search and task-search. */
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "../deps.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings } from "../proxy/settings.ts";
 import { PRESET_NAMES } from "../tasks/presets.ts";
 

@@ -92,7 +92,7 @@ export async function runSearchCommand(flags: SearchFlags): Promise<void> {
       onEvent: (e) => {
         if (e.type === "start") {
           if (e.resumed) {
-            console.error(`resuming ${flags.out}: ${e.done}/${e.total} evaluations replayed`);
+            console.error(`resuming ${e.journal}: ${e.done}/${e.total} evaluations replayed`);
           }
           progress = createProgress({ total: e.total, label: "search", initial: e.done });
         } else if (!e.replayed) {
@@ -149,7 +149,7 @@ export async function runTaskSearchCommand(flags: TaskSearchFlags): Promise<void
       onEvent: (e) => {
         if (e.type === "start") {
           if (e.resumed) {
-            console.error(`resuming ${flags.out}: ${e.done}/${e.total} configs replayed`);
+            console.error(`resuming ${e.journal}: ${e.done}/${e.total} configs replayed`);
           }
           progress = createProgress({ total: e.total, label: "task-search", initial: e.done });
         } else if (!e.replayed) {

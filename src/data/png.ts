@@ -4,7 +4,7 @@
  * their centre square; smaller ones are enlarged bilinearly. Alpha is dropped (as PIL's
  * `convert("RGB")` does), 16-bit samples are scaled to 8 bits.
  */
-import { decode, type DecodedPng } from "fast-png";
+import { type DecodedPng, decodePng } from "../deps.ts";
 import { InputError } from "../util/errors.ts";
 import { IMAGE_BYTES, IMAGE_SIDE } from "./cifar.ts";
 
@@ -28,7 +28,7 @@ export async function readPngFolder(dir: string): Promise<PngFolder> {
 
 /** Decodes one PNG file's bytes into a 32×32 CHW uint8 image; `source` names it in errors. */
 export function pngToImage(bytes: Uint8Array, source: string): Uint8Array {
-  const png = decodePng(bytes, source);
+  const png = decodeChecked(bytes, source);
   const side = Math.min(png.width, png.height);
   const square = centreSquareRgb(png, side);
   return resizeSquare(square, side);
@@ -52,10 +52,10 @@ async function listPngNames(dir: string): Promise<string[]> {
   return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function decodePng(bytes: Uint8Array, source: string): DecodedPng {
+function decodeChecked(bytes: Uint8Array, source: string): DecodedPng {
   let png: DecodedPng;
   try {
-    png = decode(bytes, { checkCrc: true });
+    png = decodePng(bytes, { checkCrc: true });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new InputError(

@@ -80,7 +80,6 @@ export class GraphBuilder {
   readonly inputs: Tensor[] = [];
   readonly losses: LossStage[] = [];
   readonly #producers = new Map<Tensor, OpNode[]>();
-  readonly #reluOf = new Map<Tensor, Tensor>();
   readonly #names = new Set<string>();
 
   /** Host-written tensor (clean images, targets). */
@@ -173,15 +172,6 @@ export class GraphBuilder {
       momentum: o.momentum ?? 0.1,
     });
     return this.#add(op, y, into);
-  }
-
-  /** ReLU, computed once per tensor however many consumers ask for it. */
-  relu(x: Tensor): Tensor {
-    const cached = this.#reluOf.get(x);
-    if (cached) return cached;
-    const y = this.unary(`${x.name}.relu`, "relu", x);
-    this.#reluOf.set(x, y);
-    return y;
   }
 
   unary(name: string, op: UnaryOp, x: Tensor, alpha?: number, into?: Tensor): Tensor {
@@ -286,10 +276,6 @@ export class GraphBuilder {
       this.#assertShape("mse loss", s.output, s.target.shape);
       if (s.trainWeight !== 0) this.losses.push(s);
     }
-  }
-
-  producersOf(t: Tensor): readonly OpNode[] {
-    return this.#producers.get(t) ?? [];
   }
 
   #claim(name: string): void {

@@ -5,13 +5,13 @@
 import { resolve } from "node:path";
 import { acquireGpu, type Gpu } from "../gpu/device.ts";
 import { type ImageSet, loadImageSet } from "../data/images.ts";
-import { type RankingMetrics, rankingMetrics } from "../bench/metrics.ts";
-import { renderRankReport, writeReport } from "../bench/report.ts";
-import { accuraciesFor, loadTruth, type TruthTable } from "../bench/truth.ts";
+import { type RankingMetrics, rankingMetrics } from "../eval/metrics.ts";
+import { renderRankReport, writeReport } from "../eval/report.ts";
+import { accuraciesFor, loadTruth, type TruthTable } from "../eval/truth.ts";
 import { getSpace, type NetworkSpace } from "../spaces/index.ts";
 import { resolveTask } from "../tasks/presets.ts";
 import { InputError } from "../util/errors.ts";
-import { besideJournal, journalPath, openJournal } from "../util/journal.ts";
+import { besideJournal, openRunJournal } from "../util/journal.ts";
 import { Rng } from "../util/rng.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
 import { scoreArch, type ScoreResult } from "./score.ts";
@@ -152,13 +152,20 @@ interface RankRecord {
   trainLossFinal?: number | null;
 }
 
+/** An architecture to score, parsed once, and its canonical text (journals, reports). */
+export interface RankCandidate<A> {
+  arch: A;
+  text: string;
+}
+
 /** The architectures to rank: from a file, or a seeded sample of the truth table. */
-export async function rankCandidates(
-  space: NetworkSpace<unknown>,
+export async function rankCandidates<A>(
+  space: NetworkSpace<A>,
   table: TruthTable,
   o: Pick<RankOptions, "archs" | "limit" | "sample">,
   seed: number,
-): Promise<string[]> {
+): Promise<RankCandidate<A>[]> {
+  const candidate = (arch: A) => ({ arch, text: space.format(arch) });
   if (o.archs) {
     let text: string;
     try {
@@ -170,7 +177,7 @@ export async function rankCandidates(
     const chosen = o.limit ? lines.slice(0, o.limit) : lines;
     return chosen.map((line, i) => {
       try {
-        return space.format(space.parse(line));
+        return candidate(space.parse(line));
       } catch (e) {
         throw new InputError(`--archs ${o.archs} line ${i + 1}: ${(e as Error).message}`);
       }
@@ -187,11 +194,7 @@ export async function rankCandidates(
     );
   }
   const picked = new Rng(seed).fork("rank-sample").sample(keys, n);
-  return picked.map((key) => {
-    const extra = table.extra?.get(key);
-    const text = space.name === "nb101" ? JSON.stringify(extra) : key;
-    return space.format(space.parse(text));
-  });
+  return picked.map((key) => candidate(space.fromTable(key, table.extra?.get(key))));
 }
 
 /** Scores many architectures and correlates their losses with the benchmark's accuracies. */
@@ -199,9 +202,10 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   const space = getSpace(o.space);
   const table = await loadTruth(space.name, o.truth, { dataset: o.dataset, metric: o.metric });
   const seed = o.settings?.seed ?? DEFAULT_PROXY_SETTINGS.seed;
-  const archTexts = await rankCandidates(space, table, o, seed);
+  const candidates = await rankCandidates(space, table, o, seed);
   const ctx = await prepareProxy(o);
-  const archs = archTexts.map((text) => ctx.space.parse(text));
+  const archs = candidates.map((c) => c.arch);
+  const archTexts = candidates.map((c) => c.text);
   const keys = archs.map((a) => ctx.space.key(a));
   const accuracies = accuraciesFor(table, keys);
 
@@ -217,23 +221,29 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     images: ctx.task.images,
     proxy: ctx.settings,
   };
-  const out = await journalPath(o.out, "rank", ctx.space.name, settings);
-  const opened = out ? await openJournal<RankRecord>(out, "rank", settings) : undefined;
+  const journal = await openRunJournal<RankRecord>({
+    out: o.out,
+    kind: "rank",
+    label: ctx.space.name,
+    settings,
+  });
+  const out = journal.path;
+  // Resuming keeps the scores of architectures that are still at the same position.
   const done = new Map<number, RankRecord>();
-  for (const record of opened?.records ?? []) {
+  for (const record of journal.records) {
     if (record.type === "score" && archTexts[record.index] === record.arch) {
       done.set(record.index, record);
     }
   }
-  o.onEvent?.({
-    type: "start",
-    total: archs.length,
-    done: done.size,
-    resumed: opened?.resumed ?? false,
-    journal: out,
-  });
   const freshSeconds: number[] = [];
   try {
+    o.onEvent?.({
+      type: "start",
+      total: archs.length,
+      done: done.size,
+      resumed: journal.resumed,
+      journal: out,
+    });
     for (let index = 0; index < archs.length; index++) {
       if (done.has(index)) continue;
       const result = await scoreArch(ctx.gpu, ctx.space, archs[index], ctx.task, ctx.settings);
@@ -246,7 +256,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
         seconds: result.seconds,
         trainLossFinal: result.trainLosses.at(-1),
       };
-      await opened?.journal.append(record);
+      await journal.append(record);
       done.set(index, record);
       freshSeconds.push(result.seconds);
       o.onEvent?.({
@@ -260,7 +270,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
       });
     }
   } finally {
-    opened?.journal.close();
+    journal.close();
   }
 
   const ranked: RankedArch[] = archTexts.map((arch, index) => {
@@ -296,7 +306,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     truthMetric: table.metric,
     journal: out,
     report: reportPath,
-    resumed: opened?.resumed ?? false,
+    resumed: journal.resumed,
   };
 }
 

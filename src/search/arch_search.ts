@@ -3,15 +3,14 @@
  * GenNAS loss as fitness, minimised. Every evaluation is journaled as it lands; a killed run
  * resumes by replaying its journal, losing at most the evaluation in flight.
  */
-import { renderSearchReport, writeReport } from "../bench/report.ts";
-import { loadTruth, type TruthTable } from "../bench/truth.ts";
+import { renderSearchReport, writeReport } from "../eval/report.ts";
+import { loadTruth, type TruthTable } from "../eval/truth.ts";
 import { prepareProxy, type ProxyOptions, withoutTaskConfig } from "../proxy/run.ts";
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { allowed, InputError } from "../util/errors.ts";
-import { besideJournal } from "../util/journal.ts";
+import { besideJournal, openSearchJournal } from "../util/journal.ts";
 import { isBetter, regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
-import { openSearchJournal } from "./journal.ts";
 import { randomSearch } from "./random.ts";
 import type { SearchBudget, SearchEvent, SearchHooks, SearchResult } from "./types.ts";
 
@@ -124,7 +123,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     toRecord: (e) => ({
       type: "eval",
       index: e.index,
-      arch: space.format(e.candidate),
+      arch: e.key,
       key: space.key(e.candidate),
       loss: e.fitness,
       seconds: Number(e.info?.seconds ?? 0),
@@ -132,7 +131,6 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   });
   const { replay, resumed } = journal;
   const total = population + iterations;
-  o.onEvent?.({ type: "start", done: replay.length, total, resumed, journal: journal.path });
 
   // Scores are deterministic per (seed, architecture): a repeat is looked up, not retrained.
   const cache = new Map<string, number>();
@@ -141,6 +139,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     direction: "min",
     sample: (rng) => space.sample(rng),
     mutate: (parent, rng) => space.mutate(parent, rng),
+    // The key is the arch text: journal records, progress and the history show it as is.
     key: (a) => space.format(a),
     evaluate: async (arch) => {
       const text = space.format(arch);
@@ -153,6 +152,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   };
   let result: SearchResult<unknown>;
   try {
+    o.onEvent?.({ type: "start", done: replay.length, total, resumed, journal: journal.path });
     const run = {
       replay,
       budget: o.budget,
@@ -165,10 +165,10 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
           total: e.total,
           resumed,
           replayed: e.replayed,
-          arch: space.format(e.evaluation.candidate),
+          arch: e.evaluation.key,
           loss: e.evaluation.fitness,
           bestLoss: e.best.fitness,
-          bestArch: space.format(e.best.candidate),
+          bestArch: e.best.key,
         });
       },
     };
@@ -183,7 +183,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   } finally {
     journal.close();
   }
-  const history = withAccuracy(result, space.key.bind(space), space.format.bind(space), table);
+  const history = withAccuracy(result, space.key.bind(space), table);
   const best = history[result.best.index];
   const optimumAccuracy = table ? Math.max(...table.accuracy.values()) : undefined;
   const regret = optimumAccuracy !== undefined && best.accuracy !== undefined
@@ -219,7 +219,6 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
 function withAccuracy(
   result: SearchResult<unknown>,
   key: (a: unknown) => string,
-  format: (a: unknown) => string,
   table: TruthTable | undefined,
 ): SearchedArch[] {
   let bestIndex = -1;
@@ -231,7 +230,7 @@ function withAccuracy(
     const bestKey = key(result.history[bestIndex].candidate);
     return {
       index: e.index,
-      arch: format(e.candidate),
+      arch: e.key,
       key: k,
       loss: e.fitness,
       seconds: Number(e.info?.seconds ?? 0),

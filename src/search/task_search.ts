@@ -4,9 +4,9 @@
  * §10.10): a task whose loss rises with accuracy scores badly. Each config gets its own batch and
  * targets drawn from (seed, config), as the reference redraws per config.
  */
-import { rankingMetrics } from "../bench/metrics.ts";
-import { renderSearchReport, writeReport } from "../bench/report.ts";
-import { accuraciesFor, loadTruth } from "../bench/truth.ts";
+import { rankingMetrics } from "../eval/metrics.ts";
+import { renderSearchReport, writeReport } from "../eval/report.ts";
+import { accuraciesFor, loadTruth } from "../eval/truth.ts";
 import { prepareBase, type ProxyOptions, rankCandidates } from "../proxy/run.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { getSpace } from "../spaces/index.ts";
@@ -14,10 +14,9 @@ import { prepareTask } from "../proxy/task.ts";
 import { mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
 import { saveTaskConfig } from "../tasks/io.ts";
 import type { TaskConfig } from "../tasks/schema.ts";
-import { besideJournal } from "../util/journal.ts";
+import { besideJournal, openSearchJournal } from "../util/journal.ts";
 import { hashString } from "../util/rng.ts";
 import { regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
-import { openSearchJournal } from "./journal.ts";
 import type { SearchBudget, SearchEvent, SearchHooks, SearchResult } from "./types.ts";
 
 export interface TaskSearchOptions extends Omit<ProxyOptions, "task"> {
@@ -100,12 +99,13 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   });
   const base = await prepareBase(o);
   const { space, settings } = base;
-  const archTexts = await rankCandidates(space, table, {
+  const candidates = await rankCandidates(space, table, {
     archs: o.archs,
     limit: o.archs ? o.samples : undefined,
     sample: o.samples ?? 20,
   }, settings.seed);
-  const archs = archTexts.map((t) => space.parse(t));
+  const archs = candidates.map((c) => c.arch);
+  const archTexts = candidates.map((c) => c.text);
   const accuracies = accuraciesFor(table, archs.map((a) => space.key(a)));
   const journalSettings = {
     space: space.name,
@@ -140,7 +140,6 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   const { replay, resumed } = journal;
   const out = journal.path;
   const total = population + iterations;
-  o.onEvent?.({ type: "start", done: replay.length, total, resumed, journal: out });
 
   const generation = { partialGrid: o.partialGrid ?? false };
   const hooks: SearchHooks<TaskConfig> = {
@@ -168,6 +167,7 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   };
   let result: SearchResult<TaskConfig>;
   try {
+    o.onEvent?.({ type: "start", done: replay.length, total, resumed, journal: out });
     result = await regularizedEvolution(hooks, {
       population,
       tournament,

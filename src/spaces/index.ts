@@ -2,8 +2,8 @@
 import type { GraphBuilder } from "../graph/builder.ts";
 import type { Tensor } from "../graph/tensor.ts";
 import { allowed, InputError } from "../util/errors.ts";
-import { buildNb101Network, nb101Space, type Nb101Spec } from "./nb101.ts";
-import { buildNb201Network, type Nb201Arch, nb201Space } from "./nb201.ts";
+import { buildNb101Network, nb101FromJson, nb101Space, type Nb101Spec } from "./nb101.ts";
+import { buildNb201Network, type Nb201Arch, nb201Space, parseNb201 } from "./nb201.ts";
 import { type SearchSpace, SPACE_NAMES, type SpaceName } from "./space.ts";
 
 export interface BackboneOptions {
@@ -18,11 +18,15 @@ export interface NetworkSpace<A> extends SearchSpace<A> {
   build(g: GraphBuilder, x: Tensor, arch: A, o: BackboneOptions): Tensor[];
   /** A well-known architecture of the space, for first runs and smoke tests. */
   readonly example: string;
+  /** The architecture of a ground-truth row, from its key and the table's extra value for it
+   *  (NB-201: the key is the arch string; NB-101: the extra value is the {matrix, ops} cell). */
+  fromTable(key: string, extra: unknown): A;
 }
 
 export const NB201: NetworkSpace<Nb201Arch> = {
   ...nb201Space,
   build: (g, x, arch, o) => buildNb201Network(g, x, arch, { initChannels: o.initChannels }),
+  fromTable: (key) => parseNb201(key),
   // The best CIFAR-10 cell of NAS-Bench-201 (94.37 %).
   example:
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
@@ -32,6 +36,7 @@ export const NB101: NetworkSpace<Nb101Spec> = {
   ...nb101Space,
   build: (g, x, spec, o) =>
     buildNb101Network(g, x, spec, { initChannels: o.initChannels, init: o.nb101Init }),
+  fromTable: (_key, extra) => nb101FromJson(extra),
   // The example cell of the NAS-Bench-101 documentation (hash 00005c142e6f48ac74fdcf73e3439874).
   example: JSON.stringify({
     matrix: [

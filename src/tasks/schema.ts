@@ -3,7 +3,7 @@
  * which synthetic signals make up the regression target. Parsing is strict: unknown keys and
  * out-of-range values are rejected with an InputError naming the field path and the allowed values.
  */
-import { z } from "zod";
+import { z } from "../deps.ts";
 import { allowed, InputError } from "../util/errors.ts";
 import { MAPS_PER_GROUP, RESIZE_PERMUTATION } from "./signals.ts";
 

@@ -4,9 +4,13 @@
  * Each append is one write of the line and its newline followed by an fsync, so a kill can only
  * leave a final line without its newline; that line is dropped on resume.
  *
+ * A journal belongs to one run at a time: it is held under an exclusive lock from opening to
+ * close, and a second run on it fails at once with a JournalLockedError.
+ *
  * Records go through JSON: NaN and ±Infinity come back as null.
  */
 import { dirname } from "node:path";
+import type { Evaluation, ReplayRecord, SearchEvent } from "../search/types.ts";
 import { InputError } from "./errors.ts";
 
 export const JOURNAL_VERSION = 1;
@@ -35,7 +39,9 @@ const encoder = new TextEncoder();
 /**
  * Opens `path` for appending records of a `kind` run with `settings`. A missing file is created
  * with a header. An existing one must have the same kind and settings (deep-equal, key order
- * irrelevant); its records are returned. On any mismatch the file is left untouched.
+ * irrelevant); its records are returned. On any mismatch the file is left untouched. The journal
+ * stays locked until `close()` (or the end of the process); a journal that another run holds is
+ * a JournalLockedError.
  */
 export async function openJournal<R>(
   path: string,
@@ -43,26 +49,78 @@ export async function openJournal<R>(
   settings: Record<string, unknown>,
 ): Promise<JournalOpen<R>> {
   const requested = toJsonValue(settings) as Record<string, unknown>;
-  const bytes = await readExisting(path);
-  if (bytes === undefined || isUnfinishedHeader(bytes)) {
-    const journal = await createJournal<R>(path, kind, requested);
-    const droppedPartialLine = bytes !== undefined && bytes.length > 0;
-    return { journal, records: [], resumed: false, droppedPartialLine };
+  const file = await openLocked(path);
+  try {
+    const bytes = await readAll(path, file);
+    if (bytes.length === 0 || isUnfinishedHeader(bytes)) {
+      if (bytes.length > 0) await file.truncate(0);
+      await writeHeader(file, kind, requested);
+      const journal = new Journal<R>(path, file);
+      return { journal, records: [], resumed: false, droppedPartialLine: bytes.length > 0 };
+    }
+    const parsed = parseJournal<R>(path, bytes);
+    checkHeader(path, parsed.header, kind, requested);
+    if (parsed.droppedPartialLine) {
+      await file.truncate(parsed.completeBytes);
+      await file.syncData();
+    }
+    return {
+      journal: new Journal<R>(path, file),
+      records: parsed.records,
+      resumed: true,
+      droppedPartialLine: parsed.droppedPartialLine,
+    };
+  } catch (error) {
+    file.close();
+    throw error;
   }
-  const parsed = parseJournal<R>(path, bytes);
-  checkHeader(path, parsed.header, kind, requested);
-  const file = await openForAppend(path);
-  if (parsed.droppedPartialLine) {
-    await file.truncate(parsed.completeBytes);
-    await file.syncData();
+}
+
+/** A journal that another run (this process or another) has open. */
+export class JournalLockedError extends InputError {
+  constructor(readonly path: string) {
+    super(
+      `journal ${path} (--out) is in use: another gennas run holds it; wait for that run to ` +
+        `finish or use another --out`,
+    );
+    this.name = "JournalLockedError";
   }
-  const journal = new Journal<R>(path, file);
-  return {
-    journal,
-    records: parsed.records,
-    resumed: true,
-    droppedPartialLine: parsed.droppedPartialLine,
-  };
+}
+
+/**
+ * Opens (creating if missing, never truncating) and locks the journal before reading it, so that
+ * no two runs read, create or append to one journal. The lock is an exclusive advisory lock on
+ * the file itself (flock on Unix, LockFileEx on Windows) taken with Deno's non-blocking tryLock:
+ * a second run learns at once that the journal is taken instead of waiting. The OS releases it
+ * when the file is closed or the process dies, even by SIGKILL, so there is no stale lock to
+ * detect — unlike a `.lock` file beside the journal, whose owner pid may be dead or reused.
+ * Locks of this kind are per open file, so a second open in the same process is refused too.
+ */
+async function openLocked(path: string): Promise<Deno.FsFile> {
+  let file: Deno.FsFile;
+  try {
+    // Append mode: every write lands at the end of the file, whatever the file offset.
+    file = await Deno.open(path, { read: true, append: true, create: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new InputError(
+        `cannot create journal ${path} (--out): directory ${dirname(path)} does not exist`,
+      );
+    }
+    throw new InputError(`cannot open journal ${path} (--out): ${messageOf(error)}`);
+  }
+  let locked: boolean;
+  try {
+    locked = await file.tryLock(true);
+  } catch (error) {
+    file.close();
+    throw new InputError(`cannot lock journal ${path} (--out): ${messageOf(error)}`);
+  }
+  if (!locked) {
+    file.close();
+    throw new JournalLockedError(path);
+  }
+  return file;
 }
 
 /** `--out auto`: the journal a run gets when none is named. */
@@ -116,6 +174,74 @@ export async function journalPath(
   return path;
 }
 
+/** The journal of one run (rank, search or task-search), or none when `out` is absent. */
+export interface RunJournal<R> {
+  /** The journal file; undefined when the run keeps none. */
+  path?: string;
+  /** True when an existing journal with the same settings was reopened. */
+  resumed: boolean;
+  /** The records already journaled, in order (empty for a new journal or none). */
+  records: R[];
+  append(record: R): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Resolves `out` (a path, "auto" or nothing) and opens or resumes the journal there: what rank,
+ * search and task-search share.
+ */
+export async function openRunJournal<R>(o: {
+  out: string | undefined;
+  kind: string;
+  label: string;
+  settings: Record<string, unknown>;
+}): Promise<RunJournal<R>> {
+  const path = await journalPath(o.out, o.kind, o.label, o.settings);
+  if (!path) {
+    return { resumed: false, records: [], append: () => Promise.resolve(), close: () => {} };
+  }
+  const { journal, records, resumed } = await openJournal<R>(path, o.kind, o.settings);
+  return {
+    path,
+    resumed,
+    records,
+    append: (record) => journal.append(record),
+    close: () => journal.close(),
+  };
+}
+
+/** A search's journal: the journaled evaluations to replay, and each fresh one recorded. */
+export interface SearchJournal<G> {
+  /** The journal file; undefined when the run keeps none. */
+  path?: string;
+  resumed: boolean;
+  /** The journaled evaluations, in order, for the search to replay. */
+  replay: ReplayRecord[];
+  /** Journals `e` unless it was itself replayed. */
+  record(e: SearchEvent<G>): Promise<void>;
+  close(): void;
+}
+
+export async function openSearchJournal<G, R>(o: {
+  out: string | undefined;
+  kind: string;
+  label: string;
+  settings: Record<string, unknown>;
+  toReplay: (record: R) => ReplayRecord;
+  toRecord: (evaluation: Evaluation<G>) => R;
+}): Promise<SearchJournal<G>> {
+  const journal = await openRunJournal<R>(o);
+  return {
+    path: journal.path,
+    resumed: journal.resumed,
+    replay: journal.records.map(o.toReplay),
+    record: async (e) => {
+      if (!e.replayed) await journal.append(o.toRecord(e.evaluation));
+    },
+    close: () => journal.close(),
+  };
+}
+
 export class Journal<R> {
   readonly path: string;
   readonly #file: Deno.FsFile;
@@ -144,17 +270,30 @@ export class Journal<R> {
   }
 }
 
+/**
+ * `line` (one or more whole lines) goes to the file in one write call; a short write, which
+ * regular files only give on errors such as a full disk, is continued rather than lost.
+ */
 async function writeLine(file: Deno.FsFile, line: Uint8Array): Promise<void> {
   let written = 0;
   while (written < line.length) written += await file.write(line.subarray(written));
   await file.syncData();
 }
 
-async function readExisting(path: string): Promise<Uint8Array | undefined> {
+/** The whole file, read through the locked handle. */
+async function readAll(path: string, file: Deno.FsFile): Promise<Uint8Array> {
   try {
-    return await Deno.readFile(path);
+    const { size } = await file.stat();
+    const bytes = new Uint8Array(size);
+    await file.seek(0, Deno.SeekMode.Start);
+    let read = 0;
+    while (read < size) {
+      const n = await file.read(bytes.subarray(read));
+      if (n === null) break;
+      read += n;
+    }
+    return bytes.subarray(0, read);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
     throw new InputError(`cannot read journal ${path} (--out): ${messageOf(error)}`);
   }
 }
@@ -165,11 +304,11 @@ function isUnfinishedHeader(bytes: Uint8Array): boolean {
   return new TextDecoder().decode(bytes).startsWith('{"type":"header"');
 }
 
-async function createJournal<R>(
-  path: string,
+async function writeHeader(
+  file: Deno.FsFile,
   kind: string,
   settings: Record<string, unknown>,
-): Promise<Journal<R>> {
+): Promise<void> {
   const header: JournalHeader = {
     type: "header",
     kind,
@@ -177,27 +316,7 @@ async function createJournal<R>(
     settings,
     created: new Date().toISOString(),
   };
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { write: true, create: true, truncate: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new InputError(
-        `cannot create journal ${path} (--out): directory ${dirname(path)} does not exist`,
-      );
-    }
-    throw new InputError(`cannot create journal ${path} (--out): ${messageOf(error)}`);
-  }
   await writeLine(file, encoder.encode(JSON.stringify(header) + "\n"));
-  return new Journal<R>(path, file);
-}
-
-async function openForAppend(path: string): Promise<Deno.FsFile> {
-  try {
-    return await Deno.open(path, { append: true });
-  } catch (error) {
-    throw new InputError(`cannot append to journal ${path} (--out): ${messageOf(error)}`);
-  }
 }
 
 interface ParsedJournal<R> {

@@ -4,7 +4,7 @@
  * `explore: 12/450 (2.7%) 1.9 s/item ETA 14m05s best=0.123`, at most every `plainEverySeconds`,
  * and always for the first and the last item.
  */
-import cliProgress from "cli-progress";
+import { cliProgress } from "../deps.ts";
 
 export interface ProgressStream {
   isTerminal(): boolean;

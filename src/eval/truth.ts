@@ -3,7 +3,7 @@
  * NAS-Bench-101 (JSON lines, keyed by the module hash of §4.1.1). Accuracies are in percent.
  * Every problem with a table is an InputError naming the file and the row or line at fault.
  */
-import { parse } from "csv-parse/sync";
+import { csvParseSync } from "../deps.ts";
 import { allowed, InputError } from "../util/errors.ts";
 
 export interface TruthTable {
@@ -170,7 +170,7 @@ async function readTable(path: string): Promise<string> {
 
 function parseCsv(path: string, text: string): string[][] {
   try {
-    return parse(text, { skip_empty_lines: true, trim: true }) as string[][];
+    return csvParseSync(text, { skip_empty_lines: true, trim: true }) as string[][];
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new InputError(`${path}: not a valid CSV table: ${reason}`);
