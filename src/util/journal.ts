@@ -65,6 +65,16 @@ export async function openJournal<R>(
   };
 }
 
+/** Reads a journal without opening it for writing: its header and complete records. */
+export async function readJournal<R>(
+  path: string,
+): Promise<{ header: JournalHeader; records: R[]; droppedPartialLine: boolean }> {
+  const bytes = await readExisting(path);
+  if (bytes === undefined) throw new InputError(`journal ${path} does not exist`);
+  const { header, records, droppedPartialLine } = parseJournal<R>(path, bytes);
+  return { header, records, droppedPartialLine };
+}
+
 /** `--out auto`: the journal a run gets when none is named. */
 export const AUTO_JOURNAL = "auto";
 export const AUTO_JOURNAL_DIR = "gennas-runs";
