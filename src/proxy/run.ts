@@ -5,14 +5,25 @@
 import { resolve } from "node:path";
 import { acquireGpu, type Gpu } from "../gpu/device.ts";
 import { type ImageSet, loadImageSet } from "../data/images.ts";
-import { type RankingMetrics, rankingMetrics } from "../bench/metrics.ts";
-import { renderRankReport, writeReport } from "../bench/report.ts";
+import type { RankingMetrics } from "../bench/metrics.ts";
 import { accuraciesFor, loadTruth, type TruthTable } from "../bench/truth.ts";
+import {
+  checkShardOutputs,
+  inShard,
+  resolveShard,
+  type Shard,
+  shardJournalPath,
+  shardPositions,
+  type ShardRunRecord,
+  shardRunRecord,
+  shardSettings,
+} from "../shard/shard.ts";
 import { getSpace, type NetworkSpace } from "../spaces/index.ts";
 import { resolveTask } from "../tasks/presets.ts";
 import { InputError } from "../util/errors.ts";
 import { besideJournal, journalPath, openJournal } from "../util/journal.ts";
 import { Rng } from "../util/rng.ts";
+import { type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
 import { scoreArch, type ScoreResult } from "./score.ts";
 import { type PreparedTask, prepareTask } from "./task.ts";
@@ -107,6 +118,9 @@ export interface RankOptions extends ProxyOptions {
   report?: string;
   /** Bootstrap resamples for the τ/ρ intervals (0: none). */
   bootstrap?: number;
+  /** Score only shard i of n ("i/n", "auto/n" reads i from SLURM_ARRAY_TASK_ID or
+   *  JOB_COMPLETION_INDEX); `gennas merge` combines the shard journals. */
+  shard?: string | Shard;
   onEvent?: (e: RankEvent) => void;
 }
 
@@ -122,14 +136,7 @@ export type RankEvent =
     total: number;
   };
 
-export interface RankedArch {
-  index: number;
-  arch: string;
-  key: string;
-  loss: number;
-  accuracy: number;
-  seconds: number;
-}
+export type { RankedArch };
 
 export interface RankReport {
   metrics: RankingMetrics;
@@ -140,16 +147,8 @@ export interface RankReport {
   journal?: string;
   report?: string;
   resumed: boolean;
-}
-
-interface RankRecord {
-  type: "score";
-  index: number;
-  arch: string;
-  key: string;
-  loss: number | null;
-  seconds: number;
-  trainLossFinal?: number | null;
+  /** Set for a shard: `archs` and `metrics` then cover its part of the candidates only. */
+  shard?: Shard;
 }
 
 /** The architectures to rank: from a file, or a seeded sample of the truth table. */
@@ -196,6 +195,8 @@ export async function rankCandidates(
 
 /** Scores many architectures and correlates their losses with the benchmark's accuracies. */
 export async function rank(o: RankOptions): Promise<RankReport> {
+  const shard = resolveShard(o.shard);
+  checkShardOutputs(shard, o);
   const space = getSpace(o.space);
   const table = await loadTruth(space.name, o.truth, { dataset: o.dataset, metric: o.metric });
   const seed = o.settings?.seed ?? DEFAULT_PROXY_SETTINGS.seed;
@@ -217,17 +218,22 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     images: ctx.task.images,
     proxy: ctx.settings,
   };
-  const out = await journalPath(o.out, "rank", ctx.space.name, settings);
-  const opened = out ? await openJournal<RankRecord>(out, "rank", settings) : undefined;
+  const out = shard
+    ? await shardJournalPath(o.out!, "rank", ctx.space.name, settings, shard)
+    : await journalPath(o.out, "rank", ctx.space.name, settings);
+  const opened = out
+    ? await openJournal<RankRecord | ShardRunRecord>(out, "rank", shardSettings(settings, shard))
+    : undefined;
   const done = new Map<number, RankRecord>();
   for (const record of opened?.records ?? []) {
     if (record.type === "score" && archTexts[record.index] === record.arch) {
       done.set(record.index, record);
     }
   }
+  const total = shardPositions(archs.length, shard).length;
   o.onEvent?.({
     type: "start",
-    total: archs.length,
+    total,
     done: done.size,
     resumed: opened?.resumed ?? false,
     journal: out,
@@ -235,7 +241,10 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   const freshSeconds: number[] = [];
   try {
     for (let index = 0; index < archs.length; index++) {
-      if (done.has(index)) continue;
+      if (done.has(index) || !inShard(index, shard)) continue;
+      if (shard && freshSeconds.length === 0) {
+        await opened?.journal.append(shardRunRecord(shard, ctx.gpu.adapterInfo.description));
+      }
       const result = await scoreArch(ctx.gpu, ctx.space, archs[index], ctx.task, ctx.settings);
       const record: RankRecord = {
         type: "score",
@@ -256,39 +265,24 @@ export async function rank(o: RankOptions): Promise<RankReport> {
         loss: result.loss,
         seconds: result.seconds,
         done: done.size,
-        total: archs.length,
+        total,
       });
     }
   } finally {
     opened?.journal.close();
   }
 
-  const ranked: RankedArch[] = archTexts.map((arch, index) => {
-    const r = done.get(index)!;
-    return {
-      index,
-      arch,
-      key: keys[index],
-      loss: r.loss ?? NaN,
-      accuracy: accuracies[index],
-      seconds: r.seconds,
-    };
+  const reportPath = shard
+    ? undefined
+    : o.report ?? (out ? besideJournal(out, ".html") : undefined);
+  const { archs: ranked, metrics } = await rankOutcome({
+    settings,
+    adapter: ctx.gpu.adapterInfo.description,
+    accuracies,
+    scored: done,
+    bootstrap: shard ? 0 : o.bootstrap,
+    report: reportPath,
   });
-  const metrics = rankingMetrics(ranked.map((r) => r.loss), accuracies, {
-    bootstrap: o.bootstrap ? { samples: o.bootstrap, rng: new Rng(ctx.settings.seed) } : undefined,
-  });
-  const reportPath = o.report ?? (out ? besideJournal(out, ".html") : undefined);
-  if (reportPath) {
-    await writeReport(
-      reportPath,
-      renderRankReport({
-        title: `GenNAS ranking — ${ctx.space.name}, task ${ctx.task.name}`,
-        settings: { ...withoutTaskConfig(settings), gpu: ctx.gpu.adapterInfo.description },
-        metrics,
-        points: ranked.map((r) => ({ label: r.arch, loss: r.loss, accuracy: r.accuracy })),
-      }),
-    );
-  }
   return {
     metrics,
     archs: ranked,
@@ -297,6 +291,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     journal: out,
     report: reportPath,
     resumed: opened?.resumed ?? false,
+    shard,
   };
 }
 
