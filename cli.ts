@@ -13,6 +13,7 @@ import {
 } from "./src/cli/options.ts";
 import { printInfo, printRank, printScore } from "./src/cli/print.ts";
 import { announceJournal, runSearchCommand, runTaskSearchCommand } from "./src/cli/search.ts";
+import { addMergeCommand } from "./src/cli/merge.ts";
 import { GpuUnavailableError } from "./src/gpu/device.ts";
 import { createProgress } from "./src/util/progress.ts";
 import { InputError } from "./src/util/errors.ts";
@@ -163,6 +164,7 @@ function program(): Command {
     "combo",
   ).action(runTaskSearchCommand);
 
+  addMergeCommand(root);
   return root;
 }
 
