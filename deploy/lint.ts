@@ -25,14 +25,17 @@ export interface K8sRecipe {
   merge: K8sContainer;
 }
 
-/** Every problem found in `dir` (deploy/ by default), as "file: message". */
-export async function lintDeploy(dir = DEPLOY): Promise<string[]> {
+/**
+ * Every problem found in `dir` (deploy/ by default), as "file: message"; `root` is the repository
+ * the Dockerfile copies from.
+ */
+export async function lintDeploy(dir = DEPLOY, root = `${dir}/..`): Promise<string[]> {
   const problems: string[] = [];
   const report = (file: string, message: string) => problems.push(`${file}: ${message}`);
   await lintK8s(dir, report);
   await lintSlurm(dir, report);
   await lintShellScripts(dir, report);
-  await lintDockerfile(dir, report);
+  await lintDockerfile(dir, root, report);
   return problems;
 }
 
@@ -288,7 +291,7 @@ async function lintShellScripts(dir: string, report: Report): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Dockerfile
 
-async function lintDockerfile(dir: string, report: Report): Promise<void> {
+async function lintDockerfile(dir: string, root: string, report: Report): Promise<void> {
   const file = "Dockerfile";
   const text = await readOrUndefined(`${dir}/${file}`);
   if (text === undefined) return report(file, "is missing");
@@ -297,14 +300,14 @@ async function lintDockerfile(dir: string, report: Report): Promise<void> {
   if (!/\bmesa-vulkan-drivers\b/.test(text)) {
     report(file, "must install mesa-vulkan-drivers (lavapipe on CPU nodes)");
   }
-  const setup = await readOrUndefined(`${dir}/../setup`);
+  const setup = await readOrUndefined(`${root}/setup`);
   const version = setup && /^DENO_VERSION=(\S+)$/m.exec(setup)?.[1];
   if (version && !text.includes(`deno@${version}`)) {
     report(file, `must install deno@${version}, the version ./setup installs`);
   }
   for (const line of lines.filter((l) => /^COPY (?!--from)/.test(l))) {
     for (const source of line.split(/\s+/).slice(1, -1)) {
-      if (!(await exists(`${dir}/../${source}`))) report(file, `COPY ${source}: no such file`);
+      if (!(await exists(`${root}/${source}`))) report(file, `COPY ${source}: no such file`);
     }
   }
   if (!/^CMD |^ENTRYPOINT /m.test(text)) report(file, "needs a CMD or ENTRYPOINT");
