@@ -261,6 +261,15 @@ Deno.test("merge refuses overlapping shards, foreign records and an --out it wou
       () => mergeJournals({ journals: paths, out: `${dir}/r-{shard}.jsonl` }),
       /drop \{shard\}/,
     );
+    await Deno.writeTextFile(`${dir}/headless.jsonl`, '{"type":"header","kind":"ra');
+    await throwsInput(
+      () => mergeJournals({ journals: [...paths, `${dir}/headless.jsonl`] }),
+      /headless\.jsonl is not a gennas journal.*killed before its header landed/,
+    );
+    await throwsInput(
+      () => mergeJournals({ journals: [...paths, `${dir}/absent.jsonl`] }),
+      /cannot read journal .*absent\.jsonl: no such file/,
+    );
   });
 });
 

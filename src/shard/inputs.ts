@@ -52,10 +52,10 @@ async function readShardJournal<R>(path: string): Promise<ShardJournal<R>> {
     ({ header, records } = await readJournal<R>(path));
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
-    throw new InputError(
-      `merge: ${path} cannot be merged: ${error.message.replace(/; use another --out$/, "")} ` +
-        `(a shard killed before its header landed has nothing to merge: rerun it)`,
-    );
+    const headless = /not a gennas journal/.test(error.message)
+      ? " (a shard killed before its header landed has nothing to merge: rerun it)"
+      : "";
+    throw new InputError(`merge: ${error.message.replace(/; use another --out$/, "")}${headless}`);
   }
   const { shard, ...settings } = header.settings;
   return { path, shard: shardOf(path, shard), kind: header.kind, settings, records };

@@ -218,15 +218,15 @@ async function checkOut(
   const dir = dirname(out);
   const isDir = await Deno.stat(dir).then((s) => s.isDirectory, () => false);
   if (!isDir) throw new InputError(`merge --out ${out}: directory ${dir} does not exist`);
-  const existing = await readJournal(out).catch((error) => error);
-  if (existing instanceof InputError && /does not exist/.test(existing.message)) return false;
+  if (!(await Deno.stat(out).then(() => true, () => false))) return false;
   const real = await realPathOf(out);
   for (const j of journals) {
     if ((await realPathOf(j.path)) === real) {
       throw new InputError(`merge --out ${out} is one of the journals being merged`);
     }
   }
-  if (existing instanceof Error) {
+  const existing = await readJournal(out).catch(() => undefined);
+  if (!existing) {
     throw new InputError(
       `merge --out ${out} exists and is not a gennas journal; choose another --out`,
     );

@@ -152,10 +152,7 @@ export async function shardJournalPath(
 ): Promise<string> {
   if (out !== "auto") return shardName(out, shard);
   const whole = (await journalPath(out, kind, label, settings))!;
-  return besideJournal(whole, `.shard-${SHARD_PLACEHOLDER}.jsonl`).replace(
-    SHARD_PLACEHOLDER,
-    `${shard.index}-of-${shard.count}`,
-  );
+  return besideJournal(whole, `.shard-${shard.index}-of-${shard.count}.jsonl`);
 }
 
 /** The header settings of a shard: the run's settings plus `shard` (stripped again by merge). */
