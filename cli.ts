@@ -13,6 +13,7 @@ import {
 } from "./src/cli/options.ts";
 import { printInfo, printRank, printScore } from "./src/cli/print.ts";
 import { announceJournal, runSearchCommand, runTaskSearchCommand } from "./src/cli/search.ts";
+import { addMergeCommand } from "./src/cli/merge.ts";
 import { GpuUnavailableError } from "./src/gpu/device.ts";
 import { createProgress } from "./src/util/progress.ts";
 import { InputError } from "./src/util/errors.ts";
@@ -22,6 +23,10 @@ import { acquireGpu } from "./src/gpu/device.ts";
 const JOURNAL_HELP =
   "journal (JSONL), appended as results land; rerunning with the same settings " +
   "resumes it (default auto: gennas-runs/<command>-<space>-<settings hash>.jsonl)";
+
+const SHARD_HELP = "score only shard i of n (positions p with p mod n = i; i from 0); auto/n " +
+  "reads i from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. --out auto or a name with {shard}; " +
+  "combine the shards with gennas merge";
 
 function program(): Command {
   const root = new Command("gennas")
@@ -75,6 +80,7 @@ function program(): Command {
       .option("--archs <file>", "rank the architectures of this file (one per line) instead")
       .option("--limit <n>", "only the first n architectures of --archs", parsePositiveInteger)
       .option("--out <journal>", JOURNAL_HELP, "auto")
+      .option("--shard <i/n>", SHARD_HELP)
       .option("--report <html>", "HTML report (default: the journal path with .html)")
       .option(
         "--bootstrap <n>",
@@ -99,6 +105,7 @@ function program(): Command {
       out: flags.out,
       report: flags.report,
       bootstrap: flags.bootstrap,
+      shard: flags.shard,
       onEvent: (e: RankEvent) => {
         if (e.type === "start") {
           announceJournal(e.journal, e.resumed, e.done, e.total, "already scored");
@@ -157,6 +164,7 @@ function program(): Command {
     "combo",
   ).action(runTaskSearchCommand);
 
+  addMergeCommand(root);
   return root;
 }
 
@@ -170,6 +178,7 @@ interface RankFlags {
   out?: string;
   report?: string;
   bootstrap: number;
+  shard?: string;
 }
 
 export async function main(args: string[]): Promise<number> {

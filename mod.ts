@@ -29,6 +29,13 @@ export {
   STRATEGIES,
 } from "./src/search/arch_search.ts";
 export {
+  mergeJournals,
+  type MergeOptions,
+  type MergeReport,
+  type ShardCoverage,
+} from "./src/shard/merge.ts";
+export { parseShard, type Shard, shardPositions } from "./src/shard/shard.ts";
+export {
   searchTasks,
   type TaskSearchOptions,
   type TaskSearchProgress,

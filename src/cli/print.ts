@@ -50,6 +50,7 @@ export function printScore(r: ScoreReport, json: boolean): void {
 }
 
 export function printRank(r: RankReport): void {
+  if (r.shard) return printShard(r);
   const m = r.metrics;
   console.log(`ranked ${m.n} architectures against ${r.truthMetric}`);
   console.log(`sign convention  ${m.convention} (positive = lower loss ranks higher accuracy)`);
@@ -63,6 +64,20 @@ export function printRank(r: RankReport): void {
   if (failed) console.log(`non-finite       ${failed} losses (ranked last)`);
   if (r.journal) console.log(`journal          ${r.journal}`);
   if (r.report) console.log(`report           ${r.report}`);
+}
+
+function printShard(r: RankReport): void {
+  const { index, count } = r.shard!;
+  console.log(
+    `shard ${index}/${count}: ${r.archs.length} architectures scored (positions ≡ ${index} mod ${count})`,
+  );
+  if (Number.isFinite(r.secondsPerArch)) {
+    console.log(`seconds per arch ${r.secondsPerArch.toFixed(2)} (median of this run)`);
+  }
+  if (r.journal) console.log(`journal          ${r.journal}`);
+  console.log(
+    `next             gennas merge <the ${count} shard journals> for the ranking and report`,
+  );
 }
 
 export function printSearch(r: ArchSearchReport): void {

@@ -5,14 +5,25 @@
 import { resolve } from "node:path";
 import { acquireGpu, type Gpu } from "../gpu/device.ts";
 import { type ImageSet, loadImageSet } from "../data/images.ts";
-import { type RankingMetrics, rankingMetrics } from "../eval/metrics.ts";
-import { renderRankReport, writeReport } from "../eval/report.ts";
+import type { RankingMetrics } from "../eval/metrics.ts";
 import { accuraciesFor, loadTruth, type TruthTable } from "../eval/truth.ts";
+import {
+  checkShardOutputs,
+  inShard,
+  resolveShard,
+  type Shard,
+  shardJournalPath,
+  shardPositions,
+  type ShardRunRecord,
+  shardRunRecord,
+  shardSettings,
+} from "../shard/shard.ts";
 import { getSpace, type NetworkSpace } from "../spaces/index.ts";
 import { resolveTask } from "../tasks/presets.ts";
 import { InputError } from "../util/errors.ts";
 import { besideJournal, openRunJournal } from "../util/journal.ts";
 import { Rng } from "../util/rng.ts";
+import { type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
 import { scoreArch, type ScoreResult } from "./score.ts";
 import { type PreparedTask, prepareTask } from "./task.ts";
@@ -107,6 +118,9 @@ export interface RankOptions extends ProxyOptions {
   report?: string;
   /** Bootstrap resamples for the τ/ρ intervals (0: none). */
   bootstrap?: number;
+  /** Score only shard i of n ("i/n", "auto/n" reads i from SLURM_ARRAY_TASK_ID or
+   *  JOB_COMPLETION_INDEX); `gennas merge` combines the shard journals. */
+  shard?: string | Shard;
   onEvent?: (e: RankEvent) => void;
 }
 
@@ -122,14 +136,7 @@ export type RankEvent =
     total: number;
   };
 
-export interface RankedArch {
-  index: number;
-  arch: string;
-  key: string;
-  loss: number;
-  accuracy: number;
-  seconds: number;
-}
+export type { RankedArch };
 
 export interface RankReport {
   metrics: RankingMetrics;
@@ -140,16 +147,8 @@ export interface RankReport {
   journal?: string;
   report?: string;
   resumed: boolean;
-}
-
-interface RankRecord {
-  type: "score";
-  index: number;
-  arch: string;
-  key: string;
-  loss: number | null;
-  seconds: number;
-  trainLossFinal?: number | null;
+  /** Set for a shard: `archs` and `metrics` then cover its part of the candidates only. */
+  shard?: Shard;
 }
 
 /** An architecture to score, parsed once, and its canonical text (journals, reports). */
@@ -199,6 +198,8 @@ export async function rankCandidates<A>(
 
 /** Scores many architectures and correlates their losses with the benchmark's accuracies. */
 export async function rank(o: RankOptions): Promise<RankReport> {
+  const shard = resolveShard(o.shard);
+  checkShardOutputs(shard, o);
   const space = getSpace(o.space);
   const table = await loadTruth(space.name, o.truth, { dataset: o.dataset, metric: o.metric });
   const seed = o.settings?.seed ?? DEFAULT_PROXY_SETTINGS.seed;
@@ -221,11 +222,11 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     images: ctx.task.images,
     proxy: ctx.settings,
   };
-  const journal = await openRunJournal<RankRecord>({
-    out: o.out,
+  const journal = await openRunJournal<RankRecord | ShardRunRecord>({
+    out: shard ? await shardJournalPath(o.out!, "rank", ctx.space.name, settings, shard) : o.out,
     kind: "rank",
     label: ctx.space.name,
-    settings,
+    settings: shardSettings(settings, shard),
   });
   const out = journal.path;
   // Resuming keeps the scores of architectures that are still at the same position.
@@ -235,17 +236,21 @@ export async function rank(o: RankOptions): Promise<RankReport> {
       done.set(record.index, record);
     }
   }
+  const total = shardPositions(archs.length, shard).length;
   const freshSeconds: number[] = [];
   try {
     o.onEvent?.({
       type: "start",
-      total: archs.length,
+      total,
       done: done.size,
       resumed: journal.resumed,
       journal: out,
     });
     for (let index = 0; index < archs.length; index++) {
-      if (done.has(index)) continue;
+      if (done.has(index) || !inShard(index, shard)) continue;
+      if (shard && freshSeconds.length === 0) {
+        await journal.append(shardRunRecord(shard, ctx.gpu.adapterInfo.description));
+      }
       const result = await scoreArch(ctx.gpu, ctx.space, archs[index], ctx.task, ctx.settings);
       const record: RankRecord = {
         type: "score",
@@ -266,39 +271,24 @@ export async function rank(o: RankOptions): Promise<RankReport> {
         loss: result.loss,
         seconds: result.seconds,
         done: done.size,
-        total: archs.length,
+        total,
       });
     }
   } finally {
     journal.close();
   }
 
-  const ranked: RankedArch[] = archTexts.map((arch, index) => {
-    const r = done.get(index)!;
-    return {
-      index,
-      arch,
-      key: keys[index],
-      loss: r.loss ?? NaN,
-      accuracy: accuracies[index],
-      seconds: r.seconds,
-    };
+  const reportPath = shard
+    ? undefined
+    : o.report ?? (out ? besideJournal(out, ".html") : undefined);
+  const { archs: ranked, metrics } = await rankOutcome({
+    settings,
+    adapter: ctx.gpu.adapterInfo.description,
+    accuracies,
+    scored: done,
+    bootstrap: shard ? 0 : o.bootstrap,
+    report: reportPath,
   });
-  const metrics = rankingMetrics(ranked.map((r) => r.loss), accuracies, {
-    bootstrap: o.bootstrap ? { samples: o.bootstrap, rng: new Rng(ctx.settings.seed) } : undefined,
-  });
-  const reportPath = o.report ?? (out ? besideJournal(out, ".html") : undefined);
-  if (reportPath) {
-    await writeReport(
-      reportPath,
-      renderRankReport({
-        title: `GenNAS ranking — ${ctx.space.name}, task ${ctx.task.name}`,
-        settings: { ...withoutTaskConfig(settings), gpu: ctx.gpu.adapterInfo.description },
-        metrics,
-        points: ranked.map((r) => ({ label: r.arch, loss: r.loss, accuracy: r.accuracy })),
-      }),
-    );
-  }
   return {
     metrics,
     archs: ranked,
@@ -307,6 +297,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     journal: out,
     report: reportPath,
     resumed: journal.resumed,
+    shard,
   };
 }
 

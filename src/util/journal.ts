@@ -123,6 +123,23 @@ async function openLocked(path: string): Promise<Deno.FsFile> {
   return file;
 }
 
+/** Reads a journal without opening it for writing: its header and complete records. */
+export async function readJournal<R>(
+  path: string,
+): Promise<{ header: JournalHeader; records: R[]; droppedPartialLine: boolean }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new InputError(`journal ${path} does not exist`);
+    }
+    throw error;
+  }
+  const { header, records, droppedPartialLine } = parseJournal<R>(path, bytes);
+  return { header, records, droppedPartialLine };
+}
+
 /** `--out auto`: the journal a run gets when none is named. */
 export const AUTO_JOURNAL = "auto";
 export const AUTO_JOURNAL_DIR = "gennas-runs";

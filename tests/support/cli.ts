@@ -10,11 +10,14 @@ export interface CliResult {
 /** Tiny proxy settings so CLI tests stay fast on a software GPU. */
 export const TINY = ["--iters", "2", "--batch", "2", "--init-channels", "4"];
 
-export async function runCli(args: string[], o: { cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  o: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
     cwd: o.cwd ?? REPO,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...o.env },
     stdout: "piped",
     stderr: "piped",
   }).output();
