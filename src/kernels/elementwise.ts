@@ -1,8 +1,16 @@
 /** Elementwise kernels over flat f32 arrays: activations, their gradients, add/mul, fill. */
-import source from "../../shaders/elementwise.wgsl" with { type: "text" };
+import template from "../../shaders/elementwise.wgsl" with { type: "text" };
+import { declareBindings } from "../gpu/bindings.ts";
 import { grid1d, type Launch } from "../gpu/kernel.ts";
+import { preprocess } from "../gpu/wgsl.ts";
 
 const WG = 256;
+const source = preprocess(template);
+
+const UNARY = declareBindings({ src: "read", dst: "read_write" });
+const UNARY_BACKWARD = declareBindings({ saved: "read", gradOut: "read", gradIn: "read_write" });
+const BINARY = declareBindings({ lhs: "read", rhs: "read", out: "read_write" });
+const FILL = declareBindings({ dst: "read_write" });
 
 export const UNARY_OPS = ["identity", "relu", "sigmoid", "tanh", "leaky_relu", "scale"] as const;
 export type UnaryOp = typeof UNARY_OPS[number];
@@ -31,8 +39,9 @@ export function unary<B>(op: UnaryOp, n: number, src: B, dst: B, o: UnaryOptions
         ALPHA: o.alpha ?? defaultAlpha(op),
         ACCUMULATE: o.accumulate ? 1 : 0,
       },
+      layout: UNARY,
     },
-    bindings: [src, dst],
+    bindings: UNARY.bind({ src, dst }),
     workgroups: grid1d(n, WG),
   };
 }
@@ -60,8 +69,9 @@ export function unaryBackward<B>(
         ALPHA: o.alpha ?? defaultAlpha(op),
         ACCUMULATE: o.accumulate ? 1 : 0,
       },
+      layout: UNARY_BACKWARD,
     },
-    bindings: [saved, gradOut, gradIn],
+    bindings: UNARY_BACKWARD.bind({ saved, gradOut, gradIn }),
     workgroups: grid1d(n, WG),
   };
 }
@@ -83,8 +93,9 @@ export function binary<B>(
       source,
       entryPoint: "binary",
       constants: { N: n, BINOP: op === "mul" ? 1 : 0, ACCUMULATE: o.accumulate ? 1 : 0 },
+      layout: BINARY,
     },
-    bindings: [lhs, rhs, out],
+    bindings: BINARY.bind({ lhs, rhs, out }),
     workgroups: grid1d(n, WG),
   };
 }
@@ -92,8 +103,14 @@ export function binary<B>(
 /** dst = value over n elements. */
 export function fill<B>(n: number, dst: B, value: number): Launch<B> {
   return {
-    kernel: { name: "fill", source, entryPoint: "fill", constants: { N: n, ALPHA: value } },
-    bindings: [dst],
+    kernel: {
+      name: "fill",
+      source,
+      entryPoint: "fill",
+      constants: { N: n, ALPHA: value },
+      layout: FILL,
+    },
+    bindings: FILL.bind({ dst }),
     workgroups: grid1d(n, WG),
   };
 }
