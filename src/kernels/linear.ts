@@ -7,6 +7,7 @@ import template from "../../shaders/linear.wgsl" with { type: "text" };
 import { declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
 import { type DeviceClass, grid, type Launch, type LaunchContext } from "../gpu/kernel.ts";
 import { preprocess } from "../gpu/wgsl.ts";
+import { checkPositiveIntegers } from "./common.ts";
 
 const source = preprocess(template);
 
@@ -91,11 +92,7 @@ function gemm<B>(
 }
 
 function checkShape(s: LinearShape): void {
-  for (const [field, value] of Object.entries(s)) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(`linear: ${field} must be a positive integer, got ${value}`);
-    }
-  }
+  checkPositiveIntegers("linear", { ...s });
 }
 
 /** y (= or +=) x·wᵀ (+ bias). */
