@@ -20,7 +20,7 @@ const sourceHashes = new Map<string, string>();
  * FNV-1a (32 bits) of the source's UTF-16 code units, with its length: memoised, since kernel
  * sources are memoised strings that come back for every launch.
  */
-export function sourceHash(source: string): string {
+function sourceHash(source: string): string {
   let hash = sourceHashes.get(source);
   if (hash === undefined) {
     let h = 0x811c9dc5;
@@ -34,7 +34,7 @@ export function sourceHash(source: string): string {
 }
 
 /** Name, entry point, source, declared layout and constants: what makes a pipeline distinct. */
-export function cacheKey(spec: KernelSpec): string {
+function cacheKey(spec: KernelSpec): string {
   const constants = spec.constants ?? {};
   const parts = Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`);
   const layout = spec.layout?.key ?? "auto";

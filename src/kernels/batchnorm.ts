@@ -166,6 +166,11 @@ interface Variant {
   readonly affine: boolean;
 }
 
+const SPLIT_KERNELS = {
+  reduce: { name: "bn_backward_reduce_affine", entryPoint: "bn_backward_reduce", affine: true },
+  dx: { name: "bn_backward_dx_affine", entryPoint: "bn_backward_dx", affine: true },
+} as const;
+
 /** One launch: a workgroup per channel, or (`elements`) an invocation per element. */
 function bnLaunch<B>(
   ctx: LaunchContext<B>,
@@ -274,37 +279,15 @@ export function batchNormBackward<B>(
   const dbeta = required(io.dbeta, "dbeta (affine)");
   const affineFlags = { ...flags, ACCUMULATE_PARAMS: o.accumulateParams ? 1 : 0 };
   if ((ctx.maxStorageBuffers ?? Infinity) >= BACKWARD_AFFINE.entries.length) {
-    const bindings = BACKWARD_AFFINE.bind({
-      ...{ x, dy, dx, mean, invstd },
-      ...{ gamma, beta, dgamma, dbeta },
-    });
+    const bindings = BACKWARD_AFFINE.bind({ x, dy, dx, mean, invstd, gamma, beta, dgamma, dbeta });
     const kernel = { name: "bn_backward_affine", entryPoint: "bn_backward", affine: true };
     return [bnLaunch(ctx, s, kernel, affineFlags, BACKWARD_AFFINE, bindings)];
   }
   const coeffs = ctx.scratch(s.channels * COEFFS_PER_CHANNEL, "bn_backward_coeffs");
-  const reduce = {
-    name: "bn_backward_reduce_affine",
-    entryPoint: "bn_backward_reduce",
-    affine: true,
-  };
-  const elementwise = { name: "bn_backward_dx_affine", entryPoint: "bn_backward_dx", affine: true };
+  const reduce = SPLIT_REDUCE.bind({ x, dy, mean, invstd, coeffs, gamma, beta });
+  const elementwise = SPLIT_DX.bind({ x, dy, dx, coeffs, dgamma, dbeta });
   return [
-    bnLaunch(
-      ctx,
-      s,
-      reduce,
-      { RELU: flags.RELU },
-      SPLIT_REDUCE,
-      SPLIT_REDUCE.bind({ x, dy, mean, invstd, coeffs, gamma, beta }),
-    ),
-    bnLaunch(
-      ctx,
-      s,
-      elementwise,
-      affineFlags,
-      SPLIT_DX,
-      SPLIT_DX.bind({ x, dy, dx, coeffs, dgamma, dbeta }),
-      "elements",
-    ),
+    bnLaunch(ctx, s, SPLIT_KERNELS.reduce, { RELU: flags.RELU }, SPLIT_REDUCE, reduce),
+    bnLaunch(ctx, s, SPLIT_KERNELS.dx, affineFlags, SPLIT_DX, elementwise, "elements"),
   ];
 }
