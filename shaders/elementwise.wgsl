@@ -1,5 +1,4 @@
-// Elementwise kernels over flat f32 arrays. One invocation per element; the linear index folds
-// the workgroup grid's y dimension (see grid() in src/gpu/kernel.ts).
+// Elementwise kernels over flat f32 arrays, one invocation per element.
 //
 // OP selects the function for `unary` and its derivative for `unary_backward`:
 //   0 identity, 1 relu, 2 sigmoid, 3 tanh, 4 leaky_relu (slope ALPHA), 5 scale (by ALPHA)
@@ -12,9 +11,7 @@ override BINOP: u32 = 0u;
 override ALPHA: f32 = 0.0;
 override ACCUMULATE: bool = false;
 
-fn linear_index(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
-  return (wid.x + wid.y * nwg.x) * WG + lid.x;
-}
+#include "index"
 
 fn forward_op(v: f32) -> f32 {
   switch OP {
@@ -44,9 +41,9 @@ fn derivative(saved: f32) -> f32 {
 
 // dst (= or +=) f(src)
 @compute @workgroup_size(WG)
-fn unary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+fn unary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
          @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, lid, nwg);
+  let i = thread_index(wid, lid, nwg);
   if (i >= N) { return; }
   var v = forward_op(src[i]);
   if (ACCUMULATE) { v += dst[i]; }
@@ -59,9 +56,9 @@ fn unary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: v
 
 // grad_in (= or +=) grad_out * f'(saved); saved is y for relu/sigmoid/tanh, x for leaky_relu.
 @compute @workgroup_size(WG)
-fn unary_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+fn unary_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                   @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, lid, nwg);
+  let i = thread_index(wid, lid, nwg);
   if (i >= N) { return; }
   var g = grad_out[i] * derivative(saved[i]);
   if (ACCUMULATE) { g += grad_in[i]; }
@@ -74,9 +71,9 @@ fn unary_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
 
 // result (= or +=) lhs (+|*) rhs
 @compute @workgroup_size(WG)
-fn binary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+fn binary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
           @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, lid, nwg);
+  let i = thread_index(wid, lid, nwg);
   if (i >= N) { return; }
   var v = select(lhs[i] + rhs[i], lhs[i] * rhs[i], BINOP == 1u);
   if (ACCUMULATE) { v += result[i]; }
@@ -87,9 +84,9 @@ fn binary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
 
 // filled = ALPHA
 @compute @workgroup_size(WG)
-fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, lid, nwg);
+  let i = thread_index(wid, lid, nwg);
   if (i >= N) { return; }
   filled[i] = ALPHA;
 }

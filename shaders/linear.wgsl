@@ -30,8 +30,8 @@ const TN = 4u;
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> row_sum: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>; // gemm_bias
+@group(0) @binding(3) var<storage, read_write> row_sum: array<f32>; // gemm_row_sum
 
 struct Tile {
   m0: u32,
@@ -45,12 +45,14 @@ struct Block {
   a_sums: array<f32, TM>,
 }
 
+#include "index"
+
 // Workgroups are numbered row block first: group g covers rows (g / groups_per_row)·TM and
 // column blocks (g % groups_per_row)·WG + lid.x. The grid may fold into y (see grid()).
 fn tile_of(wid: vec3u, lid: vec3u, nwg: vec3u) -> Tile {
   let col_blocks = (N + TN - 1u) / TN;
   let groups_per_row = (col_blocks + WG - 1u) / WG;
-  let group = wid.x + wid.y * nwg.x;
+  let group = group_index(wid, nwg);
   let m0 = (group / groups_per_row) * TM;
   let col_block = (group % groups_per_row) * WG + lid.x;
   return Tile(m0, col_block * TN, col_block < col_blocks && m0 < M);

@@ -16,6 +16,8 @@ override SEED_HI: u32 = 0;
 
 const PI = 3.14159265358979;
 
+#include "index"
+
 @group(0) @binding(0) var<storage, read> clean: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> step: array<u32>;
@@ -54,9 +56,9 @@ fn sample(r: vec4u) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn add_noise(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+fn add_noise(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
              @builtin(num_workgroups) nwg: vec3u) {
-  let i = (wid.x + wid.y * nwg.x) * WG + lid.x;
+  let i = thread_index(wid, lid, nwg);
   if (i >= N) { return; }
   let t = step[0];
   if (LEVEL == 0.0) {

@@ -23,9 +23,7 @@ override LN_BETA1: f32 = -0.105360516;
 override LN_BETA2: f32 = -0.0010005003;
 override EPS: f32 = 1e-8;
 
-fn linear_index(wid: vec3u, lid: vec3u, nwg: vec3u) -> u32 {
-  return (wid.x + wid.y * nwg.x) * WG + lid.x;
-}
+#include "index"
 
 fn decayed_grad(i: u32, g: f32, p: f32) -> f32 {
   return select(g, g + WEIGHT_DECAY * p, i < DECAY_COUNT);
@@ -36,9 +34,9 @@ fn decayed_grad(i: u32, g: f32, p: f32) -> f32 {
 @group(0) @binding(2) var<storage, read_write> momentum_buf: array<f32>;
 
 @compute @workgroup_size(WG)
-fn sgd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+fn sgd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
        @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, lid, nwg);
+  let i = thread_index(wid, lid, nwg);
   if (i >= N) { return; }
   let p = params[i];
   var buf = decayed_grad(i, grads[i], p);
@@ -70,9 +68,9 @@ fn bias_correction(ln_beta: f32, t: f32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn adam(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+fn adam(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, lid, nwg);
+  let i = thread_index(wid, lid, nwg);
   if (i >= N) { return; }
   let t = f32(step[0] + 1u);
   let step_size = LR / bias_correction(LN_BETA1, t);

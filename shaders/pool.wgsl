@@ -9,7 +9,10 @@
 // on lavapipe than the general kernels). The `pool2_*` kernels do the same for the 2×2 stride-2
 // downsampling window on an even height and a width divisible by 8: one invocation per four
 // adjacent outputs, forward and backward (each input lies in exactly one window).
-// Bindings: 0 = src (x or dy), 1 = dst (y or dx), 2 = argmax (max pooling only, u32).
+// The source is generated at two widths (src/gpu/wgsl.ts): the general and global kernels read
+// and write f32 (argmax u32), the pool3/pool2 kernels vec4f (argmax vec4u).
+// Bindings: 0 = src (x or dy), 1 = dst (y or dx), 2 = argmax (max pooling only: written by the
+// forward, read by the backward).
 
 override WG: u32 = 256; // power of two for the global-pool reduction
 override N: u32;
@@ -25,41 +28,16 @@ override INCLUDE_PAD: bool = false;
 override ACCUMULATE: bool = false;
 override S: u32 = 1u; // spatial size of the global pool
 
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(2) var<storage, read_write> argmax_out: array<u32>;
-@group(0) @binding(2) var<storage, read> argmax_in: array<u32>;
+@group(0) @binding(0) var<storage, read> src: array<$T>;
+@group(0) @binding(1) var<storage, read_write> dst: array<$T>;
+@group(0) @binding(2) var<storage, read_write> argmax_out: array<$U>;
+@group(0) @binding(2) var<storage, read> argmax_in: array<$U>;
 
-@group(0) @binding(0) var<storage, read> src4: array<vec4f>;
-@group(0) @binding(1) var<storage, read_write> dst4: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> argmax_out4: array<vec4u>;
-@group(0) @binding(2) var<storage, read> argmax_in4: array<vec4u>;
+#include "index"
+#include "store"
 
+#if !VEC4
 var<workgroup> partial: array<f32, WG>;
-
-fn group_index(wid: vec3u, nwg: vec3u) -> u32 {
-  return wid.x + wid.y * nwg.x;
-}
-
-fn linear_index(wid: vec3u, lid: u32, nwg: vec3u) -> u32 {
-  return group_index(wid, nwg) * WG + lid;
-}
-
-fn store(i: u32, value: f32) {
-  var v = value;
-  if (ACCUMULATE) {
-    v += dst[i];
-  }
-  dst[i] = v;
-}
-
-// Plane index and (row, column) of flat element i of a [planes][h][w] tensor.
-fn split(i: u32, h: u32, w: u32) -> vec3u {
-  let plane = i / (h * w);
-  let r = i - plane * h * w;
-  let row = r / w;
-  return vec3u(plane, row, r - row * w);
-}
 
 // Window of output (oy, ox) clipped to the input: rows [x, y), columns [z, w).
 fn window(oy: u32, ox: u32) -> vec4u {
@@ -94,7 +72,7 @@ fn divisor(w: vec4u) -> f32 {
 @compute @workgroup_size(WG)
 fn maxpool_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                    @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, lid, nwg);
+  let i = thread_index(wid, lid, nwg);
   if (i >= N * C * OH * OW) { return; }
   let at = split(i, OH, OW);
   let w = window(at.y, at.z);
@@ -119,7 +97,7 @@ fn maxpool_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 @compute @workgroup_size(WG)
 fn maxpool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                     @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, lid, nwg);
+  let i = thread_index(wid, lid, nwg);
   if (i >= N * C * IH * IW) { return; }
   let at = split(i, IH, IW);
   let rows = covering(at.y, OH);
@@ -141,7 +119,7 @@ fn maxpool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
 @compute @workgroup_size(WG)
 fn avgpool_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                    @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, lid, nwg);
+  let i = thread_index(wid, lid, nwg);
   if (i >= N * C * OH * OW) { return; }
   let at = split(i, OH, OW);
   let w = window(at.y, at.z);
@@ -158,7 +136,7 @@ fn avgpool_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 @compute @workgroup_size(WG)
 fn avgpool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                     @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, lid, nwg);
+  let i = thread_index(wid, lid, nwg);
   if (i >= N * C * IH * IW) { return; }
   let at = split(i, IH, IW);
   let rows = covering(at.y, OH);
@@ -201,11 +179,12 @@ fn global_avg_forward(@builtin(workgroup_id) wid: vec3u,
 fn global_avg_backward(@builtin(workgroup_id) wid: vec3u,
                        @builtin(local_invocation_index) lid: u32,
                        @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear_index(wid, lid, nwg);
+  let i = thread_index(wid, lid, nwg);
   if (i >= N * C * S) { return; }
   store(i, src[i / S] / f32(S));
 }
 
+#else
 // ---- 3×3 stride 1 pad 1, four columns per invocation ------------------------------------------
 
 override IW4: u32 = IW / 4u;
@@ -242,20 +221,20 @@ fn right_valid(j: u32) -> vec4<bool> {
 
 // Neighbours in the padding read as 0 (values) or UNSET (argmax); callers mask them.
 fn row3(start: u32, j: u32) -> Row3 {
-  let b = src4[start + j];
+  let b = src[start + j];
   var a = vec4f(0.0);
   var c = vec4f(0.0);
-  if (j > 0u) { a = src4[start + j - 1u]; }
-  if (j + 1u < IW4) { c = src4[start + j + 1u]; }
+  if (j > 0u) { a = src[start + j - 1u]; }
+  if (j + 1u < IW4) { c = src[start + j + 1u]; }
   return Row3(vec4f(a.w, b.xyz), b, vec4f(b.yzw, c.x));
 }
 
 fn row3u(start: u32, j: u32) -> Row3u {
-  let b = argmax_in4[start + j];
+  let b = argmax_in[start + j];
   var a = vec4u(UNSET);
   var c = vec4u(UNSET);
-  if (j > 0u) { a = argmax_in4[start + j - 1u]; }
-  if (j + 1u < IW4) { c = argmax_in4[start + j + 1u]; }
+  if (j > 0u) { a = argmax_in[start + j - 1u]; }
+  if (j + 1u < IW4) { c = argmax_in[start + j + 1u]; }
   return Row3u(vec4u(a.w, b.xyz), b, vec4u(b.yzw, c.x));
 }
 
@@ -287,14 +266,6 @@ fn split4(q: u32) -> Quad {
   return Quad(at.x, at.y, at.z);
 }
 
-fn store4(q: u32, value: vec4f) {
-  var v = value;
-  if (ACCUMULATE) {
-    v += dst4[q];
-  }
-  dst4[q] = v;
-}
-
 struct Best {
   value: vec4f,
   index: vec4u,
@@ -309,7 +280,7 @@ fn consider(best: Best, v: vec4f, index: vec4u, valid: vec4<bool>) -> Best {
 @compute @workgroup_size(WG)
 fn pool3_max_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                      @builtin(num_workgroups) nwg: vec3u) {
-  let q = linear_index(wid, lid, nwg);
+  let q = thread_index(wid, lid, nwg);
   if (q >= N * C * IH * IW4) { return; }
   let at = split4(q);
   let col = columns(at.j);
@@ -321,15 +292,15 @@ fn pool3_max_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
     best = consider(best, r.centre, p, vec4<bool>(true));
     best = consider(best, r.right, p + 1u, right_valid(at.j));
   }
-  store4(q, best.value);
-  argmax_out4[q] = best.index;
+  store(q, best.value);
+  argmax_out[q] = best.index;
 }
 
 @compute @workgroup_size(WG)
 fn pool3_max_backward(@builtin(workgroup_id) wid: vec3u,
                       @builtin(local_invocation_index) lid: u32,
                       @builtin(num_workgroups) nwg: vec3u) {
-  let q = linear_index(wid, lid, nwg);
+  let q = thread_index(wid, lid, nwg);
   if (q >= N * C * IH * IW4) { return; }
   let at = split4(q);
   let p = at.row * IW + columns(at.j);
@@ -342,13 +313,13 @@ fn pool3_max_backward(@builtin(workgroup_id) wid: vec3u,
     grad += select(vec4f(0.0), g.centre, a.centre == p);
     grad += select(vec4f(0.0), g.right, a.right == p);
   }
-  store4(q, grad);
+  store(q, grad);
 }
 
 @compute @workgroup_size(WG)
 fn pool3_avg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                      @builtin(num_workgroups) nwg: vec3u) {
-  let q = linear_index(wid, lid, nwg);
+  let q = thread_index(wid, lid, nwg);
   if (q >= N * C * IH * IW4) { return; }
   let at = split4(q);
   var sum = vec4f(0.0);
@@ -356,7 +327,7 @@ fn pool3_avg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
     let r = row3(row_start(at.plane, iy), at.j);
     sum += r.left + r.centre + r.right; // out-of-bounds neighbours read as 0
   }
-  store4(q, sum / divisor4(at.row, columns(at.j)));
+  store(q, sum / divisor4(at.row, columns(at.j)));
 }
 
 // dx = Σ over the covering windows of dy / divisor(window), windows in row-major order.
@@ -364,7 +335,7 @@ fn pool3_avg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
 fn pool3_avg_backward(@builtin(workgroup_id) wid: vec3u,
                       @builtin(local_invocation_index) lid: u32,
                       @builtin(num_workgroups) nwg: vec3u) {
-  let q = linear_index(wid, lid, nwg);
+  let q = thread_index(wid, lid, nwg);
   if (q >= N * C * IH * IW4) { return; }
   let at = split4(q);
   let col = columns(at.j);
@@ -377,7 +348,7 @@ fn pool3_avg_backward(@builtin(workgroup_id) wid: vec3u,
     let from_right = g.right / divisor4(oy, col + 1u);
     grad += select(vec4f(0.0), from_right, right_valid(at.j));
   }
-  store4(q, grad);
+  store(q, grad);
 }
 
 // ---- 2×2 stride 2 pad 0, four output columns per invocation -------------------------------------
@@ -401,10 +372,10 @@ fn window2_start(plane: u32, oy: u32, j: u32) -> u32 {
 }
 
 fn windows2(top: u32) -> Windows2 {
-  let a = src4[top];
-  let b = src4[top + 1u];
-  let c = src4[top + IW4];
-  let d = src4[top + IW4 + 1u];
+  let a = src[top];
+  let b = src[top + 1u];
+  let c = src[top + IW4];
+  let d = src[top + IW4 + 1u];
   return Windows2(
     vec4f(a.x, a.z, b.x, b.z),
     vec4f(a.y, a.w, b.y, b.w),
@@ -422,14 +393,14 @@ fn split_out4(q: u32) -> Quad {
 // Stores per-window values `left`/`right` (the window's left/right input column) of one input
 // row: input columns 8j..8j+3, then 8j+4..8j+7.
 fn store_row2(start: u32, left: vec4f, right: vec4f) {
-  store4(start, vec4f(left.x, right.x, left.y, right.y));
-  store4(start + 1u, vec4f(left.z, right.z, left.w, right.w));
+  store(start, vec4f(left.x, right.x, left.y, right.y));
+  store(start + 1u, vec4f(left.z, right.z, left.w, right.w));
 }
 
 @compute @workgroup_size(WG)
 fn pool2_max_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                      @builtin(num_workgroups) nwg: vec3u) {
-  let q = linear_index(wid, lid, nwg);
+  let q = thread_index(wid, lid, nwg);
   if (q >= N * C * OH * OW4) { return; }
   let at = split_out4(q);
   let w = windows2(window2_start(at.plane, at.row, at.j));
@@ -441,19 +412,19 @@ fn pool2_max_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
   best = consider(best, w.top_right, p + 1u, all);
   best = consider(best, w.bottom_left, p + IW, all);
   best = consider(best, w.bottom_right, p + IW + 1u, all);
-  store4(q, best.value);
-  argmax_out4[q] = best.index;
+  store(q, best.value);
+  argmax_out[q] = best.index;
 }
 
 @compute @workgroup_size(WG)
 fn pool2_max_backward(@builtin(workgroup_id) wid: vec3u,
                       @builtin(local_invocation_index) lid: u32,
                       @builtin(num_workgroups) nwg: vec3u) {
-  let q = linear_index(wid, lid, nwg);
+  let q = thread_index(wid, lid, nwg);
   if (q >= N * C * OH * OW4) { return; }
   let at = split_out4(q);
-  let g = src4[q];
-  let a = argmax_in4[q];
+  let g = src[q];
+  let a = argmax_in[q];
   let p = 2u * at.row * IW + 2u * columns(at.j);
   let zero = vec4f(0.0);
   let top = window2_start(at.plane, at.row, at.j);
@@ -464,23 +435,24 @@ fn pool2_max_backward(@builtin(workgroup_id) wid: vec3u,
 @compute @workgroup_size(WG)
 fn pool2_avg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                      @builtin(num_workgroups) nwg: vec3u) {
-  let q = linear_index(wid, lid, nwg);
+  let q = thread_index(wid, lid, nwg);
   if (q >= N * C * OH * OW4) { return; }
   let at = split_out4(q);
   let w = windows2(window2_start(at.plane, at.row, at.j));
   // Row-major order, as avgpool_forward adds them; no padding, so the divisor is 4 either way.
-  store4(q, (((w.top_left + w.top_right) + w.bottom_left) + w.bottom_right) / 4.0);
+  store(q, (((w.top_left + w.top_right) + w.bottom_left) + w.bottom_right) / 4.0);
 }
 
 @compute @workgroup_size(WG)
 fn pool2_avg_backward(@builtin(workgroup_id) wid: vec3u,
                       @builtin(local_invocation_index) lid: u32,
                       @builtin(num_workgroups) nwg: vec3u) {
-  let q = linear_index(wid, lid, nwg);
+  let q = thread_index(wid, lid, nwg);
   if (q >= N * C * OH * OW4) { return; }
   let at = split_out4(q);
-  let g = src4[q] / 4.0;
+  let g = src[q] / 4.0;
   let top = window2_start(at.plane, at.row, at.j);
   store_row2(top, g, g);
   store_row2(top + IW4, g, g);
 }
+#endif

@@ -433,6 +433,33 @@ Deno.test("batch norm factories reject missing buffers", () => {
   );
 });
 
+Deno.test("batch norm affine backward without dx: the same dγ, dβ (fused and split)", async () => {
+  await withBench(async (bench) => {
+    const rng = new Rng("bn-no-dx");
+    const s = { batch: 2, channels: 3, spatial: 16 };
+    const n = elements(s);
+    const inputs = {
+      ...{ x: bench.input(activations(rng, s)), dy: bench.input(randomArray(rng, n)) },
+      ...{ mean: bench.input(randomArray(rng, 3)), invstd: bench.input([1, 2, 3]) },
+      ...{ gamma: bench.input(randomArray(rng, 3)), beta: bench.input(randomArray(rng, 3)) },
+    };
+    const o = { affine: true, relu: true };
+    for (const maxStorageBuffers of [8, 9]) {
+      const ctx = { ...bench.context, maxStorageBuffers };
+      const grads = () => ({ dgamma: bench.output(3), dbeta: bench.output(3) });
+      const [a, b] = [grads(), grads()];
+      await bench.run([
+        ...batchNormBackward(ctx, s, { ...inputs, ...a, dx: bench.output(n) }, o),
+        ...batchNormBackward(ctx, s, { ...inputs, ...b }, o),
+      ]);
+      const out = await bench.recorder.readback([a.dgamma, a.dbeta, b.dgamma, b.dbeta]);
+      const exact = { atol: 0, rtol: 0 };
+      assertClose(out[2], Array.from(out[0]), exact, `dgamma, ${maxStorageBuffers} buffers`);
+      assertClose(out[3], Array.from(out[1]), exact, `dbeta, ${maxStorageBuffers} buffers`);
+    }
+  });
+});
+
 Deno.test("batch norm launches: one per pass; two for affine backward on 8-buffer devices", () => {
   const count = (what: string, launches: unknown[], expected: number) => {
     if (launches.length !== expected) {

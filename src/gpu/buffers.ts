@@ -4,9 +4,6 @@ import type { BufferSlice } from "./kernel.ts";
 export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
   GPUBufferUsage.COPY_DST;
 
-/** Bytes to which every bound slice offset is aligned (WebGPU's minimum guarantee). */
-export const SLICE_ALIGN_BYTES = 256;
-
 export function alignUp(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
 }
@@ -48,9 +45,4 @@ export class BufferAllocator {
     this.#buffers.length = 0;
     this.bytes = 0;
   }
-}
-
-/** Whole-buffer slice. */
-export function whole(buffer: GPUBuffer): BufferSlice {
-  return { buffer, offset: 0, size: buffer.size };
 }

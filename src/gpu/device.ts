@@ -1,7 +1,8 @@
 /**
  * Adapter and device acquisition. One device per process, shared by every graph.
  */
-import { type DeviceClass, PipelineCache } from "./kernel.ts";
+import type { DeviceClass } from "./kernel.ts";
+import { PipelineCache } from "./pipelines.ts";
 
 /** No WebGPU adapter could be found: says what to install. */
 export class GpuUnavailableError extends Error {
@@ -14,14 +15,6 @@ export class GpuUnavailableError extends Error {
         "On a GPU machine, install the vendor's Vulkan (Linux), Metal (macOS) or DX12 (Windows) driver.",
     );
     this.name = "GpuUnavailableError";
-  }
-}
-
-/** A WGSL compile or pipeline validation error, naming the kernel it came from. */
-export class ShaderError extends Error {
-  constructor(readonly kernel: string, message: string) {
-    super(`kernel ${kernel}: ${message}`);
-    this.name = "ShaderError";
   }
 }
 

@@ -1,10 +1,11 @@
 /**
- * The kernel contract. A kernel is a name, WGSL source, an entry point and override constants
- * (sizes, flags, scalars); name + constants form the pipeline cache key. A kernel *factory*
+ * The kernel contract. A kernel is a name, WGSL source, an entry point, override constants
+ * (sizes, flags, scalars) and, optionally, its declared bindings (src/gpu/bindings.ts); the
+ * pipeline cache keys on all of them (src/gpu/pipelines.ts). A kernel *factory*
  * (src/kernels/*.ts) turns shapes and options into `Launch`es whose bindings are of a generic
  * type B: BufferSlices in kernel tests, tensor references in the graph.
  */
-import { ShaderError } from "./device.ts";
+import type { DeclaredBindings } from "./bindings.ts";
 
 export interface KernelSpec {
   /** Family and variant, e.g. "conv2d_fwd_b8x8x8"; names errors and the cache entry. */
@@ -13,15 +14,20 @@ export interface KernelSpec {
   readonly entryPoint?: string;
   /** WGSL `override` values; every distinct set is a distinct pipeline (JIT cost on lavapipe). */
   readonly constants?: Readonly<Record<string, number>>;
+  /**
+   * The bind-group layout; absent: `layout: "auto"`, where every binding must be statically used
+   * by the entry point and none may be left out.
+   */
+  readonly layout?: DeclaredBindings;
 }
 
 /**
- * One dispatch. bindings[i] is @group(0) @binding(i); every binding must be statically used by
- * the entry point (layouts are "auto").
+ * One dispatch. bindings[i] is @group(0) @binding(i); `undefined` leaves an optional declared
+ * binding empty.
  */
 export interface Launch<B> {
   readonly kernel: KernelSpec;
-  readonly bindings: readonly B[];
+  readonly bindings: readonly (B | undefined)[];
   readonly workgroups: readonly [number, number, number];
 }
 
@@ -67,74 +73,4 @@ export function grid(count: number): [number, number, number] {
 /** Workgroups for `threads` invocations at `workgroupSize` per group (see `grid`). */
 export function grid1d(threads: number, workgroupSize: number): [number, number, number] {
   return grid(Math.ceil(threads / workgroupSize));
-}
-
-export function cacheKey(spec: KernelSpec): string {
-  const constants = spec.constants ?? {};
-  const keys = Object.keys(constants).sort();
-  const parts = keys.map((k) => `${k}=${constants[k]}`);
-  return `${spec.name}|${spec.entryPoint ?? "main"}|${parts.join(",")}`;
-}
-
-/**
- * Shape-keyed pipeline cache. Creation is synchronous; validation errors are collected from
- * error scopes and surfaced, with the kernel's name, by `verify()`.
- */
-export class PipelineCache {
-  readonly #device: GPUDevice;
-  readonly #pipelines = new Map<string, GPUComputePipeline>();
-  readonly #modules = new Map<string, GPUShaderModule>();
-  #pending: Promise<void>[] = [];
-  created = 0;
-
-  constructor(device: GPUDevice) {
-    this.#device = device;
-  }
-
-  get size(): number {
-    return this.#pipelines.size;
-  }
-
-  get(spec: KernelSpec): GPUComputePipeline {
-    const key = cacheKey(spec);
-    const cached = this.#pipelines.get(key);
-    if (cached) return cached;
-    const device = this.#device;
-    device.pushErrorScope("validation");
-    device.pushErrorScope("internal");
-    const module = this.#module(spec);
-    const pipeline = device.createComputePipeline({
-      label: spec.name,
-      layout: "auto",
-      compute: { module, entryPoint: spec.entryPoint ?? "main", constants: spec.constants ?? {} },
-    });
-    const internal = device.popErrorScope();
-    const validation = device.popErrorScope();
-    this.#pending.push(
-      Promise.all([internal, validation]).then(([a, b]) => {
-        const error = a ?? b;
-        if (error) throw new ShaderError(spec.name, error.message);
-      }),
-    );
-    this.#pipelines.set(key, pipeline);
-    this.created++;
-    return pipeline;
-  }
-
-  #module(spec: KernelSpec): GPUShaderModule {
-    const key = `${spec.name}\u0000${spec.source}`;
-    let module = this.#modules.get(key);
-    if (!module) {
-      module = this.#device.createShaderModule({ label: spec.name, code: spec.source });
-      this.#modules.set(key, module);
-    }
-    return module;
-  }
-
-  /** Rejects with the first ShaderError among pipelines created since the last call. */
-  async verify(): Promise<void> {
-    const pending = this.#pending;
-    this.#pending = [];
-    await Promise.all(pending);
-  }
 }

@@ -13,18 +13,36 @@ export interface Dispatch {
   readonly label: string;
 }
 
-/** Builds the pipeline (cached) and bind group of a launch over concrete buffer slices. */
+/**
+ * Builds the pipeline (cached) and bind group of a launch over concrete buffer slices; an empty
+ * optional binding gets the device's placeholder buffer.
+ */
 export function bindLaunch(gpu: Gpu, launch: Launch<BufferSlice>): Dispatch {
-  const pipeline = gpu.pipelines.get(launch.kernel);
+  const { name, layout } = launch.kernel;
+  const { pipeline, bindGroupLayout } = gpu.pipelines.get(launch.kernel);
+  if (layout && launch.bindings.length !== layout.entries.length) {
+    throw new Error(
+      `kernel ${name}: ${launch.bindings.length} bindings for ${layout.entries.length} declared`,
+    );
+  }
   const bindGroup = gpu.device.createBindGroup({
-    label: launch.kernel.name,
-    layout: pipeline.getBindGroupLayout(0),
-    entries: launch.bindings.map((slice, binding) => ({
-      binding,
-      resource: { buffer: slice.buffer, offset: slice.offset, size: slice.size },
-    })),
+    label: name,
+    layout: bindGroupLayout,
+    entries: launch.bindings.map((slice, binding): GPUBindGroupEntry => {
+      if (slice) {
+        return {
+          binding,
+          resource: { buffer: slice.buffer, offset: slice.offset, size: slice.size },
+        };
+      }
+      const declared = layout?.entries[binding];
+      if (!declared?.optional) {
+        throw new Error(`kernel ${name}: binding ${binding} (${declared?.name}) is required`);
+      }
+      return { binding, resource: { buffer: gpu.pipelines.placeholder(declared.access) } };
+    }),
   });
-  return { pipeline, bindGroup, workgroups: launch.workgroups, label: launch.kernel.name };
+  return { pipeline, bindGroup, workgroups: launch.workgroups, label: name };
 }
 
 export class Recorder {

@@ -370,7 +370,7 @@ function lifetimes(c: CompileResult): TransientRequest[] {
     const seen = new Map<number, { first: number; last: number }>();
     launches.forEach((launch, i) => {
       for (const slot of launch.bindings) {
-        if (slot.placement !== "transient") continue;
+        if (slot?.placement !== "transient") continue;
         const interval = seen.get(slot.id);
         if (interval) interval.last = base + i;
         else seen.set(slot.id, { first: base + i, last: base + i });
@@ -458,7 +458,7 @@ export class CompiledGraph {
       return slice;
     };
     const bind = (launch: Launch<Slot>) =>
-      bindLaunch(gpu, { ...launch, bindings: launch.bindings.map(resolve) });
+      bindLaunch(gpu, { ...launch, bindings: launch.bindings.map((s) => s && resolve(s)) });
     gpu.device.pushErrorScope("validation");
     const trainDispatches = c.train.map(bind);
     const evalDispatches = c.evaluation.map(bind);

@@ -264,7 +264,7 @@ export class BatchNormOp extends OpNode {
     return batchNormBackward(ctx, this.#shape, {
       x: ctx.value(this.x),
       dy: ctx.grad(this.y),
-      dx: dx ? dx.slot : ctx.scratch(this.x.size, `${this.name}.unused_dx`),
+      dx: dx?.slot,
       mean: ctx.value(this.mean),
       invstd: ctx.value(this.invstd),
       gamma: this.gamma ? ctx.value(this.gamma) : undefined,

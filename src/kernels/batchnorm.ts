@@ -6,8 +6,11 @@
  * buffers; where `ctx.maxStorageBuffers` is below that it takes two launches (a per-channel
  * reduce, then an elementwise dx pass).
  */
-import source from "../../shaders/batchnorm.wgsl" with { type: "text" };
+import template from "../../shaders/batchnorm.wgsl" with { type: "text" };
+import { declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
 import { grid, type Launch, type LaunchContext } from "../gpu/kernel.ts";
+import { preprocess, widthDefines } from "../gpu/wgsl.ts";
+import { checkPositiveIntegers } from "./common.ts";
 
 export interface BatchNormShape {
   batch: number;
@@ -47,7 +50,8 @@ export interface BatchNormForwardIO<B> {
 export interface BatchNormBackwardIO<B> {
   x: B;
   dy: B;
-  dx: B;
+  /** Absent when x needs no gradient (dγ/dβ are still computed). */
+  dx?: B;
   mean: B;
   invstd: B;
   gamma?: B;
@@ -68,8 +72,53 @@ export interface BatchNormBackwardOptions {
 /** Floats of per-channel coefficients passed from the split backward reduce to its dx launch. */
 const COEFFS_PER_CHANNEL = 8;
 
-/** Storage buffers of the one-launch affine backward: x, dy, dx, mean, invstd, γ, β, dγ, dβ. */
-const FUSED_AFFINE_BACKWARD_BUFFERS = 9;
+/** γ, β (gamma, beta) and, in the backward, dγ, dβ are bound in the affine variants only. */
+const FORWARD = declareBindings({
+  x: "read",
+  y: "read_write",
+  mean: "read_write?",
+  invstd: "read_write?",
+  gamma: "read?",
+  beta: "read?",
+  runningMean: "read_write?",
+  runningVar: "read_write?",
+});
+const BACKWARD_PLAIN = declareBindings({
+  x: "read",
+  dy: "read",
+  dx: "read_write",
+  mean: "read",
+  invstd: "read",
+});
+const BACKWARD_AFFINE = declareBindings({
+  x: "read",
+  dy: "read",
+  dx: "read_write?",
+  mean: "read",
+  invstd: "read",
+  gamma: "read",
+  beta: "read",
+  dgamma: "read_write",
+  dbeta: "read_write",
+});
+/** The affine backward in two launches, on devices with fewer than 9 storage buffers. */
+const SPLIT_REDUCE = declareBindings({
+  x: "read",
+  dy: "read",
+  mean: "read",
+  invstd: "read",
+  coeffs: "read_write",
+  gamma: "read",
+  beta: "read",
+});
+const SPLIT_DX = declareBindings({
+  x: "read",
+  dy: "read",
+  dx: "read_write?",
+  coeffs: "read",
+  dgamma: "read_write",
+  dbeta: "read_write",
+});
 
 /**
  * Launch geometry. lavapipe runs a workgroup on one core in 8-lane steps: a per-channel group of
@@ -92,21 +141,13 @@ function vectorised(s: BatchNormShape): boolean {
   return s.spatial % 4 === 0;
 }
 
-function entryPoint(base: string, s: BatchNormShape): string {
-  return vectorised(s) ? `${base}_vec4` : base;
-}
-
 /** Invocations an elementwise kernel needs: one per element, or per vec4. */
 function elementItems(s: BatchNormShape): number {
   return (s.batch * s.channels * s.spatial) / (vectorised(s) ? 4 : 1);
 }
 
 function checkShape(s: BatchNormShape): void {
-  for (const [name, value] of Object.entries(s)) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(`batch norm: ${name} must be a positive integer, got ${value}`);
-    }
-  }
+  checkPositiveIntegers("batch norm", { ...s });
 }
 
 function required<B>(value: B | undefined, what: string): B {
@@ -118,28 +159,42 @@ function shapeConstants(s: BatchNormShape): Record<string, number> {
   return { N: s.batch, C: s.channels, S: s.spatial };
 }
 
-/** One launch of `base`: a workgroup per channel, or (`elements`) an invocation per element. */
+/** A kernel of the generated source: its entry point and the name of the variant it runs. */
+interface Variant {
+  readonly name: string;
+  readonly entryPoint: string;
+  readonly affine: boolean;
+}
+
+const SPLIT_KERNELS = {
+  reduce: { name: "bn_backward_reduce_affine", entryPoint: "bn_backward_reduce", affine: true },
+  dx: { name: "bn_backward_dx_affine", entryPoint: "bn_backward_dx", affine: true },
+} as const;
+
+/** One launch: a workgroup per channel, or (`elements`) an invocation per element. */
 function bnLaunch<B>(
   ctx: LaunchContext<B>,
   s: BatchNormShape,
-  base: string,
+  v: Variant,
   constants: Record<string, number>,
-  bindings: B[],
+  layout: DeclaredBindings,
+  bindings: (B | undefined)[],
   over: "channels" | "elements" = "channels",
 ): Launch<B> {
-  const name = entryPoint(base, s);
+  const vec4 = vectorised(s);
   const geometry = GEOMETRY[ctx.deviceClass];
   const perChannel = over === "channels";
   return {
     kernel: {
-      name,
-      source,
-      entryPoint: name,
+      name: vec4 ? `${v.name}_vec4` : v.name,
+      source: preprocess(template, { ...widthDefines(vec4 ? 4 : 1), AFFINE: v.affine }),
+      entryPoint: v.entryPoint,
       constants: {
         WG: perChannel ? geometry.channelWG : geometry.elementWG,
         ...shapeConstants(s),
         ...constants,
       },
+      layout,
     },
     bindings,
     workgroups: perChannel ? grid(s.channels) : elementwiseGroups(ctx, elementItems(s)),
@@ -158,43 +213,47 @@ export function batchNormForward<B>(
   o: BatchNormOptions,
 ): Launch<B>[] {
   checkShape(s);
-  const eps = o.eps ?? 1e-5;
-  const variant = o.affine ? "affine" : "plain";
-  const params = o.affine
-    ? [required(io.gamma, "gamma (affine)"), required(io.beta, "beta (affine)")]
-    : [];
-  const flags = { EPS: eps, RELU: o.relu ? 1 : 0, ACCUMULATE: o.accumulate ? 1 : 0 };
+  const affine = o.affine;
+  const variant = affine ? "affine" : "plain";
+  const params = affine
+    ? { gamma: required(io.gamma, "gamma (affine)"), beta: required(io.beta, "beta (affine)") }
+    : {};
+  const flags = { EPS: o.eps ?? 1e-5, RELU: o.relu ? 1 : 0, ACCUMULATE: o.accumulate ? 1 : 0 };
   if (o.mode === "eval") {
-    const running = [
-      required(io.runningMean, "runningMean (eval mode)"),
-      required(io.runningVar, "runningVar (eval mode)"),
-    ];
-    return [bnLaunch(ctx, s, `bn_eval_${variant}`, flags, [
-      io.x,
-      io.y,
-      ...running,
+    const bindings = FORWARD.bind({
+      x: io.x,
+      y: io.y,
       ...params,
-    ])];
+      runningMean: required(io.runningMean, "runningMean (eval mode)"),
+      runningVar: required(io.runningVar, "runningVar (eval mode)"),
+    });
+    const kernel = { name: `bn_eval_${variant}`, entryPoint: "bn_eval", affine };
+    return [bnLaunch(ctx, s, kernel, flags, FORWARD, bindings)];
   }
-  const mean = required(io.mean, "mean (train mode)");
-  const invstd = required(io.invstd, "invstd (train mode)");
   const tracked = io.runningMean !== undefined || io.runningVar !== undefined;
   const running = tracked
-    ? [
-      required(io.runningMean, "runningMean (with runningVar)"),
-      required(io.runningVar, "runningVar (with runningMean)"),
-    ]
-    : [];
-  const base = `bn_train_${variant}${tracked ? "_tracked" : ""}`;
-  const constants = { ...flags, ...(tracked ? { MOMENTUM: o.momentum ?? 0.1 } : {}) };
-  return [
-    bnLaunch(ctx, s, base, constants, [io.x, io.y, mean, invstd, ...params, ...running]),
-  ];
+    ? {
+      runningMean: required(io.runningMean, "runningMean (with runningVar)"),
+      runningVar: required(io.runningVar, "runningVar (with runningMean)"),
+    }
+    : {};
+  const bindings = FORWARD.bind({
+    x: io.x,
+    y: io.y,
+    mean: required(io.mean, "mean (train mode)"),
+    invstd: required(io.invstd, "invstd (train mode)"),
+    ...params,
+    ...running,
+  });
+  const name = `bn_train_${variant}${tracked ? "_tracked" : ""}`;
+  const constants = { ...flags, ...(tracked ? { TRACKED: 1, MOMENTUM: o.momentum ?? 0.1 } : {}) };
+  return [bnLaunch(ctx, s, { name, entryPoint: "bn_train", affine }, constants, FORWARD, bindings)];
 }
 
 /**
  * Train-mode backward from the saved batch statistics. With relu the mask (γ·x̂ + β > 0) is
- * recomputed from x. dγ/dβ (affine) are written or added (accumulateParams); dx = or +=.
+ * recomputed from x. dγ/dβ (affine) are written or added (accumulateParams); dx = or +=, where
+ * given (the plain backward needs it).
  */
 export function batchNormBackward<B>(
   ctx: LaunchContext<B>,
@@ -203,57 +262,32 @@ export function batchNormBackward<B>(
   o: BatchNormBackwardOptions,
 ): Launch<B>[] {
   checkShape(s);
-  const params = o.affine
-    ? [required(io.gamma, "gamma (affine)"), required(io.beta, "beta (affine)")]
-    : [];
-  const grads = o.affine
-    ? [required(io.dgamma, "dgamma (affine)"), required(io.dbeta, "dbeta (affine)")]
-    : [];
   const flags = {
     RELU: o.relu ? 1 : 0,
+    INPUT_GRAD: io.dx === undefined ? 0 : 1,
     ACCUMULATE: o.accumulate ? 1 : 0,
-    ...(o.affine ? { ACCUMULATE_PARAMS: o.accumulateParams ? 1 : 0 } : {}),
   };
+  const { x, dy, dx, mean, invstd } = io;
   if (!o.affine) {
-    return [
-      bnLaunch(ctx, s, "bn_backward_plain", flags, [
-        io.x,
-        io.dy,
-        io.dx,
-        io.mean,
-        io.invstd,
-      ]),
-    ];
+    const bindings = BACKWARD_PLAIN.bind({ x, dy, dx: required(dx, "dx (plain)"), mean, invstd });
+    const kernel = { name: "bn_backward_plain", entryPoint: "bn_backward", affine: false };
+    return [bnLaunch(ctx, s, kernel, flags, BACKWARD_PLAIN, bindings)];
   }
-  if ((ctx.maxStorageBuffers ?? Infinity) >= FUSED_AFFINE_BACKWARD_BUFFERS) {
-    return [
-      bnLaunch(ctx, s, "bn_backward_affine", flags, [
-        io.x,
-        io.dy,
-        io.dx,
-        io.mean,
-        io.invstd,
-        ...params,
-        ...grads,
-      ]),
-    ];
+  const gamma = required(io.gamma, "gamma (affine)");
+  const beta = required(io.beta, "beta (affine)");
+  const dgamma = required(io.dgamma, "dgamma (affine)");
+  const dbeta = required(io.dbeta, "dbeta (affine)");
+  const affineFlags = { ...flags, ACCUMULATE_PARAMS: o.accumulateParams ? 1 : 0 };
+  if ((ctx.maxStorageBuffers ?? Infinity) >= BACKWARD_AFFINE.entries.length) {
+    const bindings = BACKWARD_AFFINE.bind({ x, dy, dx, mean, invstd, gamma, beta, dgamma, dbeta });
+    const kernel = { name: "bn_backward_affine", entryPoint: "bn_backward", affine: true };
+    return [bnLaunch(ctx, s, kernel, affineFlags, BACKWARD_AFFINE, bindings)];
   }
   const coeffs = ctx.scratch(s.channels * COEFFS_PER_CHANNEL, "bn_backward_coeffs");
+  const reduce = SPLIT_REDUCE.bind({ x, dy, mean, invstd, coeffs, gamma, beta });
+  const elementwise = SPLIT_DX.bind({ x, dy, dx, coeffs, dgamma, dbeta });
   return [
-    bnLaunch(ctx, s, "bn_backward_reduce_affine", { RELU: flags.RELU }, [
-      io.x,
-      io.dy,
-      io.mean,
-      io.invstd,
-      coeffs,
-      ...params,
-    ]),
-    bnLaunch(ctx, s, "bn_backward_dx_affine", flags, [
-      io.x,
-      io.dy,
-      io.dx,
-      coeffs,
-      ...grads,
-    ], "elements"),
+    bnLaunch(ctx, s, SPLIT_KERNELS.reduce, { RELU: flags.RELU }, SPLIT_REDUCE, reduce),
+    bnLaunch(ctx, s, SPLIT_KERNELS.dx, affineFlags, SPLIT_DX, elementwise, "elements"),
   ];
 }

@@ -1,8 +1,16 @@
 /** Elementwise kernels over flat f32 arrays: activations, their gradients, add/mul, fill. */
-import source from "../../shaders/elementwise.wgsl" with { type: "text" };
+import template from "../../shaders/elementwise.wgsl" with { type: "text" };
+import { declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
 import { grid1d, type Launch } from "../gpu/kernel.ts";
+import { preprocess } from "../gpu/wgsl.ts";
 
 const WG = 256;
+const source = preprocess(template);
+
+const UNARY = declareBindings({ src: "read", dst: "read_write" });
+const UNARY_BACKWARD = declareBindings({ saved: "read", gradOut: "read", gradIn: "read_write" });
+const BINARY = declareBindings({ lhs: "read", rhs: "read", out: "read_write" });
+const FILL = declareBindings({ dst: "read_write" });
 
 export const UNARY_OPS = ["identity", "relu", "sigmoid", "tanh", "leaky_relu", "scale"] as const;
 export type UnaryOp = typeof UNARY_OPS[number];
@@ -18,23 +26,34 @@ function defaultAlpha(op: UnaryOp): number {
   return op === "leaky_relu" ? 0.01 : op === "scale" ? 1 : 0;
 }
 
+/** One invocation per element over n elements. */
+function elementwise<B>(
+  name: string,
+  entryPoint: string,
+  constants: Record<string, number>,
+  layout: DeclaredBindings,
+  bindings: (B | undefined)[],
+): Launch<B> {
+  return {
+    kernel: { name, source, entryPoint, constants, layout },
+    bindings,
+    workgroups: grid1d(constants.N, WG),
+  };
+}
+
+function unaryConstants(op: UnaryOp, n: number, o: UnaryOptions): Record<string, number> {
+  return {
+    N: n,
+    OP: UNARY_OPS.indexOf(op),
+    ALPHA: o.alpha ?? defaultAlpha(op),
+    ACCUMULATE: o.accumulate ? 1 : 0,
+  };
+}
+
 /** dst (= or +=) op(src), over n elements. */
 export function unary<B>(op: UnaryOp, n: number, src: B, dst: B, o: UnaryOptions = {}): Launch<B> {
-  return {
-    kernel: {
-      name: `unary_${op}`,
-      source,
-      entryPoint: "unary",
-      constants: {
-        N: n,
-        OP: UNARY_OPS.indexOf(op),
-        ALPHA: o.alpha ?? defaultAlpha(op),
-        ACCUMULATE: o.accumulate ? 1 : 0,
-      },
-    },
-    bindings: [src, dst],
-    workgroups: grid1d(n, WG),
-  };
+  const bindings = UNARY.bind({ src, dst });
+  return elementwise(`unary_${op}`, "unary", unaryConstants(op, n, o), UNARY, bindings);
 }
 
 /**
@@ -49,21 +68,9 @@ export function unaryBackward<B>(
   gradIn: B,
   o: UnaryOptions = {},
 ): Launch<B> {
-  return {
-    kernel: {
-      name: `unary_backward_${op}`,
-      source,
-      entryPoint: "unary_backward",
-      constants: {
-        N: n,
-        OP: UNARY_OPS.indexOf(op),
-        ALPHA: o.alpha ?? defaultAlpha(op),
-        ACCUMULATE: o.accumulate ? 1 : 0,
-      },
-    },
-    bindings: [saved, gradOut, gradIn],
-    workgroups: grid1d(n, WG),
-  };
+  const constants = unaryConstants(op, n, o);
+  const bindings = UNARY_BACKWARD.bind({ saved, gradOut, gradIn });
+  return elementwise(`unary_backward_${op}`, "unary_backward", constants, UNARY_BACKWARD, bindings);
 }
 
 export type BinaryOp = "add" | "mul";
@@ -77,23 +84,11 @@ export function binary<B>(
   out: B,
   o: { accumulate?: boolean } = {},
 ): Launch<B> {
-  return {
-    kernel: {
-      name: `binary_${op}`,
-      source,
-      entryPoint: "binary",
-      constants: { N: n, BINOP: op === "mul" ? 1 : 0, ACCUMULATE: o.accumulate ? 1 : 0 },
-    },
-    bindings: [lhs, rhs, out],
-    workgroups: grid1d(n, WG),
-  };
+  const constants = { N: n, BINOP: op === "mul" ? 1 : 0, ACCUMULATE: o.accumulate ? 1 : 0 };
+  return elementwise(`binary_${op}`, "binary", constants, BINARY, BINARY.bind({ lhs, rhs, out }));
 }
 
 /** dst = value over n elements. */
 export function fill<B>(n: number, dst: B, value: number): Launch<B> {
-  return {
-    kernel: { name: "fill", source, entryPoint: "fill", constants: { N: n, ALPHA: value } },
-    bindings: [dst],
-    workgroups: grid1d(n, WG),
-  };
+  return elementwise("fill", "fill", { N: n, ALPHA: value }, FILL, FILL.bind({ dst }));
 }

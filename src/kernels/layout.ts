@@ -2,8 +2,11 @@
  * Data movement over NCHW f32 tensors: nearest-neighbour resampling (the GenNAS taps' 8×8
  * subsampling) and channel-range copies (concat, slice backward, NB-101 truncation).
  */
-import source from "../../shaders/layout.wgsl" with { type: "text" };
+import template from "../../shaders/layout.wgsl" with { type: "text" };
+import { declareBindings } from "../gpu/bindings.ts";
 import { grid1d, type Launch, type LaunchContext } from "../gpu/kernel.ts";
+import { preprocess, widthDefines } from "../gpu/wgsl.ts";
+import { checkPositiveIntegers, planeConstants } from "./common.ts";
 
 export interface SubsampleShape {
   batch: number;
@@ -33,13 +36,9 @@ interface AccumulateOption {
 
 const WG = 256;
 
-function checkPositiveIntegers(what: string, values: Record<string, number>): void {
-  for (const [name, value] of Object.entries(values)) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(`${what}: ${name} must be a positive integer, got ${value}`);
-    }
-  }
-}
+/** Both families: src read, dst written (x → y, or dy → dx). */
+const BINDINGS = declareBindings({ src: "read", dst: "read_write" });
+const RESAMPLE = { 1: { copy: false, width: 1 }, 4: { copy: false, width: 4 } } as const;
 
 /**
  * in/out rounded to f32, as PyTorch's nearest kernels compute the scale (float division), so the
@@ -53,15 +52,31 @@ function subsampleConstants(s: SubsampleShape, o: AccumulateOption): Record<stri
   checkPositiveIntegers("nearest subsample", { ...s });
   return {
     WG,
-    N: s.batch,
-    C: s.channels,
-    IH: s.inH,
-    IW: s.inW,
-    OH: s.outH,
-    OW: s.outW,
+    ...planeConstants(s.batch, s.channels, [s.inH, s.inW], [s.outH, s.outW]),
     SCALE_H: nearestScale(s.inH, s.outH),
     SCALE_W: nearestScale(s.inW, s.outW),
     ACCUMULATE: o.accumulate ? 1 : 0,
+  };
+}
+
+/** A launch of the channel-copy (`copy`) or resampling source at one width. */
+function layoutLaunch<B>(
+  entryPoint: string,
+  family: { copy: boolean; width: 1 | 4 },
+  constants: Record<string, number>,
+  bindings: (B | undefined)[],
+  elements: number,
+): Launch<B> {
+  return {
+    kernel: {
+      name: family.width === 4 ? `${entryPoint}_vec4` : entryPoint,
+      source: preprocess(template, { ...widthDefines(family.width), COPY: family.copy }),
+      entryPoint,
+      constants,
+      layout: BINDINGS,
+    },
+    bindings,
+    workgroups: grid1d(elements / family.width, WG),
   };
 }
 
@@ -72,41 +87,32 @@ export function nearestSubsampleForward<B>(
   io: { x: B; y: B },
   o: AccumulateOption = {},
 ): Launch<B>[] {
-  const entryPoint = "subsample_forward";
-  return [{
-    kernel: { name: entryPoint, source, entryPoint, constants: subsampleConstants(s, o) },
-    bindings: [io.x, io.y],
-    workgroups: grid1d(s.batch * s.channels * s.outH * s.outW, WG),
-  }];
+  const constants = subsampleConstants(s, o);
+  const bindings = BINDINGS.bind({ src: io.x, dst: io.y });
+  const outputs = s.batch * s.channels * s.outH * s.outW;
+  return [layoutLaunch("subsample_forward", RESAMPLE[1], constants, bindings, outputs)];
 }
 
-/** dx (= or +=) Σ of dy over the outputs that sampled each input; 0 where none did. */
+/**
+ * dx (= or +=) Σ of dy over the outputs that sampled each input; 0 where none did. Rows divisible
+ * by 4 get the vec4 kernels; integer ratios (the GenNAS taps) a strided one.
+ */
 export function nearestSubsampleBackward<B>(
   _ctx: LaunchContext<B>,
   s: SubsampleShape,
   io: { dy: B; dx: B },
   o: AccumulateOption = {},
 ): Launch<B>[] {
-  const { entryPoint, invocations } = subsampleBackwardKernel(s);
+  const width = s.inW % 4 === 0 ? 4 : 1;
+  const strided = width === 4 && isIntegerRatio(s);
   const ratios: Record<string, number> = isIntegerRatio(s)
     ? { KH: s.inH / s.outH, KW: s.inW / s.outW }
     : {};
   const constants = { ...subsampleConstants(s, o), ...ratios };
-  return [{
-    kernel: { name: entryPoint, source, entryPoint, constants },
-    bindings: [io.dy, io.dx],
-    workgroups: grid1d(invocations, WG),
-  }];
-}
-
-/** Rows divisible by 4 get the vec4 kernels; integer ratios (the GenNAS taps) a strided one. */
-function subsampleBackwardKernel(s: SubsampleShape): { entryPoint: string; invocations: number } {
-  const elements = s.batch * s.channels * s.inH * s.inW;
-  if (s.inW % 4 !== 0) return { entryPoint: "subsample_backward", invocations: elements };
-  const entryPoint = isIntegerRatio(s)
-    ? "subsample_backward_strided_vec4"
-    : "subsample_backward_vec4";
-  return { entryPoint, invocations: elements / 4 };
+  const bindings = BINDINGS.bind({ src: io.dy, dst: io.dx });
+  const entryPoint = strided ? "subsample_backward_strided" : "subsample_backward";
+  const inputs = s.batch * s.channels * s.inH * s.inW;
+  return [layoutLaunch(entryPoint, RESAMPLE[width], constants, bindings, inputs)];
 }
 
 function isIntegerRatio(s: SubsampleShape): boolean {
@@ -149,28 +155,20 @@ export function channelCopy<B>(
   o: { accumulate?: boolean; zeroRest?: boolean } = {},
 ): Launch<B>[] {
   checkChannelCopy(s, o);
-  const vec4 = s.spatial % 4 === 0;
-  const base = o.zeroRest ? "channel_copy_zero_rest" : "channel_copy";
-  const entryPoint = vec4 ? `${base}_vec4` : base;
-  const written = o.zeroRest ? s.dstChannels : s.count;
-  return [{
-    kernel: {
-      name: entryPoint,
-      source,
-      entryPoint,
-      constants: {
-        WG,
-        N: s.batch,
-        S: s.spatial,
-        SRC_C: s.srcChannels,
-        SRC_OFF: s.srcOffset,
-        DST_C: s.dstChannels,
-        DST_OFF: s.dstOffset,
-        COUNT: s.count,
-        ...(o.zeroRest ? {} : { ACCUMULATE: o.accumulate ? 1 : 0 }),
-      },
-    },
-    bindings: [io.src, io.dst],
-    workgroups: grid1d(s.batch * written * s.spatial / (vec4 ? 4 : 1), WG),
-  }];
+  const width = s.spatial % 4 === 0 ? 4 : 1;
+  const constants = {
+    WG,
+    N: s.batch,
+    S: s.spatial,
+    SRC_C: s.srcChannels,
+    SRC_OFF: s.srcOffset,
+    DST_C: s.dstChannels,
+    DST_OFF: s.dstOffset,
+    COUNT: s.count,
+    ...(o.zeroRest ? {} : { ACCUMULATE: o.accumulate ? 1 : 0 }),
+  };
+  const entryPoint = o.zeroRest ? "channel_copy_zero_rest" : "channel_copy";
+  const written = s.batch * (o.zeroRest ? s.dstChannels : s.count) * s.spatial;
+  const family = { copy: true, width } as const;
+  return [layoutLaunch(entryPoint, family, constants, BINDINGS.bind(io), written)];
 }

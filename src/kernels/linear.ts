@@ -3,8 +3,22 @@
  * both gradients are one strided matrix-product kernel (shaders/linear.wgsl) with 8×4 register
  * blocks per invocation; only the strides differ.
  */
-import source from "../../shaders/linear.wgsl" with { type: "text" };
+import template from "../../shaders/linear.wgsl" with { type: "text" };
+import { declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
 import { type DeviceClass, grid, type Launch, type LaunchContext } from "../gpu/kernel.ts";
+import { preprocess } from "../gpu/wgsl.ts";
+import { checkPositiveIntegers } from "./common.ts";
+
+const source = preprocess(template);
+
+/** Bindings of gemm and gemm_bias (C + bias[n]), and of gemm_row_sum (row_sum[m] = Σ_k A). */
+const WITH_BIAS = declareBindings({ a: "read", b: "read", c: "read_write", bias: "read?" });
+const WITH_ROW_SUM = declareBindings({
+  a: "read",
+  b: "read",
+  c: "read_write",
+  rowSum: "read_write?",
+});
 
 export interface LinearShape {
   batch: number;
@@ -48,7 +62,8 @@ function gemm<B>(
   name: string,
   entryPoint: GemmEntry,
   g: GemmShape,
-  bindings: readonly B[],
+  layout: DeclaredBindings,
+  bindings: readonly (B | undefined)[],
   accumulate: boolean | undefined,
 ): Launch<B> {
   const wg = workgroupSize(ctx.deviceClass);
@@ -69,6 +84,7 @@ function gemm<B>(
         B_SN: g.bSn,
         ACCUMULATE: accumulate ? 1 : 0,
       },
+      layout,
     },
     bindings,
     workgroups: grid(Math.ceil(g.m / BLOCK_ROWS) * groupsPerRowBlock),
@@ -76,11 +92,7 @@ function gemm<B>(
 }
 
 function checkShape(s: LinearShape): void {
-  for (const [field, value] of Object.entries(s)) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(`linear: ${field} must be a positive integer, got ${value}`);
-    }
-  }
+  checkPositiveIntegers("linear", { ...s });
 }
 
 /** y (= or +=) x·wᵀ (+ bias). */
@@ -100,9 +112,9 @@ export function linearForward<B>(
     bSk: 1,
     bSn: s.inFeatures,
   };
-  const bindings = io.bias === undefined ? [io.x, io.w, io.y] : [io.x, io.w, io.y, io.bias];
+  const bindings = WITH_BIAS.bind({ a: io.x, b: io.w, c: io.y, bias: io.bias });
   const entry = io.bias === undefined ? "gemm" : "gemm_bias";
-  return [gemm(ctx, `linear_fwd_${entry}`, entry, shape, bindings, o.accumulate)];
+  return [gemm(ctx, `linear_fwd_${entry}`, entry, shape, WITH_BIAS, bindings, o.accumulate)];
 }
 
 /** dx (= or +=) dy·w. */
@@ -122,7 +134,8 @@ export function linearBackwardData<B>(
     bSk: s.inFeatures,
     bSn: 1,
   };
-  return [gemm(ctx, "linear_bwd_data", "gemm", shape, [io.dy, io.w, io.dx], o.accumulate)];
+  const bindings = WITH_BIAS.bind({ a: io.dy, b: io.w, c: io.dx });
+  return [gemm(ctx, "linear_bwd_data", "gemm", shape, WITH_BIAS, bindings, o.accumulate)];
 }
 
 /** dw (= or +=) dyᵀ·x and dbias (= or +=) Σ_batch dy. */
@@ -142,7 +155,8 @@ export function linearBackwardWeight<B>(
     bSk: s.inFeatures,
     bSn: 1,
   };
-  const bindings = io.dbias === undefined ? [io.dy, io.x, io.dw] : [io.dy, io.x, io.dw, io.dbias];
+  const bindings = WITH_ROW_SUM.bind({ a: io.dy, b: io.x, c: io.dw, rowSum: io.dbias });
   const entry = io.dbias === undefined ? "gemm" : "gemm_row_sum";
-  return [gemm(ctx, `linear_bwd_weight_${entry}`, entry, shape, bindings, o.accumulate)];
+  const name = `linear_bwd_weight_${entry}`;
+  return [gemm(ctx, name, entry, shape, WITH_ROW_SUM, bindings, o.accumulate)];
 }

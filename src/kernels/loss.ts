@@ -3,8 +3,20 @@
  * per-workgroup partial sums into a scratch buffer, then one final launch. The value stays on
  * the GPU, optionally in the slot of a loss-history buffer named by a u32 counter.
  */
-import source from "../../shaders/loss.wgsl" with { type: "text" };
+import template from "../../shaders/loss.wgsl" with { type: "text" };
+import { declareBindings } from "../gpu/bindings.ts";
 import { type DeviceClass, grid, type Launch, type LaunchContext } from "../gpu/kernel.ts";
+import { preprocess } from "../gpu/wgsl.ts";
+
+const source = preprocess(template);
+
+const PARTIAL = declareBindings({
+  out: "read",
+  target: "read",
+  partials: "read_write",
+  grad: "read_write?",
+});
+const FINAL = declareBindings({ partials: "read", loss: "read_write", index: "read?" });
 
 export interface MseStage<B> {
   /** Elements in out, target and grad. */
@@ -46,13 +58,11 @@ function stagePartial<B>(
   t: ReductionTiling,
 ): Launch<B> {
   const withGrad = stage.grad !== undefined;
-  const bindings = [stage.out, stage.target, partials];
-  if (stage.grad !== undefined) bindings.push(stage.grad);
   return {
     kernel: {
       name: withGrad ? "mse_partial_grad" : "mse_partial",
       source,
-      entryPoint: withGrad ? "mse_partial_grad" : "mse_partial",
+      entryPoint: "mse_partial",
       constants: {
         WG: t.wg,
         PER_THREAD: t.perThread,
@@ -60,9 +70,11 @@ function stagePartial<B>(
         SCALE: stage.weight / stage.n,
         PART_OFFSET: partOffset,
         GROUPS: groups,
+        GRAD: withGrad ? 1 : 0,
       },
+      layout: PARTIAL,
     },
-    bindings,
+    bindings: PARTIAL.bind({ out: stage.out, target: stage.target, partials, grad: stage.grad }),
     workgroups: grid(groups),
   };
 }
@@ -89,16 +101,15 @@ export function mseLoss<B>(
     offset += groups[s];
   });
   const indexed = io.index !== undefined;
-  const bindings = [partials, io.loss];
-  if (io.index !== undefined) bindings.push(io.index);
   launches.push({
     kernel: {
       name: indexed ? "mse_final_indexed" : "mse_final",
       source,
-      entryPoint: indexed ? "mse_final_indexed" : "mse_final",
-      constants: { WG: t.wg, PARTS: parts },
+      entryPoint: "mse_final",
+      constants: { WG: t.wg, PARTS: parts, INDEXED: indexed ? 1 : 0 },
+      layout: FINAL,
     },
-    bindings,
+    bindings: FINAL.bind({ partials, loss: io.loss, index: io.index }),
     workgroups: [1, 1, 1],
   });
   return launches;

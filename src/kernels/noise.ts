@@ -3,11 +3,15 @@
  * (Philox4x32-10) of (seed, step[0], element index), so every step draws fresh noise without any
  * state and a seed reproduces a run.
  */
-import source from "../../shaders/noise.wgsl" with { type: "text" };
+import template from "../../shaders/noise.wgsl" with { type: "text" };
 import { allowed } from "../util/errors.ts";
+import { declareBindings } from "../gpu/bindings.ts";
 import { grid1d, type Launch, type LaunchContext } from "../gpu/kernel.ts";
+import { preprocess } from "../gpu/wgsl.ts";
 
 const WG = 256;
+const source = preprocess(template);
+const BINDINGS = declareBindings({ clean: "read", dst: "read_write", step: "read" });
 
 export const NOISE_KINDS = ["uniform", "gaussian"] as const;
 export type NoiseKind = typeof NOISE_KINDS[number];
@@ -59,8 +63,9 @@ export function addNoise<B>(
         SEED_LO: o.seed % 2 ** 32,
         SEED_HI: Math.floor(o.seed / 2 ** 32),
       },
+      layout: BINDINGS,
     },
-    bindings: [io.clean, io.dst, io.step],
+    bindings: BINDINGS.bind(io),
     workgroups: grid1d(n, WG),
   }];
 }

@@ -2,10 +2,23 @@
  * Optimizer updates as one dispatch each over a flat parameter buffer (shaders/optim.wgsl), and
  * the u32 step counter that Adam's bias correction, the loss history and the noise read.
  */
-import source from "../../shaders/optim.wgsl" with { type: "text" };
+import template from "../../shaders/optim.wgsl" with { type: "text" };
+import { declareBindings } from "../gpu/bindings.ts";
 import { grid1d, type Launch, type LaunchContext } from "../gpu/kernel.ts";
+import { preprocess } from "../gpu/wgsl.ts";
 
 const WG = 256;
+const source = preprocess(template);
+
+const SGD = declareBindings({ params: "read_write", grads: "read", momentum: "read_write" });
+const ADAM = declareBindings({
+  params: "read_write",
+  grads: "read",
+  m: "read_write",
+  v: "read_write",
+  step: "read",
+});
+const INCREMENT = declareBindings({ counter: "read_write" });
 
 export interface SgdOptions {
   lr: number;
@@ -66,8 +79,9 @@ export function sgdStep<B>(
         WEIGHT_DECAY: o.weightDecay,
         DECAY_COUNT: o.decayCount,
       },
+      layout: SGD,
     },
-    bindings: [io.params, io.grads, io.momentum],
+    bindings: SGD.bind(io),
     workgroups: grid1d(n, WG),
   }];
 }
@@ -107,8 +121,9 @@ export function adamStep<B>(
         WEIGHT_DECAY: o.weightDecay,
         DECAY_COUNT: o.decayCount,
       },
+      layout: ADAM,
     },
-    bindings: [io.params, io.grads, io.m, io.v, io.step],
+    bindings: ADAM.bind(io),
     workgroups: grid1d(n, WG),
   }];
 }
@@ -116,8 +131,8 @@ export function adamStep<B>(
 /** counter[0] += 1 (one invocation). */
 export function stepIncrement<B>(counter: B): Launch<B> {
   return {
-    kernel: { name: "step_increment", source, entryPoint: "increment" },
-    bindings: [counter],
+    kernel: { name: "step_increment", source, entryPoint: "increment", layout: INCREMENT },
+    bindings: INCREMENT.bind({ counter }),
     workgroups: [1, 1, 1],
   };
 }

@@ -3,8 +3,11 @@
  * with argmax, average pooling with or without padded positions in the divisor, and global
  * average pooling. Backward passes gather (no atomics), so results are deterministic.
  */
-import source from "../../shaders/pool.wgsl" with { type: "text" };
+import template from "../../shaders/pool.wgsl" with { type: "text" };
+import { declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
 import { grid, grid1d, type Launch, type LaunchContext } from "../gpu/kernel.ts";
+import { preprocess, widthDefines } from "../gpu/wgsl.ts";
+import { checkPositiveIntegers, planeConstants } from "./common.ts";
 
 export interface Pool2dShape {
   batch: number;
@@ -35,13 +38,9 @@ export interface AvgPoolOptions extends PoolAccumulateOptions {
 
 const WG = 256;
 
-function checkPositiveIntegers(what: string, values: Record<string, number>): void {
-  for (const [name, value] of Object.entries(values)) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(`${what}: ${name} must be a positive integer, got ${value}`);
-    }
-  }
-}
+const MAP = declareBindings({ src: "read", dst: "read_write" });
+const MAX_FORWARD = declareBindings({ x: "read", y: "read_write", argmax: "read_write" });
+const MAX_BACKWARD = declareBindings({ dy: "read", dx: "read_write", argmax: "read" });
 
 /** Output size in floor mode; throws on windows PyTorch rejects. */
 export function poolOutputSize(s: Pool2dShape): { outH: number; outW: number } {
@@ -64,17 +63,16 @@ function poolConstants(s: Pool2dShape, accumulate: boolean | undefined): Record<
   const { outH, outW } = poolOutputSize(s);
   return {
     WG,
-    N: s.batch,
-    C: s.channels,
-    IH: s.inH,
-    IW: s.inW,
-    OH: outH,
-    OW: outW,
+    ...planeConstants(s.batch, s.channels, [s.inH, s.inW], [outH, outW]),
     K: s.kernel,
     STRIDE: s.stride,
     PAD: s.pad,
     ACCUMULATE: accumulate ? 1 : 0,
   };
+}
+
+function avgConstants(s: Pool2dShape, o: AvgPoolOptions): Record<string, number> {
+  return { ...poolConstants(s, o.accumulate), INCLUDE_PAD: o.countIncludePad ? 1 : 0 };
 }
 
 function outputElements(s: Pool2dShape): number {
@@ -86,14 +84,23 @@ function inputElements(s: Pool2dShape): number {
   return s.batch * s.channels * s.inH * s.inW;
 }
 
+/** The vec4 kernels (pool3_*, pool2_*) come from the vec4 source, the others from the f32 one. */
 function poolLaunch<B>(
   entryPoint: string,
   constants: Record<string, number>,
-  bindings: B[],
+  layout: DeclaredBindings,
+  bindings: (B | undefined)[],
   threads: number,
+  width: 1 | 4 = 1,
 ): Launch<B> {
   return {
-    kernel: { name: entryPoint, source, entryPoint, constants },
+    kernel: {
+      name: entryPoint,
+      source: preprocess(template, widthDefines(width)),
+      entryPoint,
+      constants,
+      layout,
+    },
     bindings,
     workgroups: grid1d(threads, WG),
   };
@@ -123,17 +130,18 @@ function windowLaunch<B>(
   op: "max_forward" | "max_backward" | "avg_forward" | "avg_backward",
   general: { entryPoint: string; threads: number },
   constants: Record<string, number>,
-  bindings: B[],
+  layout: DeclaredBindings,
+  bindings: (B | undefined)[],
 ): Launch<B> {
   if (isPool3Window(s)) {
     const quads = s.batch * s.channels * s.inH * (s.inW / 4);
-    return poolLaunch(`pool3_${op}`, constants, bindings, quads);
+    return poolLaunch(`pool3_${op}`, constants, layout, bindings, quads, 4);
   }
   if (isPool2Window(s)) {
     const quads = s.batch * s.channels * (s.inH / 2) * (s.inW / 8);
-    return poolLaunch(`pool2_${op}`, constants, bindings, quads);
+    return poolLaunch(`pool2_${op}`, constants, layout, bindings, quads, 4);
   }
-  return poolLaunch(general.entryPoint, constants, bindings, general.threads);
+  return poolLaunch(general.entryPoint, constants, layout, bindings, general.threads);
 }
 
 /**
@@ -148,7 +156,7 @@ export function maxPool2dForward<B>(
 ): Launch<B>[] {
   const general = { entryPoint: "maxpool_forward", threads: outputElements(s) };
   const constants = poolConstants(s, o.accumulate);
-  return [windowLaunch(s, "max_forward", general, constants, [io.x, io.y, io.argmax])];
+  return [windowLaunch(s, "max_forward", general, constants, MAX_FORWARD, MAX_FORWARD.bind(io))];
 }
 
 /** dx[p] (= or +=) Σ dy over the windows whose argmax is p. */
@@ -160,7 +168,8 @@ export function maxPool2dBackward<B>(
 ): Launch<B>[] {
   const general = { entryPoint: "maxpool_backward", threads: inputElements(s) };
   const constants = poolConstants(s, o.accumulate);
-  return [windowLaunch(s, "max_backward", general, constants, [io.dy, io.dx, io.argmax])];
+  const bindings = MAX_BACKWARD.bind(io);
+  return [windowLaunch(s, "max_backward", general, constants, MAX_BACKWARD, bindings)];
 }
 
 export function avgPool2dForward<B>(
@@ -170,8 +179,8 @@ export function avgPool2dForward<B>(
   o: AvgPoolOptions,
 ): Launch<B>[] {
   const general = { entryPoint: "avgpool_forward", threads: outputElements(s) };
-  const constants = { ...poolConstants(s, o.accumulate), INCLUDE_PAD: o.countIncludePad ? 1 : 0 };
-  return [windowLaunch(s, "avg_forward", general, constants, [io.x, io.y])];
+  const bindings = MAP.bind({ src: io.x, dst: io.y });
+  return [windowLaunch(s, "avg_forward", general, avgConstants(s, o), MAP, bindings)];
 }
 
 export function avgPool2dBackward<B>(
@@ -181,8 +190,8 @@ export function avgPool2dBackward<B>(
   o: AvgPoolOptions,
 ): Launch<B>[] {
   const general = { entryPoint: "avgpool_backward", threads: inputElements(s) };
-  const constants = { ...poolConstants(s, o.accumulate), INCLUDE_PAD: o.countIncludePad ? 1 : 0 };
-  return [windowLaunch(s, "avg_backward", general, constants, [io.dy, io.dx])];
+  const bindings = MAP.bind({ src: io.dy, dst: io.dx });
+  return [windowLaunch(s, "avg_backward", general, avgConstants(s, o), MAP, bindings)];
 }
 
 /** Threads per (n, c) row of the global pool: lavapipe runs 8 lanes per step, GPUs want more. */
@@ -202,7 +211,7 @@ export function globalAvgPoolForward<B>(
   return [{
     kernel: {
       name: "global_avg_forward",
-      source,
+      source: preprocess(template, widthDefines(1)),
       entryPoint: "global_avg_forward",
       constants: {
         WG: wg,
@@ -211,8 +220,9 @@ export function globalAvgPoolForward<B>(
         S: s.spatial,
         ACCUMULATE: o.accumulate ? 1 : 0,
       },
+      layout: MAP,
     },
-    bindings: [io.x, io.y],
+    bindings: MAP.bind({ src: io.x, dst: io.y }),
     workgroups: grid(s.batch * s.channels),
   }];
 }
@@ -232,7 +242,8 @@ export function globalAvgPoolBackward<B>(
     S: s.spatial,
     ACCUMULATE: o.accumulate ? 1 : 0,
   };
+  const bindings = MAP.bind({ src: io.dy, dst: io.dx });
   return [
-    poolLaunch("global_avg_backward", constants, [io.dy, io.dx], s.batch * s.channels * s.spatial),
+    poolLaunch("global_avg_backward", constants, MAP, bindings, s.batch * s.channels * s.spatial),
   ];
 }
