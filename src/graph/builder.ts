@@ -6,21 +6,23 @@ import { conv2dOutputSize, conv2dShape, convertWeightLayout } from "../kernels/c
 import { poolOutputSize } from "../kernels/pool.ts";
 import type { UnaryOp } from "../kernels/elementwise.ts";
 import {
-  AvgPoolOp,
   BatchNormOp,
-  ConcatOp,
   Conv2dOp,
-  GlobalAvgPoolOp,
   LinearOp,
-  MaxPoolOp,
   MulOp,
   type NoiseConfig,
   NoisyInputOp,
   type OpNode,
-  SliceChannelsOp,
-  SubsampleOp,
   UnaryOpNode,
 } from "./ops.ts";
+import {
+  AvgPoolOp,
+  ConcatOp,
+  GlobalAvgPoolOp,
+  MaxPoolOp,
+  SliceChannelsOp,
+  SubsampleOp,
+} from "./ops_layout.ts";
 import {
   type InitSpec,
   Param,

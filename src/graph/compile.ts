@@ -8,7 +8,7 @@ import { alignUp, BufferAllocator } from "../gpu/buffers.ts";
 import type { BufferSlice, DeviceClass, Launch } from "../gpu/kernel.ts";
 import { bindLaunch, type Dispatch, Recorder } from "../gpu/recorder.ts";
 import { mseLoss } from "../kernels/loss.ts";
-import { adamStep, sgdStep, stepIncrement } from "../kernels/optim.ts";
+import { stepIncrement } from "../kernels/optim.ts";
 import type { GraphBuilder } from "./builder.ts";
 import { initialValues } from "./init.ts";
 import { planMemory, type TransientRequest } from "./memory.ts";
@@ -22,10 +22,9 @@ import type {
   SlotPlacement,
 } from "./ops.ts";
 import { type Param, shapeText, type Tensor } from "./tensor.ts";
+import { type OptimizerConfig, optimizerLaunches } from "./optimizer.ts";
 
-export type OptimizerConfig =
-  | { kind: "sgd"; lr: number; momentum: number; weightDecay: number }
-  | { kind: "adam"; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number };
+export type { OptimizerConfig };
 
 export interface CompileOptions {
   optimizer: OptimizerConfig;
@@ -299,53 +298,6 @@ function backward(
     launches.push(...op.backward(ctx));
   }
   return launches;
-}
-
-interface OptimizerSlots {
-  table: SlotTable;
-  place: (slot: Slot, buffer: string, offsetFloats?: number) => Slot;
-  counter: Slot;
-  deviceClass: Gpu["deviceClass"];
-}
-
-function optimizerLaunches(
-  config: OptimizerConfig,
-  layout: { decayFloats: number; trainedFloats: number },
-  s: OptimizerSlots,
-): Launch<Slot>[] {
-  const n = layout.trainedFloats;
-  if (n === 0) return [];
-  const flat = (buffer: string) => s.place(s.table.create(n, buffer, "optimizer"), buffer);
-  const ctx = {
-    deviceClass: s.deviceClass,
-    scratch: (floats: number, label: string) => s.table.create(floats, label, "transient"),
-  };
-  if (config.kind === "sgd") {
-    return sgdStep(ctx, n, {
-      params: flat("params"),
-      grads: flat("grads"),
-      momentum: flat("momentum"),
-    }, {
-      lr: config.lr,
-      momentum: config.momentum,
-      weightDecay: config.weightDecay,
-      decayCount: layout.decayFloats,
-    });
-  }
-  return adamStep(ctx, n, {
-    params: flat("params"),
-    grads: flat("grads"),
-    m: flat("adam_m"),
-    v: flat("adam_v"),
-    step: s.counter,
-  }, {
-    lr: config.lr,
-    beta1: config.beta1,
-    beta2: config.beta2,
-    eps: config.eps,
-    weightDecay: config.weightDecay,
-    decayCount: layout.decayFloats,
-  });
 }
 
 interface CompileResult {
