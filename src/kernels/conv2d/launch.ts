@@ -3,6 +3,7 @@
  * the small conv2d_aux.wgsl launches (weight transpose, split-K reduction).
  */
 import auxSource from "../../../shaders/conv2d_aux.wgsl" with { type: "text" };
+import { declareBindings } from "../../gpu/bindings.ts";
 import { grid, grid1d, type Launch, type LaunchContext } from "../../gpu/kernel.ts";
 import {
   chooseDirect,
@@ -49,11 +50,14 @@ interface DirectFlags {
   relu: boolean;
 }
 
+/** aux is the bias (forward) or the forward's input (data gradient through a fused ReLU). */
+const DIRECT = declareBindings({ src: "read", weights: "read", aux: "read?", dst: "read_write" });
+
 function directLaunch<B>(
   ctx: LaunchContext<B>,
   s: Conv2dShape,
   pass: "forward" | "data",
-  bindings: { src: B; weights: B; aux: B; dst: B },
+  bindings: { src: B; weights: B; aux?: B; dst: B },
   flags: DirectFlags,
   o: Conv2dOptions,
 ): Launch<B>[] {
@@ -138,8 +142,8 @@ function directLaunch<B>(
     });
   }
   launches.push({
-    kernel: { ...directKernel(d), constants },
-    bindings: [bindings.src, weights, bindings.aux, bindings.dst],
+    kernel: { ...directKernel(d), constants, layout: DIRECT },
+    bindings: DIRECT.bind({ ...bindings, weights }),
     workgroups: grid(s.groups * bpg * Math.ceil(tiles / wg)),
   });
   return launches;
@@ -155,7 +159,7 @@ export function conv2dForward<B>(
   return directLaunch(ctx, s, "forward", {
     src: io.x,
     weights: io.w,
-    aux: io.bias ?? io.w,
+    aux: io.bias,
     dst: io.y,
   }, {
     bias: io.bias !== undefined,
@@ -181,7 +185,7 @@ export function conv2dBackwardData<B>(
   return directLaunch(ctx, s, "data", {
     src: io.dy,
     weights: io.w,
-    aux: relu && io.x !== undefined ? io.x : io.w,
+    aux: relu ? io.x : undefined,
     dst: io.dx,
   }, {
     bias: false,
