@@ -2,7 +2,7 @@
  * The command line as a user meets it: bad input of every kind gives one clear message naming the
  * field and exit code 2 with nothing written; real commands run on tiny settings.
  */
-import { assert, assertEquals } from "./support/assert.ts";
+import assert from "node:assert/strict";
 import { runCli, TINY } from "./support/cli.ts";
 import { sharedFile } from "./support/data.ts";
 
@@ -81,7 +81,7 @@ const BAD_INPUT: [string, string[], RegExp][] = [
 for (const [what, args, message] of BAD_INPUT) {
   Deno.test(`bad input is reported with exit code 2: ${what}`, async () => {
     const r = await runCli(args);
-    assertEquals(r.code, 2, `exit code; stderr: ${r.stderr}`);
+    assert.deepEqual(r.code, 2, `exit code; stderr: ${r.stderr}`);
     assert(message.test(r.stderr), `stderr does not match ${message}: ${r.stderr}`);
     assert(!/\n\s+at /.test(r.stderr), `a stack trace leaked: ${r.stderr}`);
   });
@@ -94,7 +94,7 @@ Deno.test("bad input: a truncated CIFAR-10 file is rejected and no journal is wr
     await Deno.writeFile(images, new Uint8Array(3073 * 2 + 100).fill(3));
     const journal = `${dir}/run.jsonl`;
     const r = await runCli(["score", "--images", images, ...TINY]);
-    assertEquals(r.code, 2, r.stderr);
+    assert.deepEqual(r.code, 2, r.stderr);
     assert(/truncated\.bin/.test(r.stderr) && /3073/.test(r.stderr), r.stderr);
     const rank = await runCli([
       "rank",
@@ -106,7 +106,7 @@ Deno.test("bad input: a truncated CIFAR-10 file is rejected and no journal is wr
       journal,
       ...TINY,
     ]);
-    assertEquals(rank.code, 2, rank.stderr);
+    assert.deepEqual(rank.code, 2, rank.stderr);
     assert(!(await exists(journal)), "a journal was written for a run that never started");
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -124,19 +124,19 @@ async function exists(path: string): Promise<boolean> {
 
 Deno.test("gennas info names the adapter", async () => {
   const r = await runCli(["info"]);
-  assertEquals(r.code, 0, r.stderr);
+  assert.deepEqual(r.code, 0, r.stderr);
   assert(/adapter\s+\S+/.test(r.stdout) && /maxStorageBufferBindingSize/.test(r.stdout), r.stdout);
 });
 
 Deno.test("gennas score prints a finite loss (and JSON with --json)", async () => {
   const r = await runCli(["score", "--space", "nb201", "--json", ...TINY]);
-  assertEquals(r.code, 0, r.stderr);
+  assert.deepEqual(r.code, 0, r.stderr);
   const result = JSON.parse(r.stdout);
   assert(Number.isFinite(result.loss) && result.loss > 0, r.stdout);
-  assertEquals(result.trainLosses.length, 2);
-  assertEquals(result.images, "procedural (built-in)");
+  assert.deepEqual(result.trainLosses.length, 2);
+  assert.deepEqual(result.images, "procedural (built-in)");
   const again = JSON.parse((await runCli(["score", "--space", "nb201", "--json", ...TINY])).stdout);
-  assertEquals(again.loss, result.loss, "same seed, same backend: same score");
+  assert.deepEqual(again.loss, result.loss, "same seed, same backend: same score");
 });
 
 const nb201Table = sharedFile("nb201.csv");
@@ -160,23 +160,27 @@ Deno.test({
         ...TINY,
       ];
       const first = await runCli(args);
-      assertEquals(first.code, 0, first.stderr);
+      assert.deepEqual(first.code, 0, first.stderr);
       assert(
         /Spearman ρ/.test(first.stdout) && /ρ\(−loss, accuracy\)/.test(first.stdout),
         first.stdout,
       );
       const lines = (await Deno.readTextFile(out)).trim().split("\n");
-      assertEquals(lines.length, 4, "header + 3 scores");
+      assert.deepEqual(lines.length, 4, "header + 3 scores");
       assert(
         (await Deno.readTextFile(`${dir}/run.html`)).includes("<svg"),
         "HTML report with a plot",
       );
       const second = await runCli(args);
-      assertEquals(second.code, 0, second.stderr);
+      assert.deepEqual(second.code, 0, second.stderr);
       assert(/resuming .*3\/3 already scored/.test(second.stderr), second.stderr);
-      assertEquals((await Deno.readTextFile(out)).trim().split("\n").length, 4, "nothing rescored");
+      assert.deepEqual(
+        (await Deno.readTextFile(out)).trim().split("\n").length,
+        4,
+        "nothing rescored",
+      );
       const metric = (s: string) => s.split("\n").find((l) => l.startsWith("Kendall"));
-      assertEquals(metric(second.stdout), metric(first.stdout));
+      assert.deepEqual(metric(second.stdout), metric(first.stdout));
       const changed = await runCli([
         ...args.slice(0, -6),
         "--iters",
@@ -186,7 +190,7 @@ Deno.test({
         "--init-channels",
         "4",
       ]);
-      assertEquals(changed.code, 2, "different settings must not resume the journal");
+      assert.deepEqual(changed.code, 2, "different settings must not resume the journal");
       assert(/proxy/.test(changed.stderr) && /--out/.test(changed.stderr), changed.stderr);
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -6,7 +6,7 @@
  * script — each ending with a merged journal and report covering every shard.
  */
 import { flagValue, k8sRecipe, lintDeploy } from "../deploy/lint.ts";
-import { assert, assertEquals } from "./support/assert.ts";
+import assert from "node:assert/strict";
 import { CLI, REPO, TINY } from "./support/cli.ts";
 import { SHARED_DATA, sharedFiles } from "./support/data.ts";
 
@@ -56,13 +56,13 @@ async function run(
 /** The merged journal's score positions, and that its report was written beside it. */
 async function mergedPositions(journal: string): Promise<number[]> {
   const lines = (await Deno.readTextFile(journal)).trim().split("\n").map((l) => JSON.parse(l));
-  assertEquals(lines[0].settings.shard, undefined, "the merged header is an unsharded run's");
+  assert.deepEqual(lines[0].settings.shard, undefined, "the merged header is an unsharded run's");
   assert((await Deno.readTextFile(journal.replace(/\.jsonl$/, ".html"))).includes("<svg"));
   return lines.filter((l) => l.type === "score").map((l) => l.index);
 }
 
 Deno.test("deno task lint:deploy passes on deploy/", async () => {
-  assertEquals(await lintDeploy(DEPLOY), []);
+  assert.deepEqual(await lintDeploy(DEPLOY), []);
 });
 
 Deno.test("lint:deploy catches broken recipes", async () => {
@@ -107,17 +107,17 @@ Deno.test("the Slurm recipe runs as it is: job array of shards, then the depende
       FAKE_SLURM_STATE: `${dir}/state`,
       GENNAS_RUNS: runs,
     });
-    assertEquals(r.code, 0, r.stderr);
+    assert.deepEqual(r.code, 0, r.stderr);
     assert(/submitted 4 shards as job array 1 \(2 at a time\) and merge job 2/.test(r.stdout));
     const jobs = JSON.parse(await Deno.readTextFile(`${dir}/state/jobs.json`));
-    assertEquals(jobs.map((j: { ok: boolean }) => j.ok), [true, true], JSON.stringify(jobs));
+    assert.deepEqual(jobs.map((j: { ok: boolean }) => j.ok), [true, true], JSON.stringify(jobs));
     assert(jobs[0].concurrent <= 2, "the array's %2 cap");
     const mergeLog = await Deno.readTextFile(`${runs}/slurm-gennas-merge-2.out`);
     assert(/merged 4 of 4 shards: 3 of 3 architectures/.test(mergeLog), mergeLog);
     assert(/Spearman ρ/.test(mergeLog), mergeLog);
     const shardLog = await Deno.readTextFile(`${runs}/slurm-gennas-rank-1_3.out`);
     assert(/shard 3\/4: 0 architectures scored/.test(shardLog), shardLog);
-    assertEquals(await mergedPositions(`${runs}/rank.jsonl`), [0, 1, 2]);
+    assert.deepEqual(await mergedPositions(`${runs}/rank.jsonl`), [0, 1, 2]);
   });
 });
 
@@ -148,14 +148,14 @@ Deno.test({
           );
         }
       }));
-      for (const r of results) assertEquals(r.code, 0, r.stderr);
+      for (const r of results) assert.deepEqual(r.code, 0, r.stderr);
 
       const merged = await run(merge.command[0], merge.command.slice(1).map(local), env);
-      assertEquals(merged.code, 0, merged.stderr);
+      assert.deepEqual(merged.code, 0, merged.stderr);
       const n = rank.completions;
       assert(new RegExp(`merged ${n} of ${n} shards: 3 of 3 architectures`).test(merged.stdout));
       const out = flagValue(merge.command.at(-1)!.split(/\s+/), "--out")!;
-      assertEquals(await mergedPositions(local(out)), [0, 1, 2]);
+      assert.deepEqual(await mergedPositions(local(out)), [0, 1, 2]);
     });
   },
 });
@@ -164,8 +164,8 @@ Deno.test("the local recipe: n shards as processes (xargs -P), then the merge", 
   await withTempDir(async (dir) => {
     const runs = `${dir}/local`;
     const r = await run("bash", [`${DEPLOY}/local.sh`, "3", "3", ...SMALL], { GENNAS_RUNS: runs });
-    assertEquals(r.code, 0, r.stderr);
+    assert.deepEqual(r.code, 0, r.stderr);
     assert(/merged 3 of 3 shards: 3 of 3 architectures/.test(r.stdout), r.stdout);
-    assertEquals(await mergedPositions(`${runs}/rank.jsonl`), [0, 1, 2]);
+    assert.deepEqual(await mergedPositions(`${runs}/rank.jsonl`), [0, 1, 2]);
   });
 });

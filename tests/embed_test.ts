@@ -3,7 +3,7 @@
  * with no deno.json, lockfile or node_modules, resolves every dependency by itself.
  */
 import { VERSION } from "../mod.ts";
-import { assertEquals } from "./support/assert.ts";
+import assert from "node:assert/strict";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
 const TABLE = new URL("../fixtures/tables/nb201_small.csv", import.meta.url).pathname;
@@ -35,8 +35,8 @@ Deno.test("mod.ts imports by URL into a script with no config and runs", async (
     }).output();
     const decoder = new TextDecoder();
     const stderr = decoder.decode(output.stderr);
-    assertEquals(output.code, 0, stderr);
-    assertEquals(JSON.parse(decoder.decode(output.stdout)), {
+    assert.deepEqual(output.code, 0, stderr);
+    assert.deepEqual(JSON.parse(decoder.decode(output.stdout)), {
       version: VERSION,
       task: "combo",
       archs: 3,

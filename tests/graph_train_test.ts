@@ -2,7 +2,7 @@
  * Whole-graph checks: the training loop against PyTorch (20 SGD steps from identical weights),
  * a finite-difference gradient check, and the no-sync property of the training loop.
  */
-import { assert, assertEquals } from "./support/assert.ts";
+import assert from "node:assert/strict";
 import golden from "../fixtures/golden/train.json" with { type: "json" };
 import { acquireGpu } from "../src/gpu/device.ts";
 import { GraphBuilder } from "../src/graph/builder.ts";
@@ -63,7 +63,7 @@ Deno.test("20 SGD steps match PyTorch's loss trajectory within 1e-3 relative", a
   const { graph } = await compiledSmallNet();
   try {
     const names = graph.params.map((p) => p.name).sort();
-    assertEquals(names, Object.keys(golden.params).sort());
+    assert.deepEqual(names, Object.keys(golden.params).sort());
     graph.importParams(goldenParams());
     graph.train(20);
     const { loss, trainLosses } = await graph.evaluate();
@@ -92,13 +92,13 @@ Deno.test("training makes no readback and one submit per iteration", async () =>
   try {
     const before = { ...graph.recorder };
     graph.train(7);
-    assertEquals(graph.recorder.readbacks, before.readbacks, "readbacks during training");
-    assertEquals(graph.recorder.submits - before.submits, 7, "submits for 7 iterations");
+    assert.deepEqual(graph.recorder.readbacks, before.readbacks, "readbacks during training");
+    assert.deepEqual(graph.recorder.submits - before.submits, 7, "submits for 7 iterations");
     graph.train(8, { perSubmit: 4 });
-    assertEquals(graph.recorder.submits - before.submits, 9, "4 iterations per submit");
-    assertEquals(graph.recorder.readbacks, before.readbacks);
+    assert.deepEqual(graph.recorder.submits - before.submits, 9, "4 iterations per submit");
+    assert.deepEqual(graph.recorder.readbacks, before.readbacks);
     await graph.evaluate();
-    assertEquals(graph.recorder.readbacks, before.readbacks + 1, "one readback per evaluation");
+    assert.deepEqual(graph.recorder.readbacks, before.readbacks + 1, "one readback per evaluation");
   } finally {
     graph.destroy();
   }

@@ -3,7 +3,7 @@
  * exits 2 before scoring and leaves it valid and resumable), and a resumed automatic journal is
  * named by its path.
  */
-import { assert, assertEquals } from "./support/assert.ts";
+import assert from "node:assert/strict";
 import { CLI, REPO, runCli, TINY } from "./support/cli.ts";
 
 const TABLE = "fixtures/tables/nb201_small.csv";
@@ -61,26 +61,30 @@ Deno.test({
       assert(before.endsWith("\n"), "the paused run's lines are whole");
 
       const second = await runCli(args);
-      assertEquals(second.code, 2, second.stderr);
+      assert.deepEqual(second.code, 2, second.stderr);
       assert(
         second.stderr.includes(journal) && /another gennas run holds it/.test(second.stderr),
         second.stderr,
       );
-      assertEquals(second.stderr.trim().split("\n").length, 1, `only the error: ${second.stderr}`);
-      assertEquals(second.stdout, "");
-      assertEquals(await Deno.readTextFile(journal), before, "the second run wrote nothing");
+      assert.deepEqual(
+        second.stderr.trim().split("\n").length,
+        1,
+        `only the error: ${second.stderr}`,
+      );
+      assert.deepEqual(second.stdout, "");
+      assert.deepEqual(await Deno.readTextFile(journal), before, "the second run wrote nothing");
 
       first.kill("SIGCONT");
-      assertEquals((await status).code, 0, "the first run finishes");
+      assert.deepEqual((await status).code, 0, "the first run finishes");
       const lines = await journalLines(journal);
       const records = lines.map((line) => JSON.parse(line));
-      assertEquals(records[0].type, "header");
-      assertEquals(records.slice(1).map((r) => r.index).sort(), [0, 1, 2], "each arch once");
+      assert.deepEqual(records[0].type, "header");
+      assert.deepEqual(records.slice(1).map((r) => r.index).sort(), [0, 1, 2], "each arch once");
 
       const resumed = await runCli(args);
-      assertEquals(resumed.code, 0, resumed.stderr);
+      assert.deepEqual(resumed.code, 0, resumed.stderr);
       assert(/resuming .*3\/3 already scored/.test(resumed.stderr), resumed.stderr);
-      assertEquals(await journalLines(journal), lines, "nothing rescored");
+      assert.deepEqual(await journalLines(journal), lines, "nothing rescored");
     } finally {
       if (!exited) signal(first, "SIGKILL"); // a failed check left it running or paused
       await status;
@@ -111,9 +115,9 @@ Deno.test("search and task-search resumed with --out auto name the journal's rea
     ];
     for (const [command, args] of runs) {
       const first = await runCli(args, { cwd: dir });
-      assertEquals(first.code, 0, first.stderr);
+      assert.deepEqual(first.code, 0, first.stderr);
       const again = await runCli(args, { cwd: dir });
-      assertEquals(again.code, 0, again.stderr);
+      assert.deepEqual(again.code, 0, again.stderr);
       const path = again.stderr.match(/resuming (\S+): 1\/1 \w+ replayed/)?.[1];
       assert(path, again.stderr);
       assert(new RegExp(`^gennas-runs/${command}-nb201-[0-9a-f]{8}\\.jsonl$`).test(path), path);

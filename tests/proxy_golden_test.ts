@@ -3,7 +3,7 @@
  * same initial weights, inputs and targets as PyTorch (scripts/golden_spaces.py): per-iteration
  * train losses and the final eval-mode loss; and determinism of the run.
  */
-import { assert, assertEquals } from "./support/assert.ts";
+import assert from "node:assert/strict";
 import golden from "../fixtures/golden/spaces.json" with { type: "json" };
 import { acquireGpu } from "../src/gpu/device.ts";
 import type { DeviceClass } from "../src/gpu/kernel.ts";
@@ -50,7 +50,7 @@ async function run(
     deviceClass,
   });
   try {
-    assertEquals(graph.params.map((p) => p.name).sort(), Object.keys(c.params).sort());
+    assert.deepEqual(graph.params.map((p) => p.name).sort(), Object.keys(c.params).sort());
     graph.importParams(
       new Map(Object.entries(c.params).map(([k, v]) => [k, Float32Array.from(v)])),
     );
@@ -75,8 +75,8 @@ for (const c of golden.proxy) {
       const rel = Math.abs(first.evalLoss - c.eval_loss) / c.eval_loss;
       assert(rel < 1e-3, `eval loss ${first.evalLoss} vs PyTorch ${c.eval_loss}`);
       const second = await run(c, deviceClass);
-      assertEquals(second.evalLoss, first.evalLoss, "same inputs, same backend: same score");
-      assertEquals([...second.losses], [...first.losses]);
+      assert.deepEqual(second.evalLoss, first.evalLoss, "same inputs, same backend: same score");
+      assert.deepEqual([...second.losses], [...first.losses]);
     });
   }
 }

@@ -1,4 +1,4 @@
-import { strict as assert } from "node:assert";
+import assert from "node:assert/strict";
 import { rankingMetrics } from "../src/eval/metrics.ts";
 import {
   escapeHtml,

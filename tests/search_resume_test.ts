@@ -2,7 +2,7 @@
  * A search killed mid-run (SIGKILL, as a crash would) and resumed from its journal loses or
  * duplicates no evaluation and ends with the same result as an uninterrupted run with the seed.
  */
-import { assert, assertEquals } from "./support/assert.ts";
+import assert from "node:assert/strict";
 import { CLI, REPO, runCli, TINY } from "./support/cli.ts";
 
 const SEARCH = [
@@ -44,9 +44,9 @@ Deno.test("a killed search resumes with no lost or duplicated evaluation and the
   const dir = await Deno.makeTempDir();
   try {
     const straight = await runCli([...SEARCH, "--out", `${dir}/straight.jsonl`]);
-    assertEquals(straight.code, 0, straight.stderr);
+    assert.deepEqual(straight.code, 0, straight.stderr);
     const expected = await evaluations(`${dir}/straight.jsonl`);
-    assertEquals(expected.map((e) => e.index), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(expected.map((e) => e.index), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
 
     const journal = `${dir}/killed.jsonl`;
     const child = new Deno.Command(Deno.execPath(), {
@@ -70,12 +70,16 @@ Deno.test("a killed search resumes with no lost or duplicated evaluation and the
     );
 
     const resumed = await runCli([...SEARCH, "--out", journal]);
-    assertEquals(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(resumed.code, 0, resumed.stderr);
     assert(/resuming/.test(resumed.stderr), resumed.stderr);
     const actual = await evaluations(journal);
-    assertEquals(actual.map((e) => e.index), expected.map((e) => e.index), "no loss, no duplicate");
-    assertEquals(actual, expected, "the same evaluations in the same order");
-    assertEquals(bestOf(resumed.stdout), bestOf(straight.stdout));
+    assert.deepEqual(
+      actual.map((e) => e.index),
+      expected.map((e) => e.index),
+      "no loss, no duplicate",
+    );
+    assert.deepEqual(actual, expected, "the same evaluations in the same order");
+    assert.deepEqual(bestOf(resumed.stdout), bestOf(straight.stdout));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

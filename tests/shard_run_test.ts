@@ -3,7 +3,7 @@
  * journal, metrics and report of one unsharded run with the same settings; a shard killed with
  * SIGKILL after its first score landed resumes and merges to the same result.
  */
-import { assert, assertEquals } from "./support/assert.ts";
+import assert from "node:assert/strict";
 import { CLI, REPO, runCli, TINY } from "./support/cli.ts";
 
 const NB201 = [
@@ -58,7 +58,7 @@ let single: Promise<{ stdout: string }> | undefined;
 /** One unsharded run with the same settings, shared by the tests. */
 function unsharded(): Promise<{ stdout: string }> {
   single ??= runCli([...RANK, "--out", `${DIR}/single.jsonl`]).then((r) => {
-    assertEquals(r.code, 0, r.stderr);
+    assert.deepEqual(r.code, 0, r.stderr);
     return r;
   });
   return single;
@@ -67,11 +67,11 @@ function unsharded(): Promise<{ stdout: string }> {
 async function assertSameAsUnsharded(merged: string, mergeStdout: string): Promise<void> {
   const { stdout } = await unsharded();
   const [expected, actual] = [await journal(`${DIR}/single.jsonl`), await journal(merged)];
-  assertEquals(actual.settings, expected.settings, "the same header settings");
-  assertEquals(actual.scores, expected.scores, "the same scores in the same order");
-  assertEquals(metricLines(mergeStdout), metricLines(stdout), "the same metrics");
-  assertEquals(metricLines(stdout).length, 5);
-  assertEquals(
+  assert.deepEqual(actual.settings, expected.settings, "the same header settings");
+  assert.deepEqual(actual.scores, expected.scores, "the same scores in the same order");
+  assert.deepEqual(metricLines(mergeStdout), metricLines(stdout), "the same metrics");
+  assert.deepEqual(metricLines(stdout).length, 5);
+  assert.deepEqual(
     await Deno.readTextFile(merged.replace(/\.jsonl$/, ".html")),
     await Deno.readTextFile(`${DIR}/single.html`),
     "the same report",
@@ -85,13 +85,13 @@ Deno.test("3 shards run in parallel and merged equal one unsharded run", async (
     unsharded(),
   ]);
   for (const [i, r] of shards.entries()) {
-    assertEquals(r.code, 0, r.stderr);
+    assert.deepEqual(r.code, 0, r.stderr);
     assert(new RegExp(`shard ${i}/3: 1 architectures scored`).test(r.stdout), r.stdout);
     assert(!/Spearman/.test(r.stdout), "a shard prints no metrics of its part");
   }
   const journals = [2, 0, 1].map((i) => `${DIR}/par-${i}-of-3.jsonl`);
   const merged = await runCli(["merge", ...journals, "--out", `${DIR}/par.jsonl`]);
-  assertEquals(merged.code, 0, merged.stderr);
+  assert.deepEqual(merged.code, 0, merged.stderr);
   assert(/merged 3 of 3 shards: 3 of 3 architectures/.test(merged.stdout), merged.stdout);
   await assertSameAsUnsharded(`${DIR}/par.jsonl`, merged.stdout);
 });
@@ -111,16 +111,20 @@ Deno.test("a shard killed after its first score resumes and merges to the same r
   }
   child.kill("SIGKILL");
   await child.status;
-  assertEquals(await scored(), 1, "killed with one of its two architectures scored");
+  assert.deepEqual(await scored(), 1, "killed with one of its two architectures scored");
 
   const [resumed, other] = await Promise.all([
     runCli(args),
     runCli([...RANK, "--shard", "1/2", "--out", `${DIR}/kill-{shard}.jsonl`]),
   ]);
-  assertEquals(resumed.code, 0, resumed.stderr);
+  assert.deepEqual(resumed.code, 0, resumed.stderr);
   assert(/resuming .*kill-0-of-2\.jsonl: 1\/2 already scored/.test(resumed.stderr), resumed.stderr);
-  assertEquals(other.code, 0, other.stderr);
-  assertEquals((await journal(path)).scores.map((s) => s.index), [0, 2], "no loss, no duplicate");
+  assert.deepEqual(other.code, 0, other.stderr);
+  assert.deepEqual(
+    (await journal(path)).scores.map((s) => s.index),
+    [0, 2],
+    "no loss, no duplicate",
+  );
 
   const merged = await runCli([
     "merge",
@@ -129,6 +133,6 @@ Deno.test("a shard killed after its first score resumes and merges to the same r
     "--out",
     `${DIR}/kill.jsonl`,
   ]);
-  assertEquals(merged.code, 0, merged.stderr);
+  assert.deepEqual(merged.code, 0, merged.stderr);
   await assertSameAsUnsharded(`${DIR}/kill.jsonl`, merged.stdout);
 });

@@ -19,7 +19,7 @@ import {
 import { getSpace } from "../src/spaces/index.ts";
 import { InputError } from "../src/util/errors.ts";
 import { openJournal, readJournal } from "../src/util/journal.ts";
-import { assert, assertEquals } from "./support/assert.ts";
+import assert from "node:assert/strict";
 import { REPO, runCli } from "./support/cli.ts";
 
 async function throwsInput(f: () => unknown, pattern: RegExp): Promise<string> {
@@ -36,12 +36,15 @@ async function throwsInput(f: () => unknown, pattern: RegExp): Promise<string> {
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
 Deno.test("--shard i/n, and auto/n from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", () => {
-  assertEquals(parseShard("0/4", env({})), { index: 0, count: 4 });
-  assertEquals(parseShard("3/4", env({})), { index: 3, count: 4 });
-  assertEquals(parseShard("0/1", env({})), { index: 0, count: 1 });
-  assertEquals(parseShard("auto/4", env({ SLURM_ARRAY_TASK_ID: "2" })), { index: 2, count: 4 });
-  assertEquals(parseShard("auto/4", env({ JOB_COMPLETION_INDEX: "1" })), { index: 1, count: 4 });
-  assertEquals(
+  assert.deepEqual(parseShard("0/4", env({})), { index: 0, count: 4 });
+  assert.deepEqual(parseShard("3/4", env({})), { index: 3, count: 4 });
+  assert.deepEqual(parseShard("0/1", env({})), { index: 0, count: 1 });
+  assert.deepEqual(parseShard("auto/4", env({ SLURM_ARRAY_TASK_ID: "2" })), { index: 2, count: 4 });
+  assert.deepEqual(parseShard("auto/4", env({ JOB_COMPLETION_INDEX: "1" })), {
+    index: 1,
+    count: 4,
+  });
+  assert.deepEqual(
     parseShard("auto/4", env({ SLURM_ARRAY_TASK_ID: "3", JOB_COMPLETION_INDEX: "1" })),
     { index: 3, count: 4 },
     "Slurm's variable first",
@@ -75,15 +78,15 @@ Deno.test("the shards partition the positions: each position is in exactly one s
         (_, index) => shardPositions(total, { index, count }),
       )
         .flat().sort((a, b) => a - b);
-      assertEquals(all, Array.from({ length: total }, (_, p) => p), `${total} over ${count}`);
+      assert.deepEqual(all, Array.from({ length: total }, (_, p) => p), `${total} over ${count}`);
     }
   }
-  assertEquals(shardPositions(10, { index: 1, count: 3 }), [1, 4, 7]);
+  assert.deepEqual(shardPositions(10, { index: 1, count: 3 }), [1, 4, 7]);
 });
 
 Deno.test("a shard journals to its own file: {shard} expands, auto carries the shard", async () => {
   const shard = { index: 1, count: 3 };
-  assertEquals(
+  assert.deepEqual(
     await shardJournalPath("runs/r-{shard}.jsonl", "rank", "nb201", {}, shard),
     "runs/r-1-of-3.jsonl",
   );
@@ -173,18 +176,18 @@ Deno.test("merge: shards in any order → the unsharded journal, in position ord
   await withShards(2, async (dir, paths) => {
     const r = await mergeJournals({ journals: [...paths].reverse(), out: `${dir}/m.jsonl` });
     const merged = await readJournal<RankRecord>(`${dir}/m.jsonl`);
-    assertEquals(merged.header.settings, SETTINGS, "the unsharded settings: no shard");
+    assert.deepEqual(merged.header.settings, SETTINGS, "the unsharded settings: no shard");
     const archs = await candidates();
-    assertEquals(merged.records, [0, 1, 2].map((p) => scoreRecord(archs, p)));
-    assertEquals(r.rank.archs.map((a) => a.loss), [4.5, 2.5, 3]);
-    assertEquals(r.rank.metrics.n, 3);
-    assertEquals(r.adapters, ["test adapter"]);
-    assertEquals(r.partial, false);
+    assert.deepEqual(merged.records, [0, 1, 2].map((p) => scoreRecord(archs, p)));
+    assert.deepEqual(r.rank.archs.map((a) => a.loss), [4.5, 2.5, 3]);
+    assert.deepEqual(r.rank.metrics.n, 3);
+    assert.deepEqual(r.adapters, ["test adapter"]);
+    assert.deepEqual(r.partial, false);
     const html = await Deno.readTextFile(`${dir}/m.html`);
     assert(html.includes("test adapter") && html.includes("<svg"), "report with the adapter");
 
     const again = await mergeJournals({ journals: paths, out: `${dir}/m.jsonl` });
-    assertEquals(again.replaced, true, "an earlier merge of the same run is replaced");
+    assert.deepEqual(again.replaced, true, "an earlier merge of the same run is replaced");
   });
 });
 
@@ -223,10 +226,10 @@ Deno.test("merge names missing and unfinished shards; --partial merges what ther
       out: `${dir}/m.jsonl`,
       partial: true,
     });
-    assertEquals(r.partial, true);
-    assertEquals(r.rank.archs.map((a) => a.index), [0, 2]);
+    assert.deepEqual(r.partial, true);
+    assert.deepEqual(r.rank.archs.map((a) => a.index), [0, 2]);
     const merged = await readJournal<RankRecord>(`${dir}/m.jsonl`);
-    assertEquals(merged.records.map((x) => x.index), [0, 2]);
+    assert.deepEqual(merged.records.map((x) => x.index), [0, 2]);
   });
 });
 
@@ -238,7 +241,7 @@ Deno.test("merge refuses overlapping shards, foreign records and an --out it wou
       /shard 1\/2 is given twice.*overlapping/,
     );
     const r = await mergeJournals({ journals: [...paths, paths[1]], out: `${dir}/m.jsonl` });
-    assertEquals(r.rank.archs.length, 3, "the same file twice counts once");
+    assert.deepEqual(r.rank.archs.length, 3, "the same file twice counts once");
 
     const stray = await writeShard(`${dir}/stray.jsonl`, { index: 1, count: 2 }, {
       positions: [1, 2],
@@ -279,8 +282,8 @@ Deno.test("merge drops repeated records of a position (the first is kept)", asyn
       positions: [0, 1, 1, 2, 0],
     });
     const r = await mergeJournals({ journals: [path], out: `${dir}/m.jsonl` });
-    assertEquals(r.duplicates, 2);
-    assertEquals(r.rank.archs.map((a) => a.index), [0, 1, 2]);
+    assert.deepEqual(r.duplicates, 2);
+    assert.deepEqual(r.rank.archs.map((a) => a.index), [0, 1, 2]);
   });
 });
 
@@ -301,7 +304,7 @@ for (const [what, flags, vars, pattern] of RANK_BAD) {
   Deno.test(`gennas rank --shard: ${what} → exit 2 before anything is loaded`, async () => {
     // The table does not exist: the shard is checked before it is read (and the GPU acquired).
     const r = await runCli(["rank", "--truth", "no/such/table.csv", ...flags], { env: vars });
-    assertEquals(r.code, 2, r.stderr);
+    assert.deepEqual(r.code, 2, r.stderr);
     assert(pattern.test(r.stderr), `stderr does not match ${pattern}: ${r.stderr}`);
     assert(!/table\.csv/.test(r.stderr) && !/\n\s+at /.test(r.stderr), r.stderr);
   });
@@ -313,14 +316,14 @@ Deno.test("gennas merge exits 2 on mixed settings and missing shards, and --part
       settings: { ...SETTINGS, task: "single" },
     });
     const mixed = await runCli(["merge", paths[0], other, paths[2], "--out", `${dir}/m.jsonl`]);
-    assertEquals(mixed.code, 2, mixed.stderr);
+    assert.deepEqual(mixed.code, 2, mixed.stderr);
     assert(
       /different settings: task is "combo" in .*, "single" in/.test(mixed.stderr),
       mixed.stderr,
     );
 
     const missing = await runCli(["merge", paths[0], paths[2], "--out", `${dir}/m.jsonl`]);
-    assertEquals(missing.code, 2, missing.stderr);
+    assert.deepEqual(missing.code, 2, missing.stderr);
     assert(/shard 1\/3 is missing/.test(missing.stderr), missing.stderr);
     assert(!(await Deno.stat(`${dir}/m.jsonl`).then(() => true, () => false)), "nothing written");
 
@@ -332,7 +335,7 @@ Deno.test("gennas merge exits 2 on mixed settings and missing shards, and --part
       `${dir}/m.jsonl`,
       "--partial",
     ]);
-    assertEquals(partial.code, 0, partial.stderr);
+    assert.deepEqual(partial.code, 0, partial.stderr);
     assert(/partial: shard 1\/3 is missing/.test(partial.stderr), partial.stderr);
     assert(/merged 2 of 3 shards: 2 of 3 architectures \(partial\)/.test(partial.stdout));
     assert(/Spearman ρ/.test(partial.stdout) && /report .*m\.html/.test(partial.stdout));

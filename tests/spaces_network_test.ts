@@ -2,7 +2,7 @@
  * NB-201 / NB-101 networks against PyTorch-built counterparts (scripts/golden_spaces.py):
  * parameter names and counts (those taking part in training) and tap shapes. No GPU needed.
  */
-import { assertEquals } from "./support/assert.ts";
+import assert from "node:assert/strict";
 import golden from "../fixtures/golden/spaces.json" with { type: "json" };
 import { GraphBuilder } from "../src/graph/builder.ts";
 import { buildProxyGraph } from "../src/proxy/score.ts";
@@ -32,13 +32,13 @@ for (const c of golden.counts) {
     const g = new GraphBuilder();
     const x = g.input("x", [2, 3, 32, 32]);
     const taps = space.build(g, x, arch, { initChannels: 16 });
-    assertEquals(taps.map((t) => [...t.shape]), c.taps, "tap shapes");
+    assert.deepEqual(taps.map((t) => [...t.shape]), c.taps, "tap shapes");
 
     const settings = { ...DEFAULT_PROXY_SETTINGS, initChannels: 16 };
     const built = buildProxyGraph(space, arch, fakeTask(2, [64, 64, 64]), settings);
     const names = built.builder.params.map((p) => p.name).sort();
-    assertEquals(names, c.used_names, "parameter names");
+    assert.deepEqual(names, c.used_names, "parameter names");
     const count = built.builder.params.reduce((sum, p) => sum + p.size, 0);
-    assertEquals(count, c.used, "parameters taking part in training");
+    assert.deepEqual(count, c.used, "parameters taking part in training");
   });
 }

@@ -3,7 +3,7 @@
  * journaled, resumed without re-evaluation, and the best config is written as a file `--task`
  * accepts.
  */
-import { assert, assertEquals } from "./support/assert.ts";
+import assert from "node:assert/strict";
 import { searchTasks } from "../src/search/task_search.ts";
 import { resolveTask } from "../src/tasks/presets.ts";
 
@@ -24,16 +24,16 @@ Deno.test("task-search journals, resumes and writes its best config", async () =
       out: `${dir}/tasks.jsonl`,
     };
     const first = await searchTasks(options);
-    assertEquals(first.history.length, 3);
-    assertEquals(first.labelled, 3);
+    assert.deepEqual(first.history.length, 3);
+    assert.deepEqual(first.labelled, 3);
     for (const h of first.history) {
       assert(Number.isNaN(h.rho) || (h.rho >= -1 && h.rho <= 1), `ρ out of range: ${h.rho}`);
     }
     const finite = first.history.filter((h) => Number.isFinite(h.rho));
     assert(finite.length > 0, "every ρ is NaN: the scores do not rank the architectures");
-    assertEquals(first.best.rho, Math.max(...finite.map((h) => h.rho)));
+    assert.deepEqual(first.best.rho, Math.max(...finite.map((h) => h.rho)));
     const best = await resolveTask(first.bestPath!);
-    assertEquals(best.config, first.best.config, "the written task round-trips");
+    assert.deepEqual(best.config, first.best.config, "the written task round-trips");
     assert((await Deno.readTextFile(`${dir}/tasks.html`)).includes("<svg"));
 
     let fresh = 0;
@@ -43,8 +43,8 @@ Deno.test("task-search journals, resumes and writes its best config", async () =
         if (e.type === "evaluation" && !e.replayed) fresh++;
       },
     });
-    assertEquals(fresh, 0, "a finished journal replays without evaluating");
-    assertEquals(second.history.map((h) => h.rho), first.history.map((h) => h.rho));
+    assert.deepEqual(fresh, 0, "a finished journal replays without evaluating");
+    assert.deepEqual(second.history.map((h) => h.rho), first.history.map((h) => h.rho));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
