@@ -5,6 +5,7 @@
  */
 import { parse } from "csv-parse/sync";
 import { allowed, InputError } from "../util/errors.ts";
+import { loadNbMacroTruth } from "../spaces/nbmacro.ts";
 
 export interface TruthTable {
   /** Where the table was read from. */
@@ -20,7 +21,7 @@ export interface TruthTable {
 export const NB201_DATASETS = ["cifar10", "cifar100", "imagenet16_120"] as const;
 export type Nb201Dataset = (typeof NB201_DATASETS)[number];
 
-export const TRUTH_SPACES = ["nb201", "nb101"] as const;
+export const TRUTH_SPACES = ["nb201", "nb101", "nbmacro"] as const;
 export type TruthSpace = (typeof TRUTH_SPACES)[number];
 
 /** NB-101 accuracy fields in the order they are tried when no metric is given. */
@@ -118,7 +119,7 @@ export async function loadNb101Truth(
 
 /** Loads the ground truth of a search space; `dataset` (NB-201, default cifar10) / `metric` (NB-101). */
 export async function loadTruth(
-  space: "nb201" | "nb101",
+  space: TruthSpace,
   path: string,
   o: { dataset?: string; metric?: string } = {},
 ): Promise<TruthTable> {
@@ -139,6 +140,13 @@ export async function loadTruth(
         );
       }
       return await loadNb101Truth(path, o.metric === undefined ? {} : { metric: o.metric });
+    case "nbmacro":
+      if (o.dataset !== undefined && o.dataset !== "cifar10") {
+        throw new InputError(
+          `dataset: NAS-Bench-Macro truth exists only for "cifar10", got "${o.dataset}"`,
+        );
+      }
+      return await loadNbMacroTruth(path, { metric: o.metric });
     default:
       throw new InputError(
         `space: no ground-truth loader for "${space}"; allowed: ${allowed(TRUTH_SPACES)}`,
