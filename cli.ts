@@ -46,7 +46,8 @@ function program(): Command {
       .description("score one architecture (eval loss after training; lower is better)")
       .option(
         "--arch <arch>",
-        "NB-201 arch string or op indices, or NB-101 JSON {matrix, ops} (default: the space's example)",
+        "NB-201 arch string or op indices, NB-101 JSON {matrix, ops}, or nbmacro's 8 digits " +
+          "(default: the space's example)",
       )
       .option("--json", "print the result as JSON"),
     "combo",
@@ -64,13 +65,19 @@ function program(): Command {
   addProxyOptions(
     root.command("rank")
       .description("score many architectures and correlate with a benchmark's accuracies")
-      .requiredOption("--truth <table>", "ground truth: nb201.csv or an NB-101 jsonl")
+      .requiredOption(
+        "--truth <table>",
+        "ground truth: nb201.csv, an NB-101 jsonl or nbmacro_cifar10.jsonl",
+      )
       .option(
         "--dataset <name>",
         "NB-201 accuracy column: cifar10, cifar100, imagenet16_120",
         "cifar10",
       )
-      .option("--metric <field>", "NB-101 accuracy field (default val_acc_mean_of_samples or acc)")
+      .option(
+        "--metric <field>",
+        "NB-101 / nbmacro accuracy field (default val_acc_mean_of_samples or acc; nbmacro mean_acc)",
+      )
       .option(
         "--sample <n>",
         "architectures drawn from the table (seeded)",
@@ -137,7 +144,7 @@ function program(): Command {
     )
     .option("--truth <table>", "ground truth to report the found arch's accuracy and regret")
     .option("--dataset <name>", "NB-201 accuracy column", "cifar10")
-    .option("--metric <field>", "NB-101 accuracy field")
+    .option("--metric <field>", "NB-101 / nbmacro accuracy field")
     .option("--out <journal>", JOURNAL_HELP, "auto")
     .option("--report <html>", "HTML report (default: the journal path with .html)")
     .action(runSearchCommand);

@@ -47,7 +47,14 @@ export { acquireGpu, describeGpu, type Gpu, GpuUnavailableError } from "./src/gp
 export { DEFAULT_PROXY_SETTINGS, type ProxySettings } from "./src/proxy/settings.ts";
 export { archSeed, buildProxyGraph, scoreArch, type ScoreResult } from "./src/proxy/score.ts";
 export { type PreparedTask, prepareTask } from "./src/proxy/task.ts";
-export { getSpace, NB101, NB201, type NetworkSpace, SPACE_NAMES } from "./src/spaces/index.ts";
+export {
+  getSpace,
+  NB101,
+  NB201,
+  NBMACRO,
+  type NetworkSpace,
+  SPACE_NAMES,
+} from "./src/spaces/index.ts";
 export { PRESET_NAMES, PRESETS, resolveTask } from "./src/tasks/presets.ts";
 export { parseTaskConfig, type TaskConfig } from "./src/tasks/schema.ts";
 export { mutateTaskConfig, randomTaskConfig } from "./src/tasks/generate.ts";

@@ -52,7 +52,7 @@ export interface ProxyFlags {
   seed: number;
   iters: number;
   batch: number;
-  initChannels: number;
+  initChannels?: number;
   lr: number;
   weightDecay: number;
   trainWeights?: [number, number, number];
@@ -65,7 +65,7 @@ export interface ProxyFlags {
 export function addProxyOptions(cmd: Command, defaultTask: string): Command {
   const d = DEFAULT_PROXY_SETTINGS;
   return cmd
-    .option("--space <space>", "search space: nb201 or nb101", "nb201")
+    .option("--space <space>", "search space: nb201, nb101 or nbmacro", "nb201")
     .option(
       "--task <task>",
       `proxy task: a preset (${PRESET_NAMES.join(", ")}) or a task JSON file`,
@@ -85,9 +85,8 @@ export function addProxyOptions(cmd: Command, defaultTask: string): Command {
     .option("--batch <n>", "images in the batch", parsePositiveInteger, d.batch)
     .option(
       "--init-channels <n>",
-      "channels of the first stage",
+      `channels of the first stage (default ${d.initChannels}; nbmacro 32)`,
       parsePositiveInteger,
-      d.initChannels,
     )
     .option("--lr <x>", "SGD learning rate", parseNumber, d.lr)
     .option("--weight-decay <x>", "weight decay on conv/linear weights", parseNumber, d.weightDecay)

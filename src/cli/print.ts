@@ -90,7 +90,8 @@ export function printSearch(r: ArchSearchReport): void {
   if (r.truthMetric) {
     console.log(`accuracy    ${fmt(r.best.accuracy, 2)} (${r.truthMetric})`);
     console.log(
-      `optimum     ${fmt(r.optimumAccuracy, 2)} in the table · regret ${fmt(r.regret, 2)}`,
+      `optimum     ${fmt(r.optimumAccuracy, 2)} in the table · regret ${fmt(r.regret, 2)}` +
+        (r.trueRank ? ` · rank ${r.trueRank} of ${r.tableSize}` : ""),
     );
   }
   if (r.journal) console.log(`journal     ${r.journal}`);

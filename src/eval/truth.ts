@@ -5,6 +5,7 @@
  */
 import { csvParseSync } from "../deps.ts";
 import { allowed, InputError } from "../util/errors.ts";
+import { formatNbMacro, NBMACRO_EXAMPLE_TEXT, parseNbMacro } from "../spaces/nbmacro.ts";
 
 export interface TruthTable {
   /** Where the table was read from. */
@@ -20,7 +21,7 @@ export interface TruthTable {
 export const NB201_DATASETS = ["cifar10", "cifar100", "imagenet16_120"] as const;
 export type Nb201Dataset = (typeof NB201_DATASETS)[number];
 
-export const TRUTH_SPACES = ["nb201", "nb101"] as const;
+export const TRUTH_SPACES = ["nb201", "nb101", "nbmacro"] as const;
 export type TruthSpace = (typeof TRUTH_SPACES)[number];
 
 /** NB-101 accuracy fields in the order they are tried when no metric is given. */
@@ -118,7 +119,7 @@ export async function loadNb101Truth(
 
 /** Loads the ground truth of a search space; `dataset` (NB-201, default cifar10) / `metric` (NB-101). */
 export async function loadTruth(
-  space: "nb201" | "nb101",
+  space: TruthSpace,
   path: string,
   o: { dataset?: string; metric?: string } = {},
 ): Promise<TruthTable> {
@@ -139,6 +140,13 @@ export async function loadTruth(
         );
       }
       return await loadNb101Truth(path, o.metric === undefined ? {} : { metric: o.metric });
+    case "nbmacro":
+      if (o.dataset !== undefined && o.dataset !== "cifar10") {
+        throw new InputError(
+          `dataset: NAS-Bench-Macro truth exists only for "cifar10", got "${o.dataset}"`,
+        );
+      }
+      return await loadNbMacroTruth(path, { metric: o.metric });
     default:
       throw new InputError(
         `space: no ground-truth loader for "${space}"; allowed: ${allowed(TRUTH_SPACES)}`,
@@ -255,4 +263,61 @@ function nb101Spec(row: Record<string, unknown>): Nb101Spec | undefined {
 
 function describe(value: unknown): string {
   return value === undefined ? "nothing" : JSON.stringify(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ground truth: nbmacro_cifar10.jsonl, one JSON object per line with `arch` (8 digits) and the
+// accuracies in percent (`mean_acc` of 3 runs by default).
+
+export const NBMACRO_DEFAULT_METRIC = "mean_acc";
+
+/** key = arch string → `metric` (%); every problem is an InputError naming the file and line. */
+export async function loadNbMacroTruth(
+  path: string,
+  o: { metric?: string } = {},
+): Promise<TruthTable> {
+  const metric = o.metric ?? NBMACRO_DEFAULT_METRIC;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new InputError(`truth table: cannot read "${path}": ${(error as Error).message}`);
+  }
+  const accuracy = new Map<string, number>();
+  text.split(/\r?\n/).forEach((content, i) => {
+    if (content.trim() === "") return;
+    const where = `${path}: line ${i + 1}`;
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(content);
+    } catch (error) {
+      throw new InputError(`${where}: invalid JSON: ${(error as Error).message}`);
+    }
+    if (typeof row !== "object" || row === null || Array.isArray(row)) {
+      throw new InputError(`${where}: expected a JSON object`);
+    }
+    if (typeof row.arch !== "string") {
+      throw new InputError(
+        `${where}: missing "arch" (an 8-digit string such as "${NBMACRO_EXAMPLE_TEXT}")`,
+      );
+    }
+    let key: string;
+    try {
+      key = formatNbMacro(parseNbMacro(row.arch));
+    } catch (error) {
+      throw new InputError(`${where}: ${(error as Error).message}`);
+    }
+    if (accuracy.has(key)) throw new InputError(`${where}: arch "${key}" appears twice`);
+    const value = row[metric];
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 100) {
+      const fields = Object.keys(row).map((f) => `"${f}"`).join(", ");
+      throw new InputError(
+        `${where}: "${metric}" must be an accuracy in % (a number in 0–100), got ` +
+          `${value === undefined ? "nothing" : JSON.stringify(value)}; fields found: ${fields}`,
+      );
+    }
+    accuracy.set(key, value);
+  });
+  if (accuracy.size === 0) throw new InputError(`${path}: no rows`);
+  return { source: path, metric, accuracy };
 }

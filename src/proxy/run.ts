@@ -54,7 +54,13 @@ export const DEFAULT_TASK = "combo";
 /** Resolves space, images and settings (validating all of them), then acquires the GPU. */
 export async function prepareBase(o: Omit<ProxyOptions, "task">): Promise<ProxyBase> {
   const space = getSpace(o.space);
-  const settings = validateProxySettings({ ...DEFAULT_PROXY_SETTINGS, ...o.settings });
+  const initChannels = o.settings?.initChannels ?? space.defaultInitChannels ??
+    DEFAULT_PROXY_SETTINGS.initChannels;
+  const settings = validateProxySettings({
+    ...DEFAULT_PROXY_SETTINGS,
+    ...o.settings,
+    initChannels,
+  });
   const images = await loadImageSet(o.images, { seed: settings.seed });
   const gpu = await acquireGpu();
   return { gpu, space, images, settings };

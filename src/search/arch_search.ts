@@ -71,6 +71,10 @@ export interface ArchSearchReport {
   /** Highest accuracy in the truth table (the space optimum for a complete table). */
   optimumAccuracy?: number;
   regret?: number;
+  /** Rank of the found arch's accuracy in the table (1 = best; ties share the better rank). */
+  trueRank?: number;
+  /** Architectures in the truth table. */
+  tableSize?: number;
   truthMetric?: string;
   journal?: string;
   report?: string;
@@ -189,6 +193,9 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   const regret = optimumAccuracy !== undefined && best.accuracy !== undefined
     ? optimumAccuracy - best.accuracy
     : undefined;
+  const trueRank = table && best.accuracy !== undefined
+    ? 1 + [...table.accuracy.values()].filter((a) => a > best.accuracy!).length
+    : undefined;
   const reportPath = o.report ??
     (journal.path ? besideJournal(journal.path, ".html") : undefined);
   if (reportPath) {
@@ -209,6 +216,8 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     stoppedBy: result.stoppedBy,
     optimumAccuracy,
     regret,
+    trueRank,
+    tableSize: table?.accuracy.size,
     truthMetric: table?.metric,
     journal: journal.path,
     report: reportPath,

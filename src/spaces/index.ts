@@ -4,6 +4,12 @@ import type { Tensor } from "../graph/tensor.ts";
 import { allowed, InputError } from "../util/errors.ts";
 import { buildNb101Network, nb101FromJson, nb101Space, type Nb101Spec } from "./nb101.ts";
 import { buildNb201Network, type Nb201Arch, nb201Space, parseNb201 } from "./nb201.ts";
+import {
+  buildNbMacroNetwork,
+  NBMACRO_INIT_CHANNELS,
+  type NbMacroArch,
+  nbMacroSpace,
+} from "./nbmacro.ts";
 import { type SearchSpace, SPACE_NAMES, type SpaceName } from "./space.ts";
 
 export interface BackboneOptions {
@@ -21,6 +27,8 @@ export interface NetworkSpace<A> extends SearchSpace<A> {
   /** The architecture of a ground-truth row, from its key and the table's extra value for it
    *  (NB-201: the key is the arch string; NB-101: the extra value is the {matrix, ops} cell). */
   fromTable(key: string, extra: unknown): A;
+  /** init channels when the user gives none (the proxy default, 16, when absent). */
+  readonly defaultInitChannels?: number;
 }
 
 export const NB201: NetworkSpace<Nb201Arch> = {
@@ -60,12 +68,23 @@ export const NB101: NetworkSpace<Nb101Spec> = {
   }),
 };
 
+export const NBMACRO: NetworkSpace<NbMacroArch> = {
+  ...nbMacroSpace,
+  build: (g, x, arch, o) => buildNbMacroNetwork(g, x, arch, { initChannels: o.initChannels }),
+  fromTable: (key) => nbMacroSpace.parse(key),
+  // The best CIFAR-10 architecture of NAS-Bench-Macro (mean of 3 runs 93.13 %, tied with 22212220).
+  example: "22212202",
+  defaultInitChannels: NBMACRO_INIT_CHANNELS,
+};
+
 export function getSpace(name: string): NetworkSpace<unknown> {
   switch (name) {
     case "nb201":
       return NB201 as NetworkSpace<unknown>;
     case "nb101":
       return NB101 as NetworkSpace<unknown>;
+    case "nbmacro":
+      return NBMACRO as NetworkSpace<unknown>;
     default:
       throw new InputError(`--space "${name}" is not supported; allowed: ${allowed(SPACE_NAMES)}`);
   }
