@@ -4,7 +4,12 @@
  * no shard twice. Which shards are missing is left to the caller (`--partial` decides).
  */
 import { InputError } from "../util/errors.ts";
-import { deepEqual, type JournalHeader, readJournal } from "../util/journal.ts";
+import {
+  describeSetting,
+  differingSettings,
+  type JournalHeader,
+  readJournal,
+} from "../util/journal.ts";
 import { formatShard, type Shard } from "./shard.ts";
 
 export interface ShardJournal<R = unknown> {
@@ -92,10 +97,12 @@ function checkOneRun(journals: readonly ShardJournal<unknown>[]): void {
           `${first.shard.count} in ${first.path}, ${other.shard.count} in ${other.path}`,
       );
     }
-    const differing = differingFields(first.settings, other.settings);
+    const differing = differingSettings(first.settings, other.settings);
     if (differing.length > 0) {
       const shown = differing.slice(0, 3).map((d) =>
-        `${d.field} is ${describe(d.a)} in ${first.path}, ${describe(d.b)} in ${other.path}`
+        `${d.field} is ${describeSetting(d.a)} in ${first.path}, ${
+          describeSetting(d.b)
+        } in ${other.path}`
       );
       const more = differing.length > 3 ? `; and ${differing.length - 3} more` : "";
       throw new InputError(
@@ -115,34 +122,4 @@ function checkOneRun(journals: readonly ShardJournal<unknown>[]): void {
     }
     byIndex.set(j.shard.index, j.path);
   }
-}
-
-interface Difference {
-  field: string;
-  a: unknown;
-  b: unknown;
-}
-
-/** The leaf settings (dotted names, objects recursed) whose values differ. */
-function differingFields(
-  a: Record<string, unknown>,
-  b: Record<string, unknown>,
-  prefix = "",
-): Difference[] {
-  const names = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-  return names.flatMap((name) => {
-    const [x, y] = [a[name], b[name]];
-    if (isObject(x) && isObject(y)) return differingFields(x, y, `${prefix}${name}.`);
-    return deepEqual(x, y) ? [] : [{ field: `${prefix}${name}`, a: x, b: y }];
-  });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return "(absent)";
-  const text = JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

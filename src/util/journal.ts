@@ -407,19 +407,34 @@ function checkHeader(
 }
 
 /** "name: journal X, requested Y" for every differing leaf setting (nested objects recursed). */
+/** A setting (dotted name, objects recursed) whose values differ between two runs. */
+export interface SettingDifference {
+  field: string;
+  a: unknown;
+  b: unknown;
+}
+
+export function differingSettings(
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+  prefix = "",
+): SettingDifference[] {
+  const names = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return names.flatMap((name) => {
+    const [x, y] = [a[name], b[name]];
+    const field = prefix + name;
+    if (isPlainObject(x) && isPlainObject(y)) return differingSettings(x, y, `${field}.`);
+    return deepEqual(x, y) ? [] : [{ field, a: x, b: y }];
+  });
+}
+
 export function settingDifferences(
   journal: Record<string, unknown>,
   requested: Record<string, unknown>,
-  prefix = "",
 ): string[] {
-  const names = [...new Set([...Object.keys(journal), ...Object.keys(requested)])].sort();
-  return names.flatMap((name) => {
-    const [a, b] = [journal[name], requested[name]];
-    const path = prefix + name;
-    if (isPlainObject(a) && isPlainObject(b)) return settingDifferences(a, b, `${path}.`);
-    if (deepEqual(a, b)) return [];
-    return [`${path}: journal ${describe(a)}, requested ${describe(b)}`];
-  });
+  return differingSettings(journal, requested).map((d) =>
+    `${d.field}: journal ${describeSetting(d.a)}, requested ${describeSetting(d.b)}`
+  );
 }
 
 /** Structural equality of JSON values; object key order is irrelevant. */
@@ -447,7 +462,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function describe(value: unknown): string {
+/** A setting value for a message: JSON, cut to 80 characters. */
+export function describeSetting(value: unknown): string {
   if (value === undefined) return "(absent)";
   const text = JSON.stringify(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
