@@ -72,6 +72,20 @@ Deno.test({
   },
 });
 
+const zero2500 = sharedFile("nb101_gennaszero_2500_cifar10.jsonl");
+Deno.test({
+  name: `real nb101 2,500-cell table: acc in %, and our module hash of every cell is its hash${zero2500.note}`,
+  ignore: !zero2500.present,
+  fn: async () => {
+    const table = await loadTruth("nb101", zero2500.path);
+    assert.equal(table.accuracy.size, 2500);
+    assert.equal(table.metric, "acc");
+    for (const [hash, spec] of table.extra!) {
+      assert.equal(NB101.key(NB101.fromTable(hash, spec)), hash);
+    }
+  },
+});
+
 const search20 = sharedFile("nb101_gennas_search20.jsonl");
 Deno.test({
   name: `real nb101 GenNAS search set: 20 rows, acc converted to %${search20.note}`,
