@@ -1,6 +1,6 @@
 /** Human-readable output of the CLI commands (stdout); progress goes to stderr. */
 import type { GpuInfo } from "../gpu/device.ts";
-import type { RankReport, ScoreReport } from "../proxy/run.ts";
+import type { ProxyMetrics, RankReport, ScoreReport } from "../proxy/run.ts";
 import type { ArchSearchReport } from "../search/arch_search.ts";
 import type { TaskSearchReport } from "../search/task_search.ts";
 import { formatDuration } from "../util/progress.ts";
@@ -60,10 +60,40 @@ export function printRank(r: RankReport): void {
   if (Number.isFinite(r.secondsPerArch)) {
     console.log(`seconds per arch ${r.secondsPerArch.toFixed(2)} (median of this run)`);
   }
+  printProxyTable([
+    { proxy: "gennas", metrics: m, secondsPerArch: r.secondsPerArch },
+    ...r.baselines,
+  ]);
   const failed = r.archs.filter((a) => !Number.isFinite(a.loss)).length;
   if (failed) console.log(`non-finite       ${failed} losses (ranked last)`);
   if (r.journal) console.log(`journal          ${r.journal}`);
   if (r.report) console.log(`report           ${r.report}`);
+}
+
+function ciText(value: number, ci: { low: number; high: number } | undefined): string {
+  return fmt(value) + (ci ? ` [${fmt(ci.low, 3)}, ${fmt(ci.high, 3)}]` : "");
+}
+
+/** The proxies side by side on the same architectures (params/flops beside GenNAS at least). */
+export function printProxyTable(rows: readonly ProxyMetrics[]): void {
+  const top = Math.round(rows[0].metrics.topFraction * 100);
+  const table = [
+    ["proxy", "Spearman ρ [95% CI]", "Kendall τ [95% CI]", `retr@${top}%`, "s/arch"],
+    ...rows.map((p) => [
+      p.proxy,
+      ciText(p.metrics.spearman, p.metrics.spearmanCI),
+      ciText(p.metrics.kendall, p.metrics.kendallCI),
+      fmt(p.metrics.retrieval, 3),
+      p.secondsPerArch !== undefined && Number.isFinite(p.secondsPerArch)
+        ? p.secondsPerArch.toPrecision(3)
+        : "—",
+    ]),
+  ];
+  const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
+  console.log("proxies side by side (same archs; params/flops: larger predicts better)");
+  for (const row of table) {
+    console.log("  " + row.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
+  }
 }
 
 function printShard(r: RankReport): void {

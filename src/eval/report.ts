@@ -37,22 +37,71 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Predicted-vs-true scatter, metrics (with the sign convention) and settings. */
+/** One row of the side-by-side proxy table: a proxy's metrics on the same architectures. */
+export interface ProxyRow {
+  proxy: string;
+  metrics: RankingMetrics;
+  /** Median seconds per architecture; the column is left out when no row has it. */
+  secondsPerArch?: number;
+}
+
+/** Predicted-vs-true scatter, metrics (with the sign convention), proxies side by side, settings. */
 export function renderRankReport(o: {
   title: string;
   settings: Record<string, unknown>;
   metrics: RankingMetrics;
   points: RankPoint[];
+  /** GenNAS and the baselines (params, flops, …) on the same architectures. */
+  proxies?: ProxyRow[];
 }): string {
   const body = [
     `<h2>GenNAS loss vs ground-truth accuracy</h2>`,
     rankScatter(o.points),
     `<h2>Ranking metrics</h2>`,
     metricsTable(o.metrics),
+  ];
+  if (o.proxies && o.proxies.length > 0) {
+    body.push(`<h2>Proxies side by side (same architectures)</h2>`, proxyTable(o.proxies));
+  }
+  body.push(
     `<h2>Settings</h2>`,
     settingsTable(o.settings),
-  ];
+  );
   return htmlDocument(o.title, body.join("\n"));
+}
+
+/** ρ and τ (with intervals), retrieval and seconds per arch, one row per proxy. */
+export function proxyTable(rows: readonly ProxyRow[]): string {
+  const timed = rows.some((p) => p.secondsPerArch !== undefined);
+  const first = rows[0].metrics;
+  const k = topCount(first.n, first.topFraction);
+  const heads = [
+    "proxy",
+    "Spearman ρ",
+    "Kendall τ-b",
+    `retrieval @ top ${formatNumber(first.topFraction * 100, 3)} % (K = ${k})`,
+    ...(timed ? ["s / arch"] : []),
+  ];
+  const cell = (text: string) => `<td class="num">${escapeHtml(text)}</td>`;
+  const lines = rows.map((p) => {
+    const m = p.metrics;
+    const cells = [
+      `<th>${escapeHtml(p.proxy)}</th>`,
+      cell(formatNumber(m.spearman) + formatInterval(m.spearmanCI)),
+      cell(formatNumber(m.kendall) + formatInterval(m.kendallCI)),
+      cell(formatNumber(m.retrieval)),
+      ...(timed
+        ? [cell(p.secondsPerArch === undefined ? "—" : formatNumber(p.secondsPerArch))]
+        : []),
+    ];
+    return `<tr>${cells.join("")}</tr>`;
+  });
+  const head = `<tr>${heads.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr>`;
+  const note = `Every row ranks the same ${first.n} architectures against the same accuracies, ` +
+    `intervals from the same bootstrap resamples. Score = −loss for gennas; params and flops ` +
+    `(multiply-accumulates per 32×32 sample) of the classification network, larger predicting ` +
+    `higher accuracy.`;
+  return `<table>${head}${lines.join("")}</table>\n<p class="note">${escapeHtml(note)}</p>`;
 }
 
 /**

@@ -5,7 +5,9 @@
  */
 import { type RankingMetrics, rankingMetrics } from "../eval/metrics.ts";
 import { renderRankReport, writeReport } from "../eval/report.ts";
+import { getSpace } from "../spaces/index.ts";
 import { Rng } from "../util/rng.ts";
+import { archCost } from "./cost.ts";
 
 /** A journal line of a rank run. */
 export interface RankRecord {
@@ -25,6 +27,18 @@ export interface RankedArch {
   loss: number;
   accuracy: number;
   seconds: number;
+  /** Trivial baselines of the arch's classification network (see cost.ts). */
+  params: number;
+  /** Conv + linear multiply-accumulates for one 32×32 sample. */
+  flops: number;
+}
+
+/** Ranking metrics of one proxy (higher score predicts higher accuracy) on the ranked archs. */
+export interface ProxyMetrics {
+  proxy: string;
+  metrics: RankingMetrics;
+  /** Median seconds per architecture (undefined: not timed, e.g. counted without a GPU). */
+  secondsPerArch?: number;
 }
 
 /** The settings a rank journal's header records (those read here, and any others). */
@@ -32,12 +46,14 @@ export interface RankSettings extends Record<string, unknown> {
   space: string;
   task: string;
   taskConfig: unknown;
-  proxy: { seed: number };
+  proxy: { seed: number; initChannels?: number; nb101Init?: "pytorch" | "kaiming-fan-out" };
 }
 
 export interface RankOutcome {
   archs: RankedArch[];
   metrics: RankingMetrics;
+  /** The trivial baselines params and flops on the same archs, printed beside GenNAS. */
+  baselines: ProxyMetrics[];
 }
 
 /**
@@ -53,8 +69,14 @@ export async function rankOutcome(o: {
   bootstrap?: number;
   report?: string;
 }): Promise<RankOutcome> {
+  const space = getSpace(o.settings.space);
+  const backbone = {
+    initChannels: o.settings.proxy.initChannels ?? space.defaultInitChannels ?? 16,
+    nb101Init: o.settings.proxy.nb101Init,
+  };
   const archs: RankedArch[] = [...o.scored.keys()].sort((a, b) => a - b).map((index) => {
     const r = o.scored.get(index)!;
+    const cost = archCost(space, space.parse(r.arch), backbone);
     return {
       index,
       arch: r.arch,
@@ -62,13 +84,23 @@ export async function rankOutcome(o: {
       loss: r.loss ?? NaN,
       accuracy: o.accuracies[index],
       seconds: r.seconds,
+      params: cost.params,
+      flops: cost.macs,
     };
   });
-  const metrics = rankingMetrics(archs.map((r) => r.loss), archs.map((r) => r.accuracy), {
+  const accuracies = archs.map((r) => r.accuracy);
+  // Same seed for every proxy: all intervals come from the same resamples (paired comparison).
+  const options = () => ({
     bootstrap: o.bootstrap
       ? { samples: o.bootstrap, rng: new Rng(o.settings.proxy.seed) }
       : undefined,
   });
+  const metrics = rankingMetrics(archs.map((r) => r.loss), accuracies, options());
+  // rankingMetrics scores −value; a larger network predicts higher accuracy, so pass −count.
+  const baselines: ProxyMetrics[] = (["params", "flops"] as const).map((proxy) => ({
+    proxy,
+    metrics: rankingMetrics(archs.map((r) => -r[proxy]), accuracies, options()),
+  }));
   if (o.report) {
     // As the journal holds them, so a merge (which reads them back) renders the same table.
     const { taskConfig: _inJournal, ...shown } = JSON.parse(JSON.stringify(o.settings));
@@ -79,8 +111,10 @@ export async function rankOutcome(o: {
         settings: { ...shown, gpu: o.adapter },
         metrics,
         points: archs.map((r) => ({ label: r.arch, loss: r.loss, accuracy: r.accuracy })),
+        // Without timings: a merged run's report equals the unsharded run's byte for byte.
+        proxies: [{ proxy: "gennas", metrics }, ...baselines],
       }),
     );
   }
-  return { archs, metrics };
+  return { archs, metrics, baselines };
 }

@@ -23,7 +23,7 @@ import { resolveTask } from "../tasks/presets.ts";
 import { InputError } from "../util/errors.ts";
 import { besideJournal, openRunJournal } from "../util/journal.ts";
 import { Rng } from "../util/rng.ts";
-import { type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
+import { type ProxyMetrics, type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
 import { scoreArch, type ScoreResult } from "./score.ts";
 import { type PreparedTask, prepareTask } from "./task.ts";
@@ -142,10 +142,12 @@ export type RankEvent =
     total: number;
   };
 
-export type { RankedArch };
+export type { ProxyMetrics, RankedArch };
 
 export interface RankReport {
   metrics: RankingMetrics;
+  /** params and flops on the same architectures, to print beside GenNAS. */
+  baselines: ProxyMetrics[];
   archs: RankedArch[];
   /** Median seconds per freshly scored architecture (NaN when all came from the journal). */
   secondsPerArch: number;
@@ -287,7 +289,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   const reportPath = shard
     ? undefined
     : o.report ?? (out ? besideJournal(out, ".html") : undefined);
-  const { archs: ranked, metrics } = await rankOutcome({
+  const { archs: ranked, metrics, baselines } = await rankOutcome({
     settings,
     adapter: ctx.gpu.adapterInfo.description,
     accuracies,
@@ -297,6 +299,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   });
   return {
     metrics,
+    baselines,
     archs: ranked,
     secondsPerArch: median(freshSeconds),
     truthMetric: table.metric,
