@@ -64,9 +64,12 @@ export interface PoolOptions {
 
 export interface LossStage {
   readonly output: Tensor;
+  /** mse: the target; cross_entropy: the labels [N] (class indices as f32); seed: dL/d output. */
   readonly target: Tensor;
   readonly trainWeight: number;
   readonly evalWeight: number;
+  /** mse (default), cross_entropy or seed; see src/graph/losses.ts. */
+  readonly kind?: "mse" | "cross_entropy" | "seed";
 }
 
 /** PyTorch's default for conv and linear layers: kaiming_uniform(a=√5) = U(±1/√fan_in). */
@@ -278,6 +281,28 @@ export class GraphBuilder {
       this.#assertShape("mse loss", s.output, s.target.shape);
       if (s.trainWeight !== 0) this.losses.push(s);
     }
+  }
+
+  /** Softmax cross-entropy of [N, K] logits against `labels` [N] (class indices as f32). */
+  crossEntropyLoss(logits: Tensor, labels: Tensor): void {
+    if (logits.shape.length !== 2 || !sameShape(labels.shape, [logits.shape[0]])) {
+      throw new Error(
+        `cross-entropy: logits ${shapeText(logits.shape)}, labels ${shapeText(labels.shape)}`,
+      );
+    }
+    this.losses.push({
+      output: logits,
+      target: labels,
+      trainWeight: 1,
+      evalWeight: 1,
+      kind: "cross_entropy",
+    });
+  }
+
+  /** A loss whose gradient w.r.t. `output` is `seed` (backprop of Σ output ⊙ seed). */
+  seedLoss(output: Tensor, seed: Tensor): void {
+    this.#assertShape("seed loss", output, seed.shape);
+    this.losses.push({ output, target: seed, trainWeight: 1, evalWeight: 1, kind: "seed" });
   }
 
   #claim(name: string): void {

@@ -7,10 +7,10 @@ import type { Gpu } from "../gpu/device.ts";
 import { alignUp, BufferAllocator } from "../gpu/buffers.ts";
 import type { BufferSlice, DeviceClass, Launch } from "../gpu/kernel.ts";
 import { bindLaunch, type Dispatch, Recorder } from "../gpu/recorder.ts";
-import { mseLoss } from "../kernels/loss.ts";
 import { stepIncrement } from "../kernels/optim.ts";
 import type { GraphBuilder } from "./builder.ts";
 import { initialValues } from "./init.ts";
+import { lossLaunches } from "./losses.ts";
 import { planMemory, type TransientRequest } from "./memory.ts";
 import type {
   BackwardContext,
@@ -206,21 +206,14 @@ export async function compileGraph(
 
   const train: Launch<Slot>[] = forward("train");
   const written = new Set<Tensor>();
-  train.push(...mseLoss(
-    forwardContext("train"),
-    builder.losses.map((s) => {
-      const needsGrad = analysis.requiresGrad.has(s.output);
-      if (needsGrad) written.add(s.output);
-      return {
-        n: s.output.size,
-        out: value(s.output),
-        target: value(s.target),
-        weight: s.trainWeight,
-        grad: needsGrad ? grad(s.output) : undefined,
-      };
-    }),
-    { loss: history, index: counter },
-  ));
+  train.push(...lossLaunches(forwardContext("train"), builder.losses, "train", {
+    value,
+    grad: (s) => {
+      if (!analysis.requiresGrad.has(s.output)) return undefined;
+      written.add(s.output);
+      return grad(s.output);
+    },
+  }, { loss: history, index: counter }));
   train.push(
     ...backward(analysis, written, {
       value,
@@ -239,16 +232,10 @@ export async function compileGraph(
   train.push(stepIncrement(counter));
 
   const evaluation: Launch<Slot>[] = forward("eval");
-  evaluation.push(...mseLoss(
-    forwardContext("eval"),
-    builder.losses.map((s) => ({
-      n: s.output.size,
-      out: value(s.output),
-      target: value(s.target),
-      weight: s.evalWeight,
-    })),
-    { loss: evalLoss },
-  ));
+  evaluation.push(...lossLaunches(forwardContext("eval"), builder.losses, "eval", {
+    value,
+    grad: () => undefined,
+  }, { loss: evalLoss }));
 
   return await CompiledGraph.create(gpu, {
     builder,
