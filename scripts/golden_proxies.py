@@ -11,6 +11,9 @@ scripts/golden_proxies.py). Seeded. Float32 values printed with 9 significant di
   snip = sum |W * dL/dW|, L = cross-entropy on one labelled batch, BN in train mode.
 """
 import json
+import math
+
+import numpy as np
 
 import torch
 import torch.nn as nn
@@ -62,15 +65,65 @@ def net_case():
     layers = [net.a, net.b, net.fc]
     grad_norm = sum(m.weight.grad.norm().item() for m in layers)
     snip = sum((m.weight * m.weight.grad).abs().sum().item() for m in layers)
+    grads = {name: floats(p.grad) for name, p in net.named_parameters()}
+    # jacob_cov (foresight): backprop ones(y) to the input, corrcoef of the per-sample
+    # Jacobians, score = -sum(log(v + k) + 1 / (v + k)), k = 1e-5.
+    xg = x.clone().requires_grad_(True)
+    net(xg).backward(torch.ones(5, 10))
+    jacobian = xg.grad.reshape(5, -1).double().numpy()
+    v = np.linalg.eigvalsh(np.corrcoef(jacobian))
+    jacob_cov = float(-np.sum(np.log(v + 1e-5) + 1.0 / (v + 1e-5)))
     return {
         "x": floats(x),
         "labels": labels.tolist(),
         "params": {name: floats(p) for name, p in net.named_parameters()},
         "loss": float(f"{loss.item():.9g}"),
-        "grads": {name: floats(p.grad) for name, p in net.named_parameters()},
+        "grads": grads,
         "grad_norm": grad_norm,
         "snip": snip,
+        "jacobian": floats(xg.grad),
+        "jacob_cov": jacob_cov,
     }
+
+
+class SynNet(nn.Module):
+    """conv a (bias) -> BN + ReLU -> conv b, plus the skip of a's activation -> conv c stride 2 ->
+    global average pool -> linear 10."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1, bias=True)
+        self.bn = nn.BatchNorm2d(8)
+        self.b = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.c = nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x, bn=True):
+        h = self.a(x)
+        h = F.relu(self.bn(h) if bn else h)
+        h = self.b(h) + h
+        return self.fc(self.c(h).mean(dim=(2, 3)))
+
+
+def synflow_case(gain):
+    """foresight's synflow in float64 (BN disabled, |state|, all-ones input, R = sum of logits),
+    on the network with its biases set to 0 (gennas' definition, see src/proxy/zc_synflow.ts);
+    every weight is multiplied by `gain` first so that a large gain overflows float32."""
+    net = SynNet()
+    with torch.no_grad():
+        for m in (net.a, net.b, net.c, net.fc):
+            m.weight.mul_(gain)
+    params = {name: floats(p) for name, p in net.named_parameters()}
+    net = net.double()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            p.copy_(p.abs() if name.endswith("weight") else torch.zeros_like(p))
+    x = torch.ones(1, 3, 32, 32, dtype=torch.float64)
+    r = net(x, bn=False).sum()
+    r.backward()
+    layers = [net.a, net.b, net.c, net.fc]
+    total = sum((m.weight * m.weight.grad).abs().sum().item() for m in layers)
+    return {"gain": gain, "params": params, "R": r.item(), "log_synflow": math.log(total)}
 
 
 def main():
@@ -83,6 +136,7 @@ def main():
             cross_entropy_case(33, 100, 30.0),
         ],
         "net": net_case(),
+        "synflow": [synflow_case(1.0), synflow_case(3e9)],
     }
     with open(OUT_PATH, "w") as f:
         json.dump(out, f)

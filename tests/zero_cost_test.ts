@@ -5,6 +5,13 @@ import { loadImageSet } from "../src/data/images.ts";
 import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
 import { scoreZeroCost } from "../src/proxy/zero_cost.ts";
 import { crossEntropyPass, gradientMeasures, layerWeights } from "../src/proxy/zc_gradients.ts";
+import { logSynflow } from "../src/proxy/zc_synflow.ts";
+import {
+  correlationMatrix,
+  inputJacobian,
+  jacobCovScore,
+  symmetricEigenvalues,
+} from "../src/proxy/zc_jacob.ts";
 import { getSpace } from "../src/spaces/index.ts";
 import { InputError } from "../src/util/errors.ts";
 import { Rng } from "../src/util/rng.ts";
@@ -155,4 +162,53 @@ Deno.test({
       (e: Error) => e instanceof InputError && /labelled images/.test(e.message),
     );
   },
+});
+
+/** scripts/golden_proxies.py's SynNet, BN disabled as synflow scores it. */
+function synNet() {
+  const g = new GraphBuilder({ batchNorm: false });
+  const input = g.input("input", [1, 3, 32, 32]);
+  const a = g.conv2d("a", input, { outChannels: 8, kernel: 3, pad: 1, bias: true });
+  const h = g.batchNorm("bn", a, { affine: true, track: true, relu: true });
+  const b = g.conv2d("b", h, { outChannels: 8, kernel: 3, pad: 1, bias: false });
+  g.addInto("skip", h, b);
+  const c = g.conv2d("c", b, { outChannels: 16, kernel: 3, stride: 2, pad: 1, bias: false });
+  const logits = g.linear("fc", g.globalAvgPool("pool", c), 10, { bias: true });
+  return { builder: g, input, logits };
+}
+
+Deno.test("log synflow matches float64 PyTorch, also where float32 would overflow (R ≈ 7e40)", async () => {
+  const gpu = await acquireGpu();
+  for (const c of golden.synflow) {
+    const net = synNet();
+    const names = new Set(net.builder.params.map((p) => p.name));
+    assert(!names.has("bn.weight"), "BN disabled: no BN parameters");
+    const params = new Map(
+      Object.entries(c.params).filter(([k]) => names.has(k)).map((
+        [k, v],
+      ) => [k, Float32Array.from(v)]),
+    );
+    const { value } = await logSynflow(gpu, net, { seed: 3, params });
+    assertClose([value], [c.log_synflow], { atol: 1e-4, rtol: 0 }, `gain ${c.gain}`);
+  }
+  assert(golden.synflow[1].R > 3.4e38, "the second case overflows float32 unscaled");
+});
+
+Deno.test("symmetric eigenvalues and corrcoef against closed forms", () => {
+  const eig = symmetricEigenvalues(Float64Array.of(2, 1, 0, 1, 2, 0, 0, 0, 5), 3).sort();
+  assertClose(eig, [1, 3, 5], { atol: 1e-12, rtol: 0 }, "eigenvalues");
+  const corr = correlationMatrix(Float32Array.of(1, 2, 3, 2, 4, 6, 3, 2, 1), 3);
+  assertClose(corr, [1, 1, -1, 1, 1, -1, -1, -1, 1], { atol: 1e-12, rtol: 0 }, "corrcoef");
+});
+
+Deno.test("jacob_cov of a tiny network matches PyTorch (input Jacobian and score)", async () => {
+  const gpu = await acquireGpu();
+  const net = golden.net;
+  const params = new Map(Object.entries(net.params).map(([k, v]) => [k, Float32Array.from(v)]));
+  const { jacobian } = await inputJacobian(gpu, tinyNet(5), Float32Array.from(net.x), {
+    seed: 1,
+    params,
+  });
+  assertClose(jacobian, net.jacobian, { atol: 1e-6, rtol: 1e-4 }, "∂Σy/∂x");
+  assertClose([jacobCovScore(jacobian, 5)], [net.jacob_cov], { atol: 1e-3, rtol: 0 }, "score");
 });

@@ -84,8 +84,16 @@ export class GraphBuilder {
   readonly states: State[] = [];
   readonly inputs: Tensor[] = [];
   readonly losses: LossStage[] = [];
+  /** Inputs whose gradient the backward computes (CompiledGraph.exportInputGradient). */
+  readonly gradInputs = new Set<Tensor>();
   readonly #producers = new Map<Tensor, OpNode[]>();
   readonly #names = new Set<string>();
+
+  /**
+   * `batchNorm: false` builds every batch norm as the identity (its fused ReLU kept): the
+   * BN-disabled copy synflow scores (spec §9).
+   */
+  constructor(readonly options: { batchNorm?: boolean } = {}) {}
 
   /** Host-written tensor (clean images, targets). */
   input(name: string, shape: readonly number[]): Tensor {
@@ -157,6 +165,10 @@ export class GraphBuilder {
 
   /** BatchNorm2d (γ=1, β=0, running mean 0 / var 1) with an optional fused ReLU. */
   batchNorm(name: string, x: Tensor, o: BatchNormOptions, into?: Tensor): Tensor {
+    if (this.options.batchNorm === false) {
+      const y = o.relu ? this.unary(`${name}.relu`, "relu", x) : x;
+      return into ? this.addInto(name, y, into) : y;
+    }
     const c = x.c;
     const gamma = o.affine
       ? this.param(`${name}.weight`, [c], { init: { kind: "constant", value: 1 }, decay: false })
@@ -281,6 +293,12 @@ export class GraphBuilder {
       this.#assertShape("mse loss", s.output, s.target.shape);
       if (s.trainWeight !== 0) this.losses.push(s);
     }
+  }
+
+  /** Makes the backward compute the gradient of an input tensor (e.g. jacob_cov's ∂y/∂x). */
+  requireGrad(t: Tensor): void {
+    if (t.kind !== "input") throw new Error(`${t.name}: only input tensors take requireGrad`);
+    this.gradInputs.add(t);
   }
 
   /** Softmax cross-entropy of [N, K] logits against `labels` [N] (class indices as f32). */

@@ -88,6 +88,7 @@ function analyse(builder: GraphBuilder): Analysis {
   }
   const requiresGrad = new Set<Tensor>();
   for (const p of builder.params) if (p.trainable && live.has(p)) requiresGrad.add(p);
+  for (const t of builder.gradInputs) if (live.has(t)) requiresGrad.add(t);
   for (const op of liveOps) {
     if (!op.inputs.some((t) => requiresGrad.has(t))) continue;
     for (const t of op.outputs) if (t.kind === "activation") requiresGrad.add(t);
@@ -180,6 +181,8 @@ export async function compileGraph(
     if (t.kind === "param") {
       const info = paramInfo.get(t.name)!;
       slot = place(table.create(t.size, `${t.name}.grad`, "grads"), "grads", info.offset);
+    } else if (t.kind === "input") {
+      slot = place(table.create(t.size, `${t.name}.grad`, "input"), `grad:${t.id}`);
     } else {
       slot = table.create(t.size, `${t.name}.grad`, "transient");
     }
@@ -526,6 +529,14 @@ export class CompiledGraph {
     return new Map(
       this.params.filter((p) => p.trained).map((p) => [p.name, this.#unstored(p, flat)]),
     );
+  }
+
+  /** The gradient of an input marked with GraphBuilder.requireGrad, from the last iteration. */
+  async exportInputGradient(t: Tensor): Promise<Float32Array> {
+    const buffer = this.buffers.get(`grad:${t.id}`);
+    if (!buffer) throw new Error(`${t.name}: no gradient (requireGrad it before compiling)`);
+    const [grad] = await this.recorder.readback([{ buffer, offset: 0, size: t.size * 4 }]);
+    return grad;
   }
 
   /** Running statistics by name. */

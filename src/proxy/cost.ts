@@ -39,9 +39,9 @@ export interface ClassifierGraph {
 export function buildClassifier<A>(
   space: NetworkSpace<A>,
   arch: A,
-  o: BackboneOptions & { batch?: number; classes?: number },
+  o: BackboneOptions & { batch?: number; classes?: number; batchNorm?: boolean },
 ): ClassifierGraph {
-  const g = new GraphBuilder();
+  const g = new GraphBuilder({ batchNorm: o.batchNorm });
   const input = g.input("input", [o.batch ?? 1, 3, 32, 32]);
   const taps = space.build(g, input, arch, o);
   const pooled = g.globalAvgPool("classifier.pool", taps[taps.length - 1]);

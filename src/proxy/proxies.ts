@@ -12,13 +12,20 @@ export const PROXY_NAMES = [
   "flops",
   "grad_norm",
   "snip",
+  "synflow",
+  "jacob_cov",
 ] as const;
 export type ProxyName = typeof PROXY_NAMES[number];
 
 /** Counted on the built graph, no GPU and no journal entry needed. */
 export const COUNTED_PROXIES: readonly ProxyName[] = ["params", "flops"];
 /** Computed per architecture on the GPU from the classification copy and journaled. */
-export const ZERO_COST_PROXIES: readonly ProxyName[] = ["grad_norm", "snip"];
+export const ZERO_COST_PROXIES: readonly ProxyName[] = [
+  "grad_norm",
+  "snip",
+  "synflow",
+  "jacob_cov",
+];
 
 export const DEFAULT_PROXIES: readonly ProxyName[] = ["gennas"];
 

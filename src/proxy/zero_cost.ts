@@ -15,6 +15,8 @@ import type { ProxyName } from "./proxies.ts";
 import { archSeed } from "./score.ts";
 import type { ProxySettings } from "./settings.ts";
 import { crossEntropyPass, gradientMeasures, layerWeights } from "./zc_gradients.ts";
+import { logSynflow } from "./zc_synflow.ts";
+import { inputJacobian, jacobCovScore } from "./zc_jacob.ts";
 
 /** What a zero-cost proxy needs of a run (a ProxyBase satisfies it). */
 export interface ZeroCostContext {
@@ -39,17 +41,18 @@ type Implementation = (
 ) => Promise<{ values: Partial<Record<ProxyName, number>>; graph?: GraphStats }>;
 
 /**
- * The labelled batch of the zero-cost proxies: `settings.batch` CIFAR-10 images drawn with the
+ * The labelled batch of the zero-cost proxies (jacob_cov asks for no labels): `settings.batch` CIFAR-10 images drawn with the
  * seed, normalised, not augmented. Memoised per image set and settings.
  */
 export function labelledBatch(
   images: ImageSet,
   settings: ProxySettings,
+  o: { labels?: boolean } = {},
 ): { x: Float32Array; labels: Float32Array } {
   const key = `${settings.seed}/${settings.batch}`;
   const cached = batches.get(images)?.get(key);
   if (cached) return cached;
-  if (!images.labels) {
+  if (!images.labels && o.labels !== false) {
     throw new InputError(
       `--images: the gradient-based proxies need labelled images (a CIFAR-10 binary file, e.g. ` +
         `../shared/data/cifar10_test_first256.bin); ${images.name} has no labels`,
@@ -57,7 +60,7 @@ export function labelledBatch(
   }
   const rng = new Rng(settings.seed).fork("zero-cost batch");
   const batch = drawBatch(images.images, settings.batch, rng, { pad: 0, flip: false });
-  const labels = Float32Array.from(batch.indices, (i) => images.labels![i]);
+  const labels = Float32Array.from(batch.indices, (i) => images.labels?.[i] ?? NaN);
   const made = { x: batch.data, labels };
   if (!batches.has(images)) batches.set(images, new Map());
   batches.get(images)!.set(key, made);
@@ -74,8 +77,25 @@ const gradientGroup: Implementation = async (ctx, arch) => {
   return { values: gradientMeasures(pass, layerWeights(c.builder)), graph: pass.graph };
 };
 
+const synflowGroup: Implementation = async (ctx, arch) => {
+  const c = buildClassifier(ctx.space, arch, { ...ctx.settings, batch: 1, batchNorm: false });
+  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
+  const { value, graph } = await logSynflow(ctx.gpu, c, { seed });
+  return { values: { synflow: value }, graph };
+};
+
+const jacobGroup: Implementation = async (ctx, arch) => {
+  const { x } = labelledBatch(ctx.images, ctx.settings, { labels: false });
+  const c = buildClassifier(ctx.space, arch, { ...ctx.settings, batch: ctx.settings.batch });
+  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
+  const { jacobian, graph } = await inputJacobian(ctx.gpu, c, x, { seed });
+  return { values: { jacob_cov: jacobCovScore(jacobian, ctx.settings.batch) }, graph };
+};
+
 const GROUPS: { names: readonly ProxyName[]; run: Implementation }[] = [
   { names: ["grad_norm", "snip"], run: gradientGroup },
+  { names: ["synflow"], run: synflowGroup },
+  { names: ["jacob_cov"], run: jacobGroup },
 ];
 
 /** The requested zero-cost proxies; a group's seconds are its shared pass's, for each of them. */
