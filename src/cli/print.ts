@@ -53,6 +53,7 @@ export function printRank(r: RankReport): void {
   if (r.shard) return printShard(r);
   const m = r.metrics;
   console.log(`ranked ${m.n} architectures against ${r.truthMetric}`);
+  for (const note of r.truthNotes ?? []) console.log(`truth            ${note}`);
   console.log(`sign convention  ${m.convention} (positive = lower loss ranks higher accuracy)`);
   console.log(`Spearman ρ       ${fmt(m.spearman)}${interval(m.spearmanCI)}`);
   console.log(`Kendall τ        ${fmt(m.kendall)}${interval(m.kendallCI)}`);
