@@ -153,7 +153,8 @@ export async function loadTruth(
       }
       return await loadNbMacroTruth(path, { metric: o.metric });
     case "nbnlp":
-      if (o.dataset !== undefined) {
+      // "cifar10" is the CLI's --dataset default; NLP tables are one file per dataset.
+      if (o.dataset !== undefined && o.dataset !== "cifar10") {
         throw new InputError(
           `dataset: NAS-Bench-NLP tables are per dataset (nbnlp_ptb.jsonl, nbnlp_wikitext2.jsonl); ` +
             `pass the file as --truth, not --dataset`,
