@@ -54,7 +54,9 @@ export {
   NB101,
   NB201,
   NBMACRO,
+  NBNLP,
   type NetworkSpace,
+  type ProxyKind,
   SPACE_NAMES,
 } from "./src/spaces/index.ts";
 export { PRESET_NAMES, PRESETS, resolveTask } from "./src/tasks/presets.ts";
@@ -70,3 +72,13 @@ export { GraphBuilder } from "./src/graph/builder.ts";
 export { type CompiledGraph, compileGraph } from "./src/graph/compile.ts";
 export { InputError } from "./src/util/errors.ts";
 export { Rng } from "./src/util/rng.ts";
+// NAS-Bench-NLP: recipes, the loss truth (lowerIsBetter, ranked as −loss) and the NLP tasks.
+export {
+  canonicalKey,
+  cellFeatures,
+  FEATURE_NAMES,
+  validateRecipe,
+} from "./src/spaces/nbnlp_recipe.ts";
+export { type NbNlpArch, parseNbNlp } from "./src/spaces/nbnlp.ts";
+export { loadNbNlpTruth, NBNLP_METRICS } from "./src/eval/truth_nbnlp.ts";
+export { NLP_PRESET_NAMES, NLP_PRESETS, parseNlpTaskConfig } from "./src/tasks/nlp.ts";

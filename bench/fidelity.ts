@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { rank, type RankEvent, type RankReport } from "../src/proxy/run.ts";
 import { createProgress, type Progress } from "../src/util/progress.ts";
+import { nbnlpRuns } from "./fidelity_nbnlp.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -42,9 +43,11 @@ function exists(path: string): boolean {
 
 interface Run {
   name: string;
-  space: "nb201" | "nb101";
+  space: "nb201" | "nb101" | "nbnlp";
   target: string;
   options: Parameters<typeof rank>[0];
+  /** Extra lines after the metrics (e.g. baselines on the same cells). */
+  after?: (report: RankReport) => string[];
 }
 
 const images = join(dataDir, "cifar10_test_first256.bin");
@@ -96,6 +99,7 @@ const runs: Run[] = [
       bootstrap: 1000,
     },
   },
+  ...nbnlpRuns(dataDir, values.out!, limit),
 ];
 
 if (!exists(join(dataDir, "nb201.csv"))) {
@@ -134,4 +138,5 @@ for (const [run, r, seconds] of results) {
   console.log(`  seconds per arch      ${seconds.toFixed(1)} (median)`);
   console.log(`  target                ${run.target}`);
   console.log(`  report                ${r.report}`);
+  for (const line of run.after?.(r) ?? []) console.log(line);
 }

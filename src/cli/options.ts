@@ -2,6 +2,7 @@
 import { type Command, InvalidArgumentError, Option } from "../deps.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings } from "../proxy/settings.ts";
 import { PRESET_NAMES } from "../tasks/presets.ts";
+import { NLP_PRESET_NAMES } from "../tasks/nlp.ts";
 
 export function parseInteger(value: string): number {
   const n = Number(value);
@@ -47,14 +48,15 @@ export function parseDuration(value: string): number {
 
 export interface ProxyFlags {
   space: string;
-  task: string;
+  task?: string;
   images?: string;
   seed: number;
   iters: number;
   batch: number;
   initChannels?: number;
-  lr: number;
-  weightDecay: number;
+  lr?: number;
+  weightDecay?: number;
+  nlpTrainRecurrent?: boolean;
   trainWeights?: [number, number, number];
   evalWeights?: [number, number, number];
   nb101Init: "pytorch" | "kaiming-fan-out";
@@ -65,11 +67,12 @@ export interface ProxyFlags {
 export function addProxyOptions(cmd: Command, defaultTask: string): Command {
   const d = DEFAULT_PROXY_SETTINGS;
   return cmd
-    .option("--space <space>", "search space: nb201, nb101 or nbmacro", "nb201")
+    .option("--space <space>", "search space: nb201, nb101, nbmacro or nbnlp", "nb201")
     .option(
       "--task <task>",
-      `proxy task: a preset (${PRESET_NAMES.join(", ")}) or a task JSON file`,
-      defaultTask,
+      `proxy task: a preset (${PRESET_NAMES.join(", ")}; nbnlp: ${
+        NLP_PRESET_NAMES.join(", ")
+      }) or a task JSON file (default: ${defaultTask}; nbnlp: nlp-search)`,
     )
     .option(
       "--images <path>",
@@ -88,8 +91,20 @@ export function addProxyOptions(cmd: Command, defaultTask: string): Command {
       `channels of the first stage (default ${d.initChannels}; nbmacro 32)`,
       parsePositiveInteger,
     )
-    .option("--lr <x>", "SGD learning rate", parseNumber, d.lr)
-    .option("--weight-decay <x>", "weight decay on conv/linear weights", parseNumber, d.weightDecay)
+    .option(
+      "--lr <x>",
+      `learning rate (default: SGD ${d.lr}; nbnlp: Adam 1e-3, 0.1 = the reference HEAD quirk)`,
+      parseNumber,
+    )
+    .option(
+      "--weight-decay <x>",
+      `weight decay (default: ${d.weightDecay} on conv/linear weights; nbnlp: 1.2e-6 on all, Adam)`,
+      parseNumber,
+    )
+    .option(
+      "--nlp-train-recurrent",
+      "nbnlp: train the hidden-to-hidden weights that WeightDrop freezes in the reference",
+    )
     .option(
       "--train-weights <w0,w1,w2>",
       "stage weights of the training loss (default 1,1,1)",
@@ -127,5 +142,6 @@ export function proxySettings(f: ProxyFlags): Partial<ProxySettings> {
     evalWeights: f.evalWeights ?? DEFAULT_PROXY_SETTINGS.evalWeights,
     nb101Init: f.nb101Init,
     iterationsPerSubmit: f.itersPerSubmit,
+    nlpTrainRecurrent: f.nlpTrainRecurrent ?? false,
   };
 }

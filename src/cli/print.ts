@@ -65,6 +65,7 @@ export function printRank(r: RankReport): void {
   if (r.shard) return printShard(r);
   const m = r.metrics;
   console.log(`ranked ${m.n} architectures against ${r.truthMetric}`);
+  for (const note of r.truthNotes ?? []) console.log(`truth            ${note}`);
   const primary = r.proxies[0]?.proxy ?? "gennas";
   if (primary === "gennas") {
     console.log(`sign convention  ${m.convention} (positive = lower loss ranks higher accuracy)`);

@@ -6,6 +6,7 @@
 import { csvParseSync } from "../deps.ts";
 import { allowed, InputError } from "../util/errors.ts";
 import { formatNbMacro, NBMACRO_EXAMPLE_TEXT, parseNbMacro } from "../spaces/nbmacro.ts";
+import { loadNbNlpTruth } from "./truth_nbnlp.ts";
 
 export interface TruthTable {
   /** Where the table was read from. */
@@ -16,12 +17,16 @@ export interface TruthTable {
   accuracy: Map<string, number>;
   /** optional extra per key (e.g. NB-101 spec JSON, NB-201 index) */
   extra?: Map<string, unknown>;
+  /** Set for loss tables (nbnlp): `accuracy` then holds −loss, so higher is still better. */
+  lowerIsBetter?: boolean;
+  /** Lines to show the user (rows skipped, cells joined, the sign convention). */
+  notes?: string[];
 }
 
 export const NB201_DATASETS = ["cifar10", "cifar100", "imagenet16_120"] as const;
 export type Nb201Dataset = (typeof NB201_DATASETS)[number];
 
-export const TRUTH_SPACES = ["nb201", "nb101", "nbmacro"] as const;
+export const TRUTH_SPACES = ["nb201", "nb101", "nbmacro", "nbnlp"] as const;
 export type TruthSpace = (typeof TRUTH_SPACES)[number];
 
 /** NB-101 accuracy fields in the order they are tried when no metric is given. */
@@ -147,6 +152,15 @@ export async function loadTruth(
         );
       }
       return await loadNbMacroTruth(path, { metric: o.metric });
+    case "nbnlp":
+      // "cifar10" is the CLI's --dataset default; NLP tables are one file per dataset.
+      if (o.dataset !== undefined && o.dataset !== "cifar10") {
+        throw new InputError(
+          `dataset: NAS-Bench-NLP tables are per dataset (nbnlp_ptb.jsonl, nbnlp_wikitext2.jsonl); ` +
+            `pass the file as --truth, not --dataset`,
+        );
+      }
+      return loadNbNlpTruth(path, { metric: o.metric });
     default:
       throw new InputError(
         `space: no ground-truth loader for "${space}"; allowed: ${allowed(TRUTH_SPACES)}`,

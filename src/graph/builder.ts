@@ -287,6 +287,16 @@ export class GraphBuilder {
     return this.#add(new LinearOp(name, x, weight, bias, y, shape), y, into);
   }
 
+  /** The output tensor of an op built outside this file (a new activation, or `into`). */
+  activation(name: string, shape: readonly number[], into?: Tensor): Tensor {
+    return this.#output(name, shape, into);
+  }
+
+  /** Adds an op built outside this file (e.g. src/graph/ops_seq.ts); returns `y`. */
+  addOp(op: OpNode, y: Tensor, into?: Tensor): Tensor {
+    return this.#add(op, y, into);
+  }
+
   /** Weighted MSE over stages; stages whose train weight is 0 are left out entirely. */
   mseLoss(stages: readonly LossStage[]): void {
     for (const s of stages) {

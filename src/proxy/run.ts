@@ -19,6 +19,7 @@ import {
   shardSettings,
 } from "../shard/shard.ts";
 import { getSpace, type NetworkSpace } from "../spaces/index.ts";
+import { resolveNlpTask } from "../tasks/nlp.ts";
 import { resolveTask } from "../tasks/presets.ts";
 import { InputError } from "../util/errors.ts";
 import { besideJournal, openRunJournal } from "../util/journal.ts";
@@ -29,6 +30,7 @@ import { scoreZeroCost } from "./zero_cost.ts";
 import { archCost } from "./cost.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
 import { scoreArch, type ScoreResult } from "./score.ts";
+import { prepareSequenceTask } from "./sequence.ts";
 import { type PreparedTask, prepareTask } from "./task.ts";
 
 export interface ProxyOptions {
@@ -59,9 +61,16 @@ export async function prepareBase(o: Omit<ProxyOptions, "task">): Promise<ProxyB
   const space = getSpace(o.space);
   const initChannels = o.settings?.initChannels ?? space.defaultInitChannels ??
     DEFAULT_PROXY_SETTINGS.initChannels;
+  const given = Object.fromEntries(
+    Object.entries(o.settings ?? {}).filter(([, v]) => v !== undefined),
+  );
+  const optimizer = space.optimizer
+    ? { lr: space.optimizer.lr, weightDecay: space.optimizer.weightDecay }
+    : {};
   const settings = validateProxySettings({
     ...DEFAULT_PROXY_SETTINGS,
-    ...o.settings,
+    ...optimizer,
+    ...given,
     initChannels,
   });
   const images = await loadImageSet(o.images, { seed: settings.seed });
@@ -71,7 +80,14 @@ export async function prepareBase(o: Omit<ProxyOptions, "task">): Promise<ProxyB
 
 /** prepareBase plus the task: its batch and targets, built once for every architecture. */
 export async function prepareProxy(o: ProxyOptions): Promise<ProxyContext> {
-  const { name, config } = await resolveTask(o.task ?? DEFAULT_TASK);
+  const space = getSpace(o.space);
+  const taskName = o.task ?? space.defaultTask ?? DEFAULT_TASK;
+  if (space.proxy === "sequence") {
+    const { name, config } = await resolveNlpTask(taskName);
+    const base = await prepareBase(o);
+    return { ...base, task: prepareSequenceTask(name, config, base.settings) };
+  }
+  const { name, config } = await resolveTask(taskName);
   const base = await prepareBase(o);
   return { ...base, task: prepareTask(name, config, base.images, base.settings) };
 }
@@ -195,6 +211,8 @@ export interface RankReport {
   /** Median seconds per freshly scored architecture (NaN when all came from the journal). */
   secondsPerArch: number;
   truthMetric: string;
+  /** The truth table's notes (rows skipped, sign convention of a loss table). */
+  truthNotes?: string[];
   journal?: string;
   report?: string;
   resumed: boolean;
@@ -362,6 +380,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     archs: ranked,
     secondsPerArch: median(freshSeconds),
     truthMetric: table.metric,
+    truthNotes: table.notes,
     journal: out,
     report: reportPath,
     resumed: journal.resumed,

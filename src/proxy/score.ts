@@ -10,6 +10,7 @@ import type { Tensor } from "../graph/tensor.ts";
 import type { NetworkSpace } from "../spaces/index.ts";
 import { hashString } from "../util/rng.ts";
 import type { ProxySettings } from "./settings.ts";
+import { buildSequenceGraph, optimizerFor } from "./sequence.ts";
 import type { PreparedTask } from "./task.ts";
 
 /** Head output size: every stage regresses 8×8 maps. */
@@ -44,6 +45,7 @@ export function buildProxyGraph<A>(
   task: PreparedTask,
   settings: ProxySettings,
 ): BuiltProxy {
+  if (space.proxy === "sequence") return buildSequenceGraph(space, arch, task, settings);
   const g = new GraphBuilder();
   const clean = g.input("input", [task.batch, 3, 32, 32]);
   // Noise is drawn from the task seed (one noise pipeline per task, not per architecture): every
@@ -91,12 +93,7 @@ export async function scoreArch<A>(
   const seed = archSeed(settings, space.name, space.format(arch));
   const built = buildProxyGraph(space, arch, task, settings);
   const graph = await compileGraph(gpu, built.builder, {
-    optimizer: {
-      kind: "sgd",
-      lr: settings.lr,
-      momentum: settings.momentum,
-      weightDecay: settings.weightDecay,
-    },
+    optimizer: optimizerFor(space, settings),
     seed,
     maxIterations: settings.iterations,
   });

@@ -23,6 +23,8 @@ export interface ProxySettings {
   nb101Init: "pytorch" | "kaiming-fan-out";
   /** Training iterations encoded per GPU submit (0: pick by device class). */
   iterationsPerSubmit: number;
+  /** nbnlp: train the raw recurrent weights WeightDrop freezes (spec §4.5 quirk off). */
+  nlpTrainRecurrent?: boolean;
 }
 
 export const DEFAULT_PROXY_SETTINGS: Readonly<ProxySettings> = Object.freeze({

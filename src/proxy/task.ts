@@ -23,6 +23,8 @@ export interface PreparedTask {
   readonly trainWeights: StageWeights;
   readonly evalWeights: StageWeights;
   readonly noise: { kind: "uniform" | "gaussian"; level: number };
+  /** Sequence tasks (src/proxy/sequence.ts): inputs and targets[0] are [length·batch][dimension]. */
+  readonly sequence?: { length: number; dimension: number };
 }
 
 export function prepareTask(

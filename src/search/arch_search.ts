@@ -105,8 +105,13 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   const table = o.truth
     ? await loadTruth(getSpace(o.space).name, o.truth, { dataset: o.dataset, metric: o.metric })
     : undefined;
-  const ctx = await prepareProxy({ ...o, task: o.task ?? "search-N" });
+  const ctx = await prepareProxy({
+    ...o,
+    task: o.task ?? getSpace(o.space).defaultTask ?? "search-N",
+  });
   const space = ctx.space;
+  // Spaces that sample from a table (nbnlp) draw from the truth table's cells.
+  if (table && space.useTable) space.useTable(table.extra?.values() ?? [], table.source);
   const settings = {
     space: space.name,
     strategy,

@@ -15,6 +15,7 @@ import { mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
 import { saveTaskConfig } from "../tasks/io.ts";
 import type { TaskConfig } from "../tasks/schema.ts";
 import { besideJournal, openSearchJournal } from "../util/journal.ts";
+import { InputError } from "../util/errors.ts";
 import { hashString } from "../util/rng.ts";
 import { regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
 import type { SearchBudget, SearchEvent, SearchHooks, SearchResult } from "./types.ts";
@@ -93,6 +94,12 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   const tournament = o.tournament ?? 10;
   const iterations = o.iterations ?? 400;
   validateEvolutionOptions({ population, tournament, iterations, seed: o.settings?.seed ?? 0 });
+  if (getSpace(o.space).proxy === "sequence") {
+    throw new InputError(
+      `task-search --space ${o.space}: the NLP task generator (spec §7) is not implemented; ` +
+        "task-search supports the image spaces nb201, nb101 and nbmacro",
+    );
+  }
   const table = await loadTruth(getSpace(o.space).name, o.truth, {
     dataset: o.dataset,
     metric: o.metric,

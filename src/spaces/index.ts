@@ -10,12 +10,37 @@ import {
   type NbMacroArch,
   nbMacroSpace,
 } from "./nbmacro.ts";
+import { type NbNlpArch, nbNlpSpace, useNlpPool } from "./nbnlp.ts";
+import { buildNbNlpNetwork } from "./nbnlp_build.ts";
 import { type SearchSpace, SPACE_NAMES, type SpaceName } from "./space.ts";
 
 export interface BackboneOptions {
   initChannels: number;
   /** NB-101 only: backbone init ("pytorch" default, or the reference HEAD's Kaiming fan-out). */
   nb101Init?: "pytorch" | "kaiming-fan-out";
+}
+
+/**
+ * What the proxy regresses: "image" — build() returns stage taps of an N×3×32×32 input, each
+ * gets a BN + 1×1 conv head (CNN tasks); "sequence" — buildSequence() maps the [L·B, d] input
+ * sequence to one [L·B, d] output, regressed by plain MSE (NLP tasks, spec §5.2).
+ */
+export type ProxyKind = "image" | "sequence";
+
+export interface SequenceOptions {
+  length: number;
+  batch: number;
+  /** nbnlp: train the raw hidden-to-hidden weights that WeightDrop otherwise freezes. */
+  trainRecurrent: boolean;
+  /** Seeds dropout masks (the same for every architecture of a run). */
+  seed: number;
+}
+
+/** Optimizer defaults of a space; flags override lr and weight decay. */
+export interface OptimizerDefaults {
+  kind: "sgd" | "adam";
+  lr: number;
+  weightDecay: number;
 }
 
 /** A search space that can also build its backbone and name a default architecture. */
@@ -29,6 +54,16 @@ export interface NetworkSpace<A> extends SearchSpace<A> {
   fromTable(key: string, extra: unknown): A;
   /** init channels when the user gives none (the proxy default, 16, when absent). */
   readonly defaultInitChannels?: number;
+  /** "image" when absent. */
+  readonly proxy?: ProxyKind;
+  /** Sequence spaces: input [L·B, d] → output [L·B, d]. */
+  buildSequence?(g: GraphBuilder, x: Tensor, arch: A, o: SequenceOptions): Tensor;
+  /** SGD lr 0.1, momentum 0.9, weight decay 4e-5 (spec §5.1) when absent. */
+  readonly optimizer?: OptimizerDefaults;
+  /** The task when the user names none ("combo" when absent). */
+  readonly defaultTask?: string;
+  /** Spaces that sample from a table: install a truth table's architectures (its `extra`). */
+  useTable?(archs: Iterable<unknown>, source: string): void;
 }
 
 export const NB201: NetworkSpace<Nb201Arch> = {
@@ -77,6 +112,23 @@ export const NBMACRO: NetworkSpace<NbMacroArch> = {
   defaultInitChannels: NBMACRO_INIT_CHANNELS,
 };
 
+export const NBNLP: NetworkSpace<NbNlpArch> = {
+  ...nbNlpSpace,
+  build: () => {
+    throw new Error("nbnlp is a sequence space: use buildSequence");
+  },
+  proxy: "sequence",
+  buildSequence: (g, x, arch, o) => buildNbNlpNetwork(g, x, arch.cell, arch.args, o),
+  fromTable: (_key, extra) => extra as NbNlpArch,
+  // NAS-Bench-NLP recepie 1000000, a plain tanh RNN.
+  example:
+    '{"f":{"op":"linear","input":["x","h_prev_0"]},"h_new_0":{"op":"activation_tanh","input":["f"]}}',
+  // Adam lr 1e-3 (paper, initial commit); weight decay = the PTB logs' wdecay (spec §5.2).
+  optimizer: { kind: "adam", lr: 1e-3, weightDecay: 1.2e-6 },
+  defaultTask: "nlp-search",
+  useTable: (archs, source) => useNlpPool(source, archs as Iterable<NbNlpArch>),
+};
+
 export function getSpace(name: string): NetworkSpace<unknown> {
   switch (name) {
     case "nb201":
@@ -85,6 +137,8 @@ export function getSpace(name: string): NetworkSpace<unknown> {
       return NB101 as NetworkSpace<unknown>;
     case "nbmacro":
       return NBMACRO as NetworkSpace<unknown>;
+    case "nbnlp":
+      return NBNLP as NetworkSpace<unknown>;
     default:
       throw new InputError(`--space "${name}" is not supported; allowed: ${allowed(SPACE_NAMES)}`);
   }

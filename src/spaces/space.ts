@@ -5,7 +5,7 @@
  */
 import type { Rng } from "../util/rng.ts";
 
-export const SPACE_NAMES = ["nb201", "nb101", "nbmacro"] as const;
+export const SPACE_NAMES = ["nb201", "nb101", "nbmacro", "nbnlp"] as const;
 export type SpaceName = typeof SPACE_NAMES[number];
 
 export interface SearchSpace<A> {

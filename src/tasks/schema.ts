@@ -74,7 +74,7 @@ const dotSignalSchema = strictObject(
 
 const resizeSignalSchema = strictObject({ level: levelSchema }, "null or an object {level}");
 
-const stageFeaturesSchema = strictObject(
+export const stageFeaturesSchema = strictObject(
   {
     sin1d: nullable(sinSignalSchema),
     sin2d: nullable(sinSignalSchema),
@@ -101,7 +101,7 @@ const stageWeightsSchema = z.tuple([weight, weight, weight], {
   error: mustBe("a list of 3 numbers >= 0 [w0, w1, w2]"),
 });
 
-const noiseSchema = strictObject(
+export const noiseSchema = strictObject(
   {
     type: z.enum(NOISE_TYPES, { error: mustBe(allowed(NOISE_TYPES)) }),
     noise_level: numberWhere("a number >= 0", (v) => v >= 0),
