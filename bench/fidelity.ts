@@ -87,7 +87,8 @@ const runs: Run[] = [
   {
     name: "nb101-500",
     space: "nb101",
-    target: "Spearman ρ ≥ 0.85 with search-N (paper: ρ 0.85 combo / 0.87 search-N on its 500 cells)",
+    target:
+      "Spearman ρ ≥ 0.85 with search-N (paper: ρ 0.85 combo / 0.87 search-N on its 500 cells)",
     options: {
       space: "nb101",
       task: "search-N",

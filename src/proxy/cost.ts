@@ -65,7 +65,18 @@ export function graphCost(g: GraphBuilder): GraphCost {
   return { params, macs };
 }
 
-/** `params` and `flops` (MACs per sample) of one architecture's classification network. */
+/** Feature width of the input and output projections when a sequence space is counted. */
+export const SEQUENCE_COST_DIMENSION = 32;
+
+/** `params` and `flops` (MACs per sample) of one architecture's classification network; for a
+ *  sequence space, its network for one time step of one sequence (every recurrent weight counted
+ *  as trainable, input/output width SEQUENCE_COST_DIMENSION). */
 export function archCost<A>(space: NetworkSpace<A>, arch: A, o: BackboneOptions): GraphCost {
+  if (space.proxy === "sequence" && space.buildSequence) {
+    const g = new GraphBuilder();
+    const x = g.input("input", [1, SEQUENCE_COST_DIMENSION]);
+    space.buildSequence(g, x, arch, { length: 1, batch: 1, trainRecurrent: true, seed: 0 });
+    return graphCost(g);
+  }
   return graphCost(buildClassifier(space, arch, { ...o, batch: 1 }).builder);
 }
