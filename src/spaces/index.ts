@@ -11,6 +11,15 @@ import {
   nbMacroSpace,
 } from "./nbmacro.ts";
 import { type SearchSpace, SPACE_NAMES, type SpaceName } from "./space.ts";
+import {
+  ANYNET_EXAMPLES,
+  type AnyNetArch,
+  anyNetFromJson,
+  type AnyNetSpaceName,
+  anyNetSpace,
+  isAnyNetSpace,
+} from "./anynet.ts";
+import { buildAnyNetNetwork } from "./anynet_build.ts";
 
 export interface BackboneOptions {
   initChannels: number;
@@ -77,6 +86,17 @@ export const NBMACRO: NetworkSpace<NbMacroArch> = {
   defaultInitChannels: NBMACRO_INIT_CHANNELS,
 };
 
+/** ResNet / ResNeXt-A / ResNeXt-B and their `_in` names (spec §4.4): an arch is an NDS `net`
+ *  record; widths come from it (the stem is always 12), so --init-channels does not apply. */
+export function anyNetNetworkSpace(name: AnyNetSpaceName): NetworkSpace<AnyNetArch> {
+  return {
+    ...anyNetSpace(name),
+    build: (g, x, arch) => buildAnyNetNetwork(g, x, arch),
+    fromTable: (_key, extra) => anyNetFromJson(extra),
+    example: ANYNET_EXAMPLES[name.replace(/_in$/, "") as keyof typeof ANYNET_EXAMPLES],
+  };
+}
+
 export function getSpace(name: string): NetworkSpace<unknown> {
   switch (name) {
     case "nb201":
@@ -86,6 +106,7 @@ export function getSpace(name: string): NetworkSpace<unknown> {
     case "nbmacro":
       return NBMACRO as NetworkSpace<unknown>;
     default:
+      if (isAnyNetSpace(name)) return anyNetNetworkSpace(name) as NetworkSpace<unknown>;
       throw new InputError(`--space "${name}" is not supported; allowed: ${allowed(SPACE_NAMES)}`);
   }
 }
