@@ -83,7 +83,12 @@ export function anyNetFromJson(value: unknown): AnyNetArch {
   }
   const arch: AnyNetArch = { block_type: blockType as AnyNetBlockType, ds: [], ws: [], ss: [] };
   for (const field of STAGE_FIELDS) {
-    arch[field] = stageList(record[field], field, (v) => Number.isInteger(v) && v >= 1, "integers ≥ 1");
+    arch[field] = stageList(
+      record[field],
+      field,
+      (v) => Number.isInteger(v) && v >= 1,
+      "integers ≥ 1",
+    );
   }
   const bottleneck = blockType === "res_bottleneck_block";
   for (const field of ["bot_muls", "num_gs"] as const) {
@@ -110,9 +115,11 @@ function stageList(
   what: string,
 ): number[] {
   if (!Array.isArray(value)) {
-    fail(`${field}: expected a list of ${ANYNET_STAGES} ${what} (one per stage), got ${
-      JSON.stringify(value) ?? "nothing"
-    }`);
+    fail(
+      `${field}: expected a list of ${ANYNET_STAGES} ${what} (one per stage), got ${
+        JSON.stringify(value) ?? "nothing"
+      }`,
+    );
   }
   if (value.length !== ANYNET_STAGES) {
     fail(`${field}: has ${value.length} entries, expected ${ANYNET_STAGES} (one per stage)`);
