@@ -8,12 +8,15 @@
  * reports go to out/fidelity/ (override with --out DIR); the data folder is ../shared/data next to
  * the repository, or $GENNAS_DATA.
  *
- *   deno task fidelity [--only nb201|nb101] [--limit N] [--out DIR]
+ * More runs (AnyNet, NAS-Bench-Macro) come from bench/fidelity_anynet.ts.
+ *
+ *   deno task fidelity [--only nb201|nb101|<run name>] [--limit N] [--out DIR]
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { rank, type RankEvent, type RankReport } from "../src/proxy/run.ts";
 import { createProgress, type Progress } from "../src/util/progress.ts";
+import { anynetFidelityRuns } from "./fidelity_anynet.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -38,9 +41,11 @@ function exists(path: string): boolean {
 
 interface Run {
   name: string;
-  space: "nb201" | "nb101";
+  space: string;
   target: string;
   options: Parameters<typeof rank>[0];
+  /** Extra lines under the metrics (e.g. the table's params/FLOPs τ on the same records). */
+  baselines?: (r: RankReport) => Promise<string[]>;
 }
 
 const images = join(dataDir, "cifar10_test_first256.bin");
@@ -79,6 +84,9 @@ const runs: Run[] = [
   },
 ];
 
+const limitGiven = Deno.args.some((a) => a === "--limit" || a.startsWith("--limit="));
+runs.push(...anynetFidelityRuns(dataDir, values.out!, images, limitGiven ? limit : undefined));
+
 if (!exists(join(dataDir, "nb201.csv"))) {
   console.error(`fidelity: the shared data folder ${dataDir} is missing (set GENNAS_DATA)`);
   Deno.exit(2);
@@ -114,5 +122,6 @@ for (const [run, r, seconds] of results) {
   console.log(`  retrieval@top10%      ${m.retrieval.toFixed(2)}`);
   console.log(`  seconds per arch      ${seconds.toFixed(1)} (median)`);
   console.log(`  target                ${run.target}`);
+  for (const line of await run.baselines?.(r) ?? []) console.log(line);
   console.log(`  report                ${r.report}`);
 }

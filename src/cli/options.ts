@@ -2,6 +2,7 @@
 import { type Command, InvalidArgumentError, Option } from "../deps.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings } from "../proxy/settings.ts";
 import { PRESET_NAMES } from "../tasks/presets.ts";
+import { SPACE_NAMES } from "../spaces/space.ts";
 
 export function parseInteger(value: string): number {
   const n = Number(value);
@@ -65,7 +66,7 @@ export interface ProxyFlags {
 export function addProxyOptions(cmd: Command, defaultTask: string): Command {
   const d = DEFAULT_PROXY_SETTINGS;
   return cmd
-    .option("--space <space>", "search space: nb201, nb101 or nbmacro", "nb201")
+    .option("--space <space>", `search space: ${SPACE_NAMES.join(", ")}`, "nb201")
     .option(
       "--task <task>",
       `proxy task: a preset (${PRESET_NAMES.join(", ")}) or a task JSON file`,

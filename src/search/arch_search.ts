@@ -106,9 +106,12 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     ? await loadTruth(getSpace(o.space).name, o.truth, { dataset: o.dataset, metric: o.metric })
     : undefined;
   const ctx = await prepareProxy({ ...o, task: o.task ?? "search-N" });
-  const space = ctx.space;
+  // AnyNet with a table searches the table's rows, as the reference's explorer does (spec §8).
+  const overTable = table && ctx.space.overTable;
+  const space = overTable ? overTable([...table.extra?.values() ?? []]) : ctx.space;
   const settings = {
     space: space.name,
+    ...(overTable ? { candidates: "truth table rows" } : {}),
     strategy,
     population,
     tournament: strategy === "evolution" ? tournament : null,

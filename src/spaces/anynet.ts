@@ -374,3 +374,29 @@ export const ANYNET_EXAMPLES = {
   "resnext-b": '{"block_type":"res_bottleneck_block","bot_muls":[1.0,0.5,1.0,0.25],' +
     '"ds":[1,2,1,1],"num_gs":[1,8,8,16],"ss":[8,1,2,2],"ws":[64,64,64,128]}',
 } as const;
+
+/**
+ * The search over a table's records (spec §8, GenNAS' explorer over an NDS dataset): a random
+ * arch is a uniform row; a mutation draws 200 distinct rows (all when fewer) and takes the first
+ * nearest the parent (the parent itself may be drawn).
+ */
+export function anyNetOverRecords(
+  space: SearchSpace<AnyNetArch>,
+  records: readonly AnyNetArch[],
+): SearchSpace<AnyNetArch> {
+  if (records.length === 0) throw new InputError(`${space.name}: the table has no records`);
+  return {
+    ...space,
+    sample: (rng) => rng.choice(records),
+    mutate: (parent, rng) => {
+      const drawn = rng.sample(records, Math.min(ANYNET_NEIGHBOURS, records.length));
+      let best = drawn[0];
+      let bestDistance = anyNetDistance(parent, best);
+      for (const candidate of drawn.slice(1)) {
+        const d = anyNetDistance(parent, candidate);
+        if (d < bestDistance) [best, bestDistance] = [candidate, d];
+      }
+      return best;
+    },
+  };
+}

@@ -15,8 +15,9 @@ import {
   ANYNET_EXAMPLES,
   type AnyNetArch,
   anyNetFromJson,
-  type AnyNetSpaceName,
+  anyNetOverRecords,
   anyNetSpace,
+  type AnyNetSpaceName,
   isAnyNetSpace,
 } from "./anynet.ts";
 import { buildAnyNetNetwork } from "./anynet_build.ts";
@@ -38,6 +39,9 @@ export interface NetworkSpace<A> extends SearchSpace<A> {
   fromTable(key: string, extra: unknown): A;
   /** init channels when the user gives none (the proxy default, 16, when absent). */
   readonly defaultInitChannels?: number;
+  /** Where a search with a truth table draws from the table's rows (AnyNet, spec §8): the space
+   *  whose sample/mutate pick rows, given the table's extra values (the records). */
+  overTable?(extras: readonly unknown[]): NetworkSpace<A>;
 }
 
 export const NB201: NetworkSpace<Nb201Arch> = {
@@ -89,11 +93,19 @@ export const NBMACRO: NetworkSpace<NbMacroArch> = {
 /** ResNet / ResNeXt-A / ResNeXt-B and their `_in` names (spec §4.4): an arch is an NDS `net`
  *  record; widths come from it (the stem is always 12), so --init-channels does not apply. */
 export function anyNetNetworkSpace(name: AnyNetSpaceName): NetworkSpace<AnyNetArch> {
-  return {
-    ...anyNetSpace(name),
-    build: (g, x, arch) => buildAnyNetNetwork(g, x, arch),
-    fromTable: (_key, extra) => anyNetFromJson(extra),
+  const network = {
+    build: (g: GraphBuilder, x: Tensor, arch: AnyNetArch) => buildAnyNetNetwork(g, x, arch),
+    fromTable: (_key: string, extra: unknown) => anyNetFromJson(extra),
     example: ANYNET_EXAMPLES[name.replace(/_in$/, "") as keyof typeof ANYNET_EXAMPLES],
+  };
+  const base = anyNetSpace(name);
+  return {
+    ...base,
+    ...network,
+    overTable: (extras) => ({
+      ...anyNetOverRecords(base, extras.map(anyNetFromJson)),
+      ...network,
+    }),
   };
 }
 
