@@ -10,14 +10,18 @@
  * reports go to out/fidelity/ (override with --out DIR); the data folder is ../shared/data next to
  * the repository, or $GENNAS_DATA.
  *
- *   deno task fidelity [--only nb201|nb101|nb101-500] [--limit N] [--out DIR]
+ * More runs come from bench/fidelity_anynet.ts (AnyNet, NAS-Bench-Macro) and
+ * bench/fidelity_nbnlp.ts (NAS-Bench-NLP).
  *
- * --limit caps nb201/nb101 (default 100); nb101-500 always draws 500 unless --limit is given.
+ *   deno task fidelity [--only nb201|nb101|nb101-500|<run name>] [--limit N] [--out DIR]
+ *
+ * --limit caps every run (default: 100 for nb201/nb101; each other run's own size).
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { rank, type RankEvent, type RankReport } from "../src/proxy/run.ts";
 import { createProgress, type Progress } from "../src/util/progress.ts";
+import { anynetFidelityRuns } from "./fidelity_anynet.ts";
 import { nbnlpRuns } from "./fidelity_nbnlp.ts";
 
 const { values } = parseArgs({
@@ -43,10 +47,12 @@ function exists(path: string): boolean {
 
 interface Run {
   name: string;
-  space: "nb201" | "nb101" | "nbnlp";
+  space: string;
   target: string;
   options: Parameters<typeof rank>[0];
-  /** Extra lines after the metrics (e.g. baselines on the same cells). */
+  /** Extra lines under the metrics (e.g. the table's params/FLOPs τ on the same records). */
+  baselines?: (r: RankReport) => Promise<string[]>;
+  /** Extra lines after the report path (e.g. baselines on the same cells). */
   after?: (report: RankReport) => string[];
 }
 
@@ -103,6 +109,9 @@ const runs: Run[] = [
   ...nbnlpRuns(dataDir, values.out!, limit),
 ];
 
+const limitGiven = Deno.args.some((a) => a === "--limit" || a.startsWith("--limit="));
+runs.push(...anynetFidelityRuns(dataDir, values.out!, images, limitGiven ? limit : undefined));
+
 if (!exists(join(dataDir, "nb201.csv"))) {
   console.error(`fidelity: the shared data folder ${dataDir} is missing (set GENNAS_DATA)`);
   Deno.exit(2);
@@ -138,6 +147,7 @@ for (const [run, r, seconds] of results) {
   console.log(`  retrieval@top10%      ${m.retrieval.toFixed(2)}`);
   console.log(`  seconds per arch      ${seconds.toFixed(1)} (median)`);
   console.log(`  target                ${run.target}`);
+  for (const line of await run.baselines?.(r) ?? []) console.log(line);
   console.log(`  report                ${r.report}`);
   for (const line of run.after?.(r) ?? []) console.log(line);
 }
