@@ -41,7 +41,10 @@ function baselineLines(
 ): string[] {
   const acc = r.archs.map((a) => a.accuracy);
   return (["params", "flops"] as const).map((column) => {
-    const values = r.archs.map((a) => table.get(a.key)![column]);
+    const values = r.archs.map((a) => table.get(a.key)?.[column] ?? NaN);
+    if (!values.every(Number.isFinite)) {
+      return `  ${column.padEnd(6)} baseline      n/a (the table lacks it)`;
+    }
     return `  ${column.padEnd(6)} baseline      τ ${kendallTauB(values, acc).toFixed(3)} · ρ ${
       spearman(values, acc).toFixed(3)
     } (the table's ${column} column on the same ${acc.length} records)`;
