@@ -19,6 +19,7 @@ import { createProgress } from "./src/util/progress.ts";
 import { InputError } from "./src/util/errors.ts";
 import { describeGpu, rank, type RankEvent, score, VERSION } from "./mod.ts";
 import { acquireGpu } from "./src/gpu/device.ts";
+import { PROXY_NAMES } from "./src/proxy/proxies.ts";
 
 const JOURNAL_HELP =
   "journal (JSONL), appended as results land; rerunning with the same settings " +
@@ -27,6 +28,16 @@ const JOURNAL_HELP =
 const SHARD_HELP = "score only shard i of n (positions p with p mod n = i; i from 0); auto/n " +
   "reads i from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. --out auto or a name with {shard}; " +
   "combine the shards with gennas merge";
+
+const PROXY_HELP = `proxy to compute: ${PROXY_NAMES.join(", ")} (default gennas; params and ` +
+  "flops are printed beside it anyway)";
+const PROXIES_HELP = "several proxies in one pass over the same archs and one journal, e.g. " +
+  "gennas,params,flops (the first is the headline metric)";
+
+interface ProxyChoice {
+  proxy?: string;
+  proxies?: string;
+}
 
 function program(): Command {
   const root = new Command("gennas")
@@ -49,10 +60,14 @@ function program(): Command {
         "NB-201 arch string or op indices, NB-101 JSON {matrix, ops}, or nbmacro's 8 digits " +
           "(default: the space's example)",
       )
-      .option("--json", "print the result as JSON"),
+      .option("--json", "print the result as JSON")
+      .option("--proxy <name>", PROXY_HELP)
+      .option("--proxies <list>", PROXIES_HELP),
     "combo",
-  ).action(async (flags: ProxyFlags & { arch?: string; json?: boolean }) => {
+  ).action(async (flags: ProxyFlags & ProxyChoice & { arch?: string; json?: boolean }) => {
     const result = await score({
+      proxy: flags.proxy,
+      proxies: flags.proxies,
       space: flags.space,
       arch: flags.arch,
       task: flags.task,
@@ -94,11 +109,15 @@ function program(): Command {
         "bootstrap resamples for confidence intervals",
         parseNonNegativeInteger,
         1000,
-      ),
+      )
+      .option("--proxy <name>", PROXY_HELP)
+      .option("--proxies <list>", PROXIES_HELP),
     "combo",
-  ).action(async (flags: ProxyFlags & RankFlags) => {
+  ).action(async (flags: ProxyFlags & ProxyChoice & RankFlags) => {
     const progress = { current: undefined as ReturnType<typeof createProgress> | undefined };
     const result = await rank({
+      proxy: flags.proxy,
+      proxies: flags.proxies,
       space: flags.space,
       task: flags.task,
       images: flags.images,

@@ -47,6 +47,8 @@ export { acquireGpu, describeGpu, type Gpu, GpuUnavailableError } from "./src/gp
 export { DEFAULT_PROXY_SETTINGS, type ProxySettings } from "./src/proxy/settings.ts";
 export { archSeed, buildProxyGraph, scoreArch, type ScoreResult } from "./src/proxy/score.ts";
 export { type PreparedTask, prepareTask } from "./src/proxy/task.ts";
+export { archCost, buildClassifier, type GraphCost, graphCost } from "./src/proxy/cost.ts";
+export { parseProxies, PROXY_NAMES, type ProxyName } from "./src/proxy/proxies.ts";
 export {
   getSpace,
   NB101,

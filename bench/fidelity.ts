@@ -3,30 +3,38 @@
  *   NB-201: the first 100 archs of nb201_gennas_sample_0.txt, task combo, CIFAR-10 images,
  *           Kendall τ / Spearman ρ against CIFAR-10 test accuracy;
  *   NB-101: 100 cells drawn (seed 0) from nb101_naslib_zc_sample.jsonl, task search-N, CIFAR-10
- *           images, against val_acc_mean_of_samples.
+ *           images, against val_acc_mean_of_samples;
+ *   nb101-500: 500 cells drawn (seed 0) from nb101_gennaszero_2500_cifar10.jsonl (the paper's
+ *           protocol size), task search-N, against `acc`.
  * Prints ρ and τ with bootstrap 95 % intervals and seconds per architecture. Journals and HTML
  * reports go to out/fidelity/ (override with --out DIR); the data folder is ../shared/data next to
  * the repository, or $GENNAS_DATA.
  *
- *   deno task fidelity [--only nb201|nb101] [--limit N] [--out DIR]
+ * More runs come from bench/fidelity_anynet.ts (AnyNet, NAS-Bench-Macro) and
+ * bench/fidelity_nbnlp.ts (NAS-Bench-NLP).
+ *
+ *   deno task fidelity [--only nb201|nb101|nb101-500|<run name>] [--limit N] [--out DIR]
+ *
+ * --limit caps every run (default: 100 for nb201/nb101; each other run's own size).
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { rank, type RankEvent, type RankReport } from "../src/proxy/run.ts";
 import { createProgress, type Progress } from "../src/util/progress.ts";
+import { anynetFidelityRuns } from "./fidelity_anynet.ts";
 import { nbnlpRuns } from "./fidelity_nbnlp.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     only: { type: "string" },
-    limit: { type: "string", default: "100" },
+    limit: { type: "string" },
     out: { type: "string", default: "out/fidelity" },
   },
 });
 const dataDir = Deno.env.get("GENNAS_DATA") ??
   new URL("../../shared/data/", import.meta.url).pathname;
-const limit = Number(values.limit);
+const limit = Number(values.limit ?? 100);
 
 function exists(path: string): boolean {
   try {
@@ -39,10 +47,12 @@ function exists(path: string): boolean {
 
 interface Run {
   name: string;
-  space: "nb201" | "nb101" | "nbnlp";
+  space: string;
   target: string;
   options: Parameters<typeof rank>[0];
-  /** Extra lines after the metrics (e.g. baselines on the same cells). */
+  /** Extra lines under the metrics (e.g. the table's params/FLOPs τ on the same records). */
+  baselines?: (r: RankReport) => Promise<string[]>;
+  /** Extra lines after the report path (e.g. baselines on the same cells). */
   after?: (report: RankReport) => string[];
 }
 
@@ -80,8 +90,27 @@ const runs: Run[] = [
       bootstrap: 1000,
     },
   },
+  {
+    name: "nb101-500",
+    space: "nb101",
+    target:
+      "Spearman ρ ≥ 0.85 with search-N (paper: ρ 0.85 combo / 0.87 search-N on its 500 cells)",
+    options: {
+      space: "nb101",
+      task: "search-N",
+      images,
+      truth: join(dataDir, "nb101_gennaszero_2500_cifar10.jsonl"),
+      metric: "acc",
+      sample: Number(values.limit ?? 500),
+      out: join(values.out!, "nb101-500.jsonl"),
+      bootstrap: 1000,
+    },
+  },
   ...nbnlpRuns(dataDir, values.out!, limit),
 ];
+
+const limitGiven = Deno.args.some((a) => a === "--limit" || a.startsWith("--limit="));
+runs.push(...anynetFidelityRuns(dataDir, values.out!, images, limitGiven ? limit : undefined));
 
 if (!exists(join(dataDir, "nb201.csv"))) {
   console.error(`fidelity: the shared data folder ${dataDir} is missing (set GENNAS_DATA)`);
@@ -118,6 +147,7 @@ for (const [run, r, seconds] of results) {
   console.log(`  retrieval@top10%      ${m.retrieval.toFixed(2)}`);
   console.log(`  seconds per arch      ${seconds.toFixed(1)} (median)`);
   console.log(`  target                ${run.target}`);
+  for (const line of await run.baselines?.(r) ?? []) console.log(line);
   console.log(`  report                ${r.report}`);
   for (const line of run.after?.(r) ?? []) console.log(line);
 }

@@ -165,6 +165,10 @@ Deno.test({
         /Spearman ρ/.test(first.stdout) && /ρ\(−loss, accuracy\)/.test(first.stdout),
         first.stdout,
       );
+      assert(
+        /^ +params +-?\d/m.test(first.stdout) && /^ +flops +/m.test(first.stdout),
+        first.stdout,
+      );
       const lines = (await Deno.readTextFile(out)).trim().split("\n");
       assert.deepEqual(lines.length, 4, "header + 3 scores");
       assert(

@@ -348,6 +348,36 @@ const CASES: { name: string; params: Conv2dParams; flags: Flags }[] = [
     params: { batch: 1, inChannels: 3, outChannels: 5, inH: 4, inW: 5, kernel: 1, pad: 1 },
     flags: { bias: false, accumulate: true },
   },
+  // ResNeXt's grouped 3×3 (AnyNet): several channels per group, in multiples of 4 (vector loads).
+  {
+    name: "3×3 stride 2 groups 4, 4 channels per group, 16→16",
+    params: {
+      batch: 2,
+      inChannels: 16,
+      outChannels: 16,
+      inH: 8,
+      inW: 8,
+      kernel: 3,
+      stride: 2,
+      pad: 1,
+      groups: 4,
+    },
+    flags: { bias: false, accumulate: true },
+  },
+  {
+    name: "3×3 groups 2, 16 channels per group, 32→32",
+    params: {
+      batch: 1,
+      inChannels: 32,
+      outChannels: 32,
+      inH: 6,
+      inW: 6,
+      kernel: 3,
+      pad: 1,
+      groups: 2,
+    },
+    flags: { bias: false, accumulate: false },
+  },
 ];
 
 for (const deviceClass of ["cpu", "gpu"] as const) {
@@ -371,6 +401,8 @@ const VARIANT_CASES = [
   "3×3 groups 2",
   "3×3 depthwise, channel multiplier 2, stride 2",
   "1×1 stride 2",
+  "3×3 stride 2 groups 4, 4 channels per group, 16→16",
+  "3×3 groups 2, 16 channels per group, 32→32",
 ].map((name) => CASES.find((c) => c.name === name)!);
 
 for (const deviceClass of ["cpu", "gpu"] as const) {

@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError, Option } from "../deps.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings } from "../proxy/settings.ts";
 import { PRESET_NAMES } from "../tasks/presets.ts";
 import { NLP_PRESET_NAMES } from "../tasks/nlp.ts";
+import { SPACE_NAMES } from "../spaces/space.ts";
 
 export function parseInteger(value: string): number {
   const n = Number(value);
@@ -67,7 +68,7 @@ export interface ProxyFlags {
 export function addProxyOptions(cmd: Command, defaultTask: string): Command {
   const d = DEFAULT_PROXY_SETTINGS;
   return cmd
-    .option("--space <space>", "search space: nb201, nb101, nbmacro or nbnlp", "nb201")
+    .option("--space <space>", `search space: ${SPACE_NAMES.join(", ")}`, "nb201")
     .option(
       "--task <task>",
       `proxy task: a preset (${PRESET_NAMES.join(", ")}; nbnlp: ${

@@ -1,6 +1,6 @@
 /** Human-readable output of the CLI commands (stdout); progress goes to stderr. */
 import type { GpuInfo } from "../gpu/device.ts";
-import type { RankReport, ScoreReport } from "../proxy/run.ts";
+import type { ProxyMetrics, RankReport, ScoreReport } from "../proxy/run.ts";
 import type { ArchSearchReport } from "../search/arch_search.ts";
 import type { TaskSearchReport } from "../search/task_search.ts";
 import { formatDuration } from "../util/progress.ts";
@@ -30,23 +30,35 @@ export function printInfo(info: GpuInfo): void {
 
 export function printScore(r: ScoreReport, json: boolean): void {
   if (json) {
-    console.log(JSON.stringify({ ...r, graph: r.graph }, null, 2));
+    console.log(JSON.stringify(r, null, 2));
     return;
   }
   console.log(`space       ${r.space}`);
   console.log(`arch        ${r.arch}`);
   if (r.key !== r.arch) console.log(`key         ${r.key}`);
   console.log(`task        ${r.task} · images ${r.images} · seed ${r.seed}`);
-  console.log(`loss        ${fmt(r.loss, 6)} (eval loss after training; lower is better)`);
-  console.log(
-    `training    ${r.trainLosses.length} iterations, train loss ${fmt(r.trainLosses[0])} → ${
-      fmt(r.trainLosses.at(-1))
-    }`,
-  );
-  console.log(
-    `cost        ${r.seconds.toFixed(2)} s · ${r.parameters.toLocaleString("en")} parameters · ` +
-      `${r.graph.dispatchesPerIteration} dispatches per iteration`,
-  );
+  const gennas = r.proxies.gennas !== undefined;
+  if (gennas) {
+    console.log(`loss        ${fmt(r.loss, 6)} (eval loss after training; lower is better)`);
+    console.log(
+      `training    ${r.trainLosses.length} iterations, train loss ${fmt(r.trainLosses[0])} → ${
+        fmt(r.trainLosses.at(-1))
+      }`,
+    );
+  }
+  for (const [name, value] of Object.entries(r.proxies)) {
+    if (name === "gennas") continue;
+    const seconds = r.proxySeconds[name as keyof typeof r.proxySeconds] ?? NaN;
+    console.log(
+      `${name.padEnd(11)} ${fmt(value, 6)} (higher predicts better; ${seconds.toPrecision(3)} s)`,
+    );
+  }
+  if (gennas && r.graph) {
+    console.log(
+      `cost        ${r.seconds.toFixed(2)} s · ${r.parameters.toLocaleString("en")} parameters · ` +
+        `${r.graph.dispatchesPerIteration} dispatches per iteration`,
+    );
+  }
 }
 
 export function printRank(r: RankReport): void {
@@ -54,17 +66,50 @@ export function printRank(r: RankReport): void {
   const m = r.metrics;
   console.log(`ranked ${m.n} architectures against ${r.truthMetric}`);
   for (const note of r.truthNotes ?? []) console.log(`truth            ${note}`);
-  console.log(`sign convention  ${m.convention} (positive = lower loss ranks higher accuracy)`);
+  const primary = r.proxies[0]?.proxy ?? "gennas";
+  if (primary === "gennas") {
+    console.log(`sign convention  ${m.convention} (positive = lower loss ranks higher accuracy)`);
+  } else {
+    console.log(`proxy            ${primary} (ρ(score, accuracy): higher score predicts better)`);
+  }
   console.log(`Spearman ρ       ${fmt(m.spearman)}${interval(m.spearmanCI)}`);
   console.log(`Kendall τ        ${fmt(m.kendall)}${interval(m.kendallCI)}`);
   console.log(`retrieval@top${Math.round(m.topFraction * 100)}%  ${fmt(m.retrieval, 3)}`);
-  if (Number.isFinite(r.secondsPerArch)) {
+  if (r.secondsPerArch > 0) {
     console.log(`seconds per arch ${r.secondsPerArch.toFixed(2)} (median of this run)`);
   }
-  const failed = r.archs.filter((a) => !Number.isFinite(a.loss)).length;
+  printProxyTable(r.proxies);
+  const withLoss = r.proxies.some((p) => p.proxy === "gennas");
+  const failed = withLoss ? r.archs.filter((a) => !Number.isFinite(a.loss)).length : 0;
   if (failed) console.log(`non-finite       ${failed} losses (ranked last)`);
   if (r.journal) console.log(`journal          ${r.journal}`);
   if (r.report) console.log(`report           ${r.report}`);
+}
+
+function ciText(value: number, ci: { low: number; high: number } | undefined): string {
+  return fmt(value) + (ci ? ` [${fmt(ci.low, 3)}, ${fmt(ci.high, 3)}]` : "");
+}
+
+/** The proxies side by side on the same architectures (params/flops beside GenNAS at least). */
+export function printProxyTable(rows: readonly ProxyMetrics[]): void {
+  const top = Math.round(rows[0].metrics.topFraction * 100);
+  const table = [
+    ["proxy", "Spearman ρ [95% CI]", "Kendall τ [95% CI]", `retr@${top}%`, "s/arch"],
+    ...rows.map((p) => [
+      p.proxy,
+      ciText(p.metrics.spearman, p.metrics.spearmanCI),
+      ciText(p.metrics.kendall, p.metrics.kendallCI),
+      fmt(p.metrics.retrieval, 3),
+      p.secondsPerArch !== undefined && Number.isFinite(p.secondsPerArch)
+        ? p.secondsPerArch.toPrecision(3)
+        : "—",
+    ]),
+  ];
+  const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
+  console.log("proxies side by side (same archs; gennas: −loss, others: higher predicts better)");
+  for (const row of table) {
+    console.log("  " + row.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
+  }
 }
 
 function printShard(r: RankReport): void {

@@ -15,6 +15,8 @@ export interface ImageSet {
   kind: ImageSetKind;
   /** CHW uint8 images, 3·32·32 bytes each. */
   images: Uint8Array[];
+  /** Class label of each image (CIFAR-10 binary files only). */
+  labels?: number[];
 }
 
 export interface ImageSetOptions {
@@ -43,8 +45,8 @@ export async function loadImageSet(
     return { name: path, kind: "png-folder", images };
   }
   if (info.isFile) {
-    const { images } = parseCifarBinary(await Deno.readFile(path), path);
-    return { name: path, kind: "cifar10-binary", images };
+    const { images, labels } = parseCifarBinary(await Deno.readFile(path), path);
+    return { name: path, kind: "cifar10-binary", images, labels };
   }
   throw new InputError(
     `images "${path}" is neither a file nor a directory; give a CIFAR-10 binary file or a ` +

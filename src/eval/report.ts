@@ -37,22 +37,90 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Predicted-vs-true scatter, metrics (with the sign convention) and settings. */
+/** One row of the side-by-side proxy table: a proxy's metrics on the same architectures. */
+export interface ProxyRow {
+  proxy: string;
+  metrics: RankingMetrics;
+  /** Median seconds per architecture; the column is left out when no row has it. */
+  secondsPerArch?: number;
+}
+
+/** Predicted-vs-true scatter, metrics (with the sign convention), proxies side by side, settings. */
 export function renderRankReport(o: {
   title: string;
   settings: Record<string, unknown>;
   metrics: RankingMetrics;
   points: RankPoint[];
+  /** GenNAS and the baselines (params, flops, …) on the same architectures. */
+  proxies?: ProxyRow[];
+  /** One scatter per other proxy: `loss` holds the proxy's value (higher predicts better). */
+  scatters?: { proxy: string; points: RankPoint[] }[];
+  /** Draw the GenNAS-loss scatter and metrics (false when gennas was not computed). */
+  showLoss?: boolean;
 }): string {
-  const body = [
-    `<h2>GenNAS loss vs ground-truth accuracy</h2>`,
-    rankScatter(o.points),
-    `<h2>Ranking metrics</h2>`,
-    metricsTable(o.metrics),
+  const body: string[] = [];
+  if (o.showLoss ?? true) {
+    body.push(
+      `<h2>GenNAS loss vs ground-truth accuracy</h2>`,
+      rankScatter(o.points),
+      `<h2>Ranking metrics</h2>`,
+      metricsTable(o.metrics),
+    );
+  }
+  if (o.proxies && o.proxies.length > 0) {
+    body.push(`<h2>Proxies side by side (same architectures)</h2>`, proxyTable(o.proxies));
+  }
+  for (const scatter of o.scatters ?? []) {
+    body.push(
+      `<h2>${escapeHtml(scatter.proxy)} vs ground-truth accuracy</h2>`,
+      rankScatter(scatter.points, scatter.proxy),
+    );
+  }
+  body.push(
     `<h2>Settings</h2>`,
     settingsTable(o.settings),
-  ];
+  );
   return htmlDocument(o.title, body.join("\n"));
+}
+
+/** ρ and τ (with intervals), retrieval and seconds per arch, one row per proxy. */
+export function proxyTable(rows: readonly ProxyRow[]): string {
+  const timed = rows.some((p) => p.secondsPerArch !== undefined);
+  const first = rows[0].metrics;
+  const k = topCount(first.n, first.topFraction);
+  const heads = [
+    "proxy",
+    "Spearman ρ",
+    "Kendall τ-b",
+    `retrieval @ top ${formatNumber(first.topFraction * 100, 3)} % (K = ${k})`,
+    ...(timed ? ["s / arch"] : []),
+  ];
+  const cell = (text: string) => `<td class="num">${escapeHtml(text)}</td>`;
+  const lines = rows.map((p) => {
+    const m = p.metrics;
+    const cells = [
+      `<th>${escapeHtml(p.proxy)}</th>`,
+      cell(formatNumber(m.spearman) + formatInterval(m.spearmanCI)),
+      cell(formatNumber(m.kendall) + formatInterval(m.kendallCI)),
+      cell(formatNumber(m.retrieval)),
+      // Timings differ run to run; the class lets a comparison of two reports skip them.
+      ...(timed
+        ? [
+          `<td class="num secs">${
+            p.secondsPerArch === undefined ? "—" : formatNumber(p.secondsPerArch)
+          }</td>`,
+        ]
+        : []),
+    ];
+    return `<tr>${cells.join("")}</tr>`;
+  });
+  const head = `<tr>${heads.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr>`;
+  const note = `Every row ranks the same ${first.n} architectures against the same accuracies, ` +
+    `intervals from the same bootstrap resamples. Score = −loss for gennas; every other proxy ` +
+    `is a score where higher predicts higher accuracy (params and flops: parameters and ` +
+    `multiply-accumulates per 32×32 sample of the classification network). s / arch: median ` +
+    `seconds per architecture; params and flops are counted without a GPU.`;
+  return `<table>${head}${lines.join("")}</table>\n<p class="note">${escapeHtml(note)}</p>`;
 }
 
 /**
@@ -402,27 +470,31 @@ function cross(cx: number, cy: number, title: string): string {
 
 const STRIP_WIDTH = 90;
 
-function rankScatter(points: readonly RankPoint[]): string {
+/** With `proxy`, `loss` holds that proxy's value (higher predicts better), drawn linearly. */
+function rankScatter(points: readonly RankPoint[], proxy?: string): string {
   const finite = points.filter((p) => Number.isFinite(p.loss));
   const nonFinite = points.filter((p) => !Number.isFinite(p.loss));
   const box = chartBox(nonFinite.length > 0 ? STRIP_WIDTH + 10 : 0);
-  const x = makeAxis(finite.map((p) => p.loss), box.left, box.right, true);
+  const x = makeAxis(finite.map((p) => p.loss), box.left, box.right, proxy === undefined);
   const y = makeAxis(points.map((p) => p.accuracy), box.bottom, box.top, false);
+  const quantity = proxy ?? "loss";
   const describe = (p: RankPoint) =>
-    `${p.label} — loss ${formatNumber(p.loss, 6)}, accuracy ${formatNumber(p.accuracy)} %`;
-  const content = [
-    frame(box, x, y, "GenNAS loss (lower predicts better)", "ground-truth accuracy (%)"),
-  ];
+    `${p.label} — ${quantity} ${formatNumber(p.loss, 6)}, accuracy ${formatNumber(p.accuracy)} %`;
+  const xLabel = proxy
+    ? `${proxy} (higher predicts better)`
+    : "GenNAS loss (lower predicts better)";
+  const content = [frame(box, x, y, xLabel, "ground-truth accuracy (%)")];
   for (const p of finite) {
     content.push(circle(project(x, p.loss), project(y, p.accuracy), "pt", describe(p)));
   }
   if (nonFinite.length > 0) content.push(nonFiniteStrip(box, y, nonFinite, describe));
-  const caption = `${points.length} architectures; ${nonFinite.length} with a non-finite loss` +
+  const caption =
+    `${points.length} architectures; ${nonFinite.length} with a non-finite ${quantity}` +
     (nonFinite.length > 0 ? " (marked × in the red strip on the right, ranked last)." : ".") +
     " Hover a point for its label.";
-  return `${svg(box, content, "scatter of GenNAS loss against accuracy")}\n<p class="note">${
-    escapeHtml(caption)
-  }</p>`;
+  return `${
+    svg(box, content, `scatter of ${proxy ?? "GenNAS loss"} against accuracy`)
+  }\n<p class="note">${escapeHtml(caption)}</p>`;
 }
 
 function nonFiniteStrip(

@@ -7,6 +7,8 @@ import { csvParseSync } from "../deps.ts";
 import { allowed, InputError } from "../util/errors.ts";
 import { formatNbMacro, NBMACRO_EXAMPLE_TEXT, parseNbMacro } from "../spaces/nbmacro.ts";
 import { loadNbNlpTruth } from "./truth_nbnlp.ts";
+import { ANYNET_SPACE_NAMES, anyNetFromJson, anyNetKey } from "../spaces/anynet.ts";
+import { loadNdsTruth } from "./truth_nds.ts";
 
 export interface TruthTable {
   /** Where the table was read from. */
@@ -26,7 +28,7 @@ export interface TruthTable {
 export const NB201_DATASETS = ["cifar10", "cifar100", "imagenet16_120"] as const;
 export type Nb201Dataset = (typeof NB201_DATASETS)[number];
 
-export const TRUTH_SPACES = ["nb201", "nb101", "nbmacro", "nbnlp"] as const;
+export const TRUTH_SPACES = ["nb201", "nb101", "nbmacro", "nbnlp", ...ANYNET_SPACE_NAMES] as const;
 export type TruthSpace = (typeof TRUTH_SPACES)[number];
 
 /** NB-101 accuracy fields in the order they are tried when no metric is given. */
@@ -161,6 +163,22 @@ export async function loadTruth(
         );
       }
       return loadNbNlpTruth(path, { metric: o.metric });
+    case "resnet":
+    case "resnet_in":
+    case "resnext-a":
+    case "resnext-a_in":
+    case "resnext-b":
+    case "resnext-b_in":
+      if (o.dataset !== undefined && o.dataset !== "cifar10") {
+        throw new InputError(
+          `dataset: an NDS table holds one accuracy per row (test_acc by default); choose ` +
+            `another field with metric, not dataset (got "${o.dataset}")`,
+        );
+      }
+      return await loadNdsTruth(path, {
+        metric: o.metric,
+        key: (net) => anyNetKey(anyNetFromJson(net)),
+      });
     default:
       throw new InputError(
         `space: no ground-truth loader for "${space}"; allowed: ${allowed(TRUTH_SPACES)}`,

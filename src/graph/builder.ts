@@ -64,9 +64,12 @@ export interface PoolOptions {
 
 export interface LossStage {
   readonly output: Tensor;
+  /** mse: the target; cross_entropy: the labels [N] (class indices as f32); seed: dL/d output. */
   readonly target: Tensor;
   readonly trainWeight: number;
   readonly evalWeight: number;
+  /** mse (default), cross_entropy or seed; see src/graph/losses.ts. */
+  readonly kind?: "mse" | "cross_entropy" | "seed";
 }
 
 /** PyTorch's default for conv and linear layers: kaiming_uniform(a=√5) = U(±1/√fan_in). */
@@ -81,8 +84,16 @@ export class GraphBuilder {
   readonly states: State[] = [];
   readonly inputs: Tensor[] = [];
   readonly losses: LossStage[] = [];
+  /** Inputs whose gradient the backward computes (CompiledGraph.exportInputGradient). */
+  readonly gradInputs = new Set<Tensor>();
   readonly #producers = new Map<Tensor, OpNode[]>();
   readonly #names = new Set<string>();
+
+  /**
+   * `batchNorm: false` builds every batch norm as the identity (its fused ReLU kept): the
+   * BN-disabled copy synflow scores (spec §9).
+   */
+  constructor(readonly options: { batchNorm?: boolean } = {}) {}
 
   /** Host-written tensor (clean images, targets). */
   input(name: string, shape: readonly number[]): Tensor {
@@ -154,6 +165,10 @@ export class GraphBuilder {
 
   /** BatchNorm2d (γ=1, β=0, running mean 0 / var 1) with an optional fused ReLU. */
   batchNorm(name: string, x: Tensor, o: BatchNormOptions, into?: Tensor): Tensor {
+    if (this.options.batchNorm === false) {
+      const y = o.relu ? this.unary(`${name}.relu`, "relu", x) : x;
+      return into ? this.addInto(name, y, into) : y;
+    }
     const c = x.c;
     const gamma = o.affine
       ? this.param(`${name}.weight`, [c], { init: { kind: "constant", value: 1 }, decay: false })
@@ -288,6 +303,34 @@ export class GraphBuilder {
       this.#assertShape("mse loss", s.output, s.target.shape);
       if (s.trainWeight !== 0) this.losses.push(s);
     }
+  }
+
+  /** Makes the backward compute the gradient of an input tensor (e.g. jacob_cov's ∂y/∂x). */
+  requireGrad(t: Tensor): void {
+    if (t.kind !== "input") throw new Error(`${t.name}: only input tensors take requireGrad`);
+    this.gradInputs.add(t);
+  }
+
+  /** Softmax cross-entropy of [N, K] logits against `labels` [N] (class indices as f32). */
+  crossEntropyLoss(logits: Tensor, labels: Tensor): void {
+    if (logits.shape.length !== 2 || !sameShape(labels.shape, [logits.shape[0]])) {
+      throw new Error(
+        `cross-entropy: logits ${shapeText(logits.shape)}, labels ${shapeText(labels.shape)}`,
+      );
+    }
+    this.losses.push({
+      output: logits,
+      target: labels,
+      trainWeight: 1,
+      evalWeight: 1,
+      kind: "cross_entropy",
+    });
+  }
+
+  /** A loss whose gradient w.r.t. `output` is `seed` (backprop of Σ output ⊙ seed). */
+  seedLoss(output: Tensor, seed: Tensor): void {
+    this.#assertShape("seed loss", output, seed.shape);
+    this.losses.push({ output, target: seed, trainWeight: 1, evalWeight: 1, kind: "seed" });
   }
 
   #claim(name: string): void {

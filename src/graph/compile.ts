@@ -7,10 +7,10 @@ import type { Gpu } from "../gpu/device.ts";
 import { alignUp, BufferAllocator } from "../gpu/buffers.ts";
 import type { BufferSlice, DeviceClass, Launch } from "../gpu/kernel.ts";
 import { bindLaunch, type Dispatch, Recorder } from "../gpu/recorder.ts";
-import { mseLoss } from "../kernels/loss.ts";
 import { stepIncrement } from "../kernels/optim.ts";
 import type { GraphBuilder } from "./builder.ts";
 import { initialValues } from "./init.ts";
+import { lossLaunches } from "./losses.ts";
 import { planMemory, type TransientRequest } from "./memory.ts";
 import type {
   BackwardContext,
@@ -88,6 +88,7 @@ function analyse(builder: GraphBuilder): Analysis {
   }
   const requiresGrad = new Set<Tensor>();
   for (const p of builder.params) if (p.trainable && live.has(p)) requiresGrad.add(p);
+  for (const t of builder.gradInputs) if (live.has(t)) requiresGrad.add(t);
   for (const op of liveOps) {
     if (!op.inputs.some((t) => requiresGrad.has(t))) continue;
     for (const t of op.outputs) if (t.kind === "activation") requiresGrad.add(t);
@@ -180,6 +181,8 @@ export async function compileGraph(
     if (t.kind === "param") {
       const info = paramInfo.get(t.name)!;
       slot = place(table.create(t.size, `${t.name}.grad`, "grads"), "grads", info.offset);
+    } else if (t.kind === "input") {
+      slot = place(table.create(t.size, `${t.name}.grad`, "input"), `grad:${t.id}`);
     } else {
       slot = table.create(t.size, `${t.name}.grad`, "transient");
     }
@@ -206,21 +209,14 @@ export async function compileGraph(
 
   const train: Launch<Slot>[] = forward("train");
   const written = new Set<Tensor>();
-  train.push(...mseLoss(
-    forwardContext("train"),
-    builder.losses.map((s) => {
-      const needsGrad = analysis.requiresGrad.has(s.output);
-      if (needsGrad) written.add(s.output);
-      return {
-        n: s.output.size,
-        out: value(s.output),
-        target: value(s.target),
-        weight: s.trainWeight,
-        grad: needsGrad ? grad(s.output) : undefined,
-      };
-    }),
-    { loss: history, index: counter },
-  ));
+  train.push(...lossLaunches(forwardContext("train"), builder.losses, "train", {
+    value,
+    grad: (s) => {
+      if (!analysis.requiresGrad.has(s.output)) return undefined;
+      written.add(s.output);
+      return grad(s.output);
+    },
+  }, { loss: history, index: counter }));
   train.push(
     ...backward(analysis, written, {
       value,
@@ -239,16 +235,10 @@ export async function compileGraph(
   train.push(stepIncrement(counter));
 
   const evaluation: Launch<Slot>[] = forward("eval");
-  evaluation.push(...mseLoss(
-    forwardContext("eval"),
-    builder.losses.map((s) => ({
-      n: s.output.size,
-      out: value(s.output),
-      target: value(s.target),
-      weight: s.evalWeight,
-    })),
-    { loss: evalLoss },
-  ));
+  evaluation.push(...lossLaunches(forwardContext("eval"), builder.losses, "eval", {
+    value,
+    grad: () => undefined,
+  }, { loss: evalLoss }));
 
   return await CompiledGraph.create(gpu, {
     builder,
@@ -539,6 +529,14 @@ export class CompiledGraph {
     return new Map(
       this.params.filter((p) => p.trained).map((p) => [p.name, this.#unstored(p, flat)]),
     );
+  }
+
+  /** The gradient of an input marked with GraphBuilder.requireGrad, from the last iteration. */
+  async exportInputGradient(t: Tensor): Promise<Float32Array> {
+    const buffer = this.buffers.get(`grad:${t.id}`);
+    if (!buffer) throw new Error(`${t.name}: no gradient (requireGrad it before compiling)`);
+    const [grad] = await this.recorder.readback([{ buffer, offset: 0, size: t.size * 4 }]);
+    return grad;
   }
 
   /** Running statistics by name. */

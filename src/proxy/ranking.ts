@@ -1,11 +1,15 @@
 /**
  * What `gennas rank` and `gennas merge` make of scored architectures: the ranking, its metrics
- * and the HTML report. One function for both, so a merged run reports exactly what an unsharded
- * run with the same settings reports.
+ * (every requested proxy side by side, with the trivial baselines params and flops) and the HTML
+ * report. One function for both, so a merged run reports exactly what an unsharded run with the
+ * same settings reports.
  */
 import { type RankingMetrics, rankingMetrics } from "../eval/metrics.ts";
 import { renderRankReport, writeReport } from "../eval/report.ts";
+import { getSpace } from "../spaces/index.ts";
 import { Rng } from "../util/rng.ts";
+import { archCost } from "./cost.ts";
+import { COUNTED_PROXIES, DEFAULT_PROXIES, type ProxyName } from "./proxies.ts";
 
 /** A journal line of a rank run. */
 export interface RankRecord {
@@ -13,9 +17,15 @@ export interface RankRecord {
   index: number;
   arch: string;
   key: string;
+  /** The GenNAS loss (null: not finite, or gennas was not among the run's proxies). */
   loss: number | null;
+  /** Seconds of the GenNAS score (0 when gennas was not requested). */
   seconds: number;
   trainLossFinal?: number | null;
+  /** Zero-cost proxy values (higher predicts better; null: not finite), when requested. */
+  proxies?: Record<string, number | null>;
+  /** Seconds of each zero-cost proxy. */
+  proxySeconds?: Record<string, number>;
 }
 
 export interface RankedArch {
@@ -25,6 +35,20 @@ export interface RankedArch {
   loss: number;
   accuracy: number;
   seconds: number;
+  /** Trivial baselines of the arch's classification network (see cost.ts). */
+  params: number;
+  /** Conv + linear multiply-accumulates for one 32×32 sample. */
+  flops: number;
+  /** Values of the run's zero-cost proxies (NaN: not finite). */
+  scores: Record<string, number>;
+}
+
+/** Ranking metrics of one proxy on the ranked archs. */
+export interface ProxyMetrics {
+  proxy: string;
+  metrics: RankingMetrics;
+  /** Median seconds per architecture (undefined: not timed, e.g. counted without a GPU). */
+  secondsPerArch?: number;
 }
 
 /** The settings a rank journal's header records (those read here, and any others). */
@@ -32,12 +56,40 @@ export interface RankSettings extends Record<string, unknown> {
   space: string;
   task: string;
   taskConfig: unknown;
-  proxy: { seed: number };
+  proxy: { seed: number; initChannels?: number; nb101Init?: "pytorch" | "kaiming-fan-out" };
+  /** The requested proxies, recorded only when they are not the default ["gennas"]. */
+  proxies?: ProxyName[];
 }
 
 export interface RankOutcome {
   archs: RankedArch[];
+  /** Metrics of the first requested proxy (gennas by default). */
   metrics: RankingMetrics;
+  /** Every requested proxy, then params and flops unless requested: the side-by-side table. */
+  proxies: ProxyMetrics[];
+  /** The trivial baselines params and flops on the same archs. */
+  baselines: ProxyMetrics[];
+}
+
+/** The proxies of a run's table: the requested ones, then the counted baselines. */
+export function tableProxies(requested: readonly ProxyName[] | undefined): ProxyName[] {
+  const list = [...(requested ?? DEFAULT_PROXIES)];
+  for (const name of COUNTED_PROXIES) if (!list.includes(name)) list.push(name);
+  return list;
+}
+
+/** A proxy's value as the −"loss" rankingMetrics ranks by: lower loss = higher score. */
+function asLoss(a: RankedArch, proxy: ProxyName): number {
+  if (proxy === "gennas") return a.loss;
+  const value = proxy === "params" || proxy === "flops" ? a[proxy] : a.scores[proxy] ?? NaN;
+  return Number.isFinite(value) ? -value : NaN;
+}
+
+function secondsOf(records: readonly RankRecord[], proxy: ProxyName): number | undefined {
+  if (proxy === "params" || proxy === "flops") return undefined;
+  const values = records.map((r) => proxy === "gennas" ? r.seconds : r.proxySeconds?.[proxy])
+    .filter((s): s is number => typeof s === "number");
+  return values.length > 0 ? median(values) : undefined;
 }
 
 /**
@@ -53,22 +105,43 @@ export async function rankOutcome(o: {
   bootstrap?: number;
   report?: string;
 }): Promise<RankOutcome> {
-  const archs: RankedArch[] = [...o.scored.keys()].sort((a, b) => a - b).map((index) => {
-    const r = o.scored.get(index)!;
+  const space = getSpace(o.settings.space);
+  const backbone = {
+    initChannels: o.settings.proxy.initChannels ?? space.defaultInitChannels ?? 16,
+    nb101Init: o.settings.proxy.nb101Init,
+  };
+  const positions = [...o.scored.keys()].sort((a, b) => a - b);
+  const records = positions.map((index) => o.scored.get(index)!);
+  const archs: RankedArch[] = records.map((r) => {
+    const cost = archCost(space, space.parse(r.arch), backbone);
+    const scores: Record<string, number> = {};
+    for (const [name, value] of Object.entries(r.proxies ?? {})) scores[name] = value ?? NaN;
     return {
-      index,
+      index: r.index,
       arch: r.arch,
       key: r.key,
       loss: r.loss ?? NaN,
-      accuracy: o.accuracies[index],
+      accuracy: o.accuracies[r.index],
       seconds: r.seconds,
+      params: cost.params,
+      flops: cost.macs,
+      scores,
     };
   });
-  const metrics = rankingMetrics(archs.map((r) => r.loss), archs.map((r) => r.accuracy), {
+  const accuracies = archs.map((r) => r.accuracy);
+  // Same seed for every proxy: all intervals come from the same resamples (paired comparison).
+  const options = () => ({
     bootstrap: o.bootstrap
       ? { samples: o.bootstrap, rng: new Rng(o.settings.proxy.seed) }
       : undefined,
   });
+  const proxies: ProxyMetrics[] = tableProxies(o.settings.proxies).map((proxy) => ({
+    proxy,
+    metrics: rankingMetrics(archs.map((a) => asLoss(a, proxy)), accuracies, options()),
+    secondsPerArch: secondsOf(records, proxy),
+  }));
+  const metrics = proxies[0].metrics;
+  const baselines = proxies.filter((p) => (COUNTED_PROXIES as string[]).includes(p.proxy));
   if (o.report) {
     // As the journal holds them, so a merge (which reads them back) renders the same table.
     const { taskConfig: _inJournal, ...shown } = JSON.parse(JSON.stringify(o.settings));
@@ -79,8 +152,24 @@ export async function rankOutcome(o: {
         settings: { ...shown, gpu: o.adapter },
         metrics,
         points: archs.map((r) => ({ label: r.arch, loss: r.loss, accuracy: r.accuracy })),
+        proxies,
+        scatters: proxies.filter((p) => p.proxy !== "gennas").map((p) => ({
+          proxy: p.proxy,
+          points: archs.map((a) => ({
+            label: a.arch,
+            loss: -asLoss(a, p.proxy as ProxyName),
+            accuracy: a.accuracy,
+          })),
+        })),
+        showLoss: tableProxies(o.settings.proxies).includes("gennas"),
       }),
     );
   }
-  return { archs, metrics };
+  return { archs, metrics, proxies, baselines };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

@@ -24,7 +24,10 @@ import { resolveTask } from "../tasks/presets.ts";
 import { InputError } from "../util/errors.ts";
 import { besideJournal, openRunJournal } from "../util/journal.ts";
 import { Rng } from "../util/rng.ts";
-import { type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
+import { type ProxyMetrics, type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
+import { isZeroCost, parseProxies, type ProxyName } from "./proxies.ts";
+import { scoreZeroCost } from "./zero_cost.ts";
+import { archCost } from "./cost.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
 import { scoreArch, type ScoreResult } from "./score.ts";
 import { prepareSequenceTask } from "./sequence.ts";
@@ -89,12 +92,24 @@ export async function prepareProxy(o: ProxyOptions): Promise<ProxyContext> {
   return { ...base, task: prepareTask(name, config, base.images, base.settings) };
 }
 
-export interface ScoreOptions extends ProxyOptions {
+/** Which proxies to compute: `proxy` (one) and/or `proxies` (a list or "a,b,c"); gennas when neither. */
+export interface ProxySelection {
+  proxy?: string;
+  proxies?: string | string[];
+}
+
+export interface ScoreOptions extends ProxyOptions, ProxySelection {
   /** Architecture text (NB-201 arch string or op indices, NB-101 JSON); the space's example if absent. */
   arch?: string;
 }
 
-export interface ScoreReport extends ScoreResult {
+export interface ScoreReport extends Omit<ScoreResult, "graph"> {
+  /** Stats of the GenNAS graph (or of a zero-cost proxy's graph when gennas was not requested). */
+  graph?: ScoreResult["graph"];
+  /** Every requested proxy's value (gennas: the loss, lower is better; others higher is better). */
+  proxies: Partial<Record<ProxyName, number>>;
+  /** Seconds of each requested proxy. */
+  proxySeconds: Partial<Record<ProxyName, number>>;
   space: string;
   arch: string;
   key: string;
@@ -103,14 +118,39 @@ export interface ScoreReport extends ScoreResult {
   seed: number;
 }
 
-/** Scores one architecture. */
+/** Scores one architecture with the requested proxies (gennas when none is named). */
 export async function score(o: ScoreOptions): Promise<ScoreReport> {
+  const names = parseProxies(o);
   const space = getSpace(o.space);
   const arch = space.parse(o.arch ?? space.example);
   const ctx = await prepareProxy(o);
-  const result = await scoreArch(ctx.gpu, ctx.space, arch, ctx.task, ctx.settings);
+  const proxies: Partial<Record<ProxyName, number>> = {};
+  const proxySeconds: Partial<Record<ProxyName, number>> = {};
+  let result: ScoreResult | undefined;
+  if (names.includes("gennas")) {
+    result = await scoreArch(ctx.gpu, ctx.space, arch, ctx.task, ctx.settings);
+    proxies.gennas = result.loss;
+    proxySeconds.gennas = result.seconds;
+  }
+  const started = performance.now();
+  const cost = archCost(ctx.space, arch, ctx.settings);
+  const counted = (performance.now() - started) / 1000;
+  for (const name of ["params", "flops"] as const) {
+    if (!names.includes(name)) continue;
+    proxies[name] = name === "params" ? cost.params : cost.macs;
+    proxySeconds[name] = counted;
+  }
+  const zeroCost = await scoreZeroCost(ctx, arch, names.filter(isZeroCost));
+  Object.assign(proxies, zeroCost.values);
+  Object.assign(proxySeconds, zeroCost.seconds);
   return {
-    ...result,
+    loss: result?.loss ?? NaN,
+    trainLosses: result?.trainLosses ?? [],
+    seconds: result?.seconds ?? 0,
+    parameters: result?.parameters ?? cost.params,
+    graph: result?.graph ?? zeroCost.graph,
+    proxies,
+    proxySeconds,
     space: ctx.space.name,
     arch: ctx.space.format(arch),
     key: ctx.space.key(arch),
@@ -120,7 +160,7 @@ export async function score(o: ScoreOptions): Promise<ScoreReport> {
   };
 }
 
-export interface RankOptions extends ProxyOptions {
+export interface RankOptions extends ProxyOptions, ProxySelection {
   /** Ground-truth table (nb201.csv or an NB-101 jsonl). */
   truth: string;
   /** NB-201 dataset column: cifar10 (default), cifar100, imagenet16_120. */
@@ -158,10 +198,15 @@ export type RankEvent =
     total: number;
   };
 
-export type { RankedArch };
+export type { ProxyMetrics, RankedArch };
 
 export interface RankReport {
+  /** Metrics of the first requested proxy (gennas by default). */
   metrics: RankingMetrics;
+  /** Every requested proxy, then params and flops: the side-by-side table. */
+  proxies: ProxyMetrics[];
+  /** params and flops on the same architectures, to print beside GenNAS. */
+  baselines: ProxyMetrics[];
   archs: RankedArch[];
   /** Median seconds per freshly scored architecture (NaN when all came from the journal). */
   secondsPerArch: number;
@@ -222,6 +267,7 @@ export async function rankCandidates<A>(
 
 /** Scores many architectures and correlates their losses with the benchmark's accuracies. */
 export async function rank(o: RankOptions): Promise<RankReport> {
+  const names = parseProxies(o);
   const shard = resolveShard(o.shard);
   checkShardOutputs(shard, o);
   const space = getSpace(o.space);
@@ -245,7 +291,10 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     taskConfig: ctx.task.config,
     images: ctx.task.images,
     proxy: ctx.settings,
+    // Recorded only when not the default, so journals of gennas-only runs keep their hash.
+    ...(names.length === 1 && names[0] === "gennas" ? {} : { proxies: names }),
   };
+  const zeroCostNames = names.filter(isZeroCost);
   const journal = await openRunJournal<RankRecord | ShardRunRecord>({
     out: shard ? await shardJournalPath(o.out!, "rank", ctx.space.name, settings, shard) : o.out,
     kind: "rank",
@@ -275,25 +324,36 @@ export async function rank(o: RankOptions): Promise<RankReport> {
       if (shard && freshSeconds.length === 0) {
         await journal.append(shardRunRecord(shard, ctx.gpu.adapterInfo.description));
       }
-      const result = await scoreArch(ctx.gpu, ctx.space, archs[index], ctx.task, ctx.settings);
+      const result = names.includes("gennas")
+        ? await scoreArch(ctx.gpu, ctx.space, archs[index], ctx.task, ctx.settings)
+        : undefined;
+      const zeroCost = await scoreZeroCost(ctx, archs[index], zeroCostNames);
       const record: RankRecord = {
         type: "score",
         index,
         arch: archTexts[index],
         key: keys[index],
-        loss: result.loss,
-        seconds: result.seconds,
-        trainLossFinal: result.trainLosses.at(-1),
+        loss: result?.loss ?? null,
+        seconds: result?.seconds ?? 0,
+        trainLossFinal: result?.trainLosses.at(-1),
       };
+      if (zeroCostNames.length > 0) {
+        record.proxies = Object.fromEntries(
+          zeroCostNames.map((n) => [n, finiteOrNull(zeroCost.values[n])]),
+        );
+        record.proxySeconds = zeroCost.seconds;
+      }
       await journal.append(record);
       done.set(index, record);
-      freshSeconds.push(result.seconds);
+      const seconds = (result?.seconds ?? 0) +
+        Object.values(zeroCost.seconds).reduce((a, b) => a + (b ?? 0), 0);
+      freshSeconds.push(seconds);
       o.onEvent?.({
         type: "scored",
         index,
         arch: record.arch,
-        loss: result.loss,
-        seconds: result.seconds,
+        loss: result?.loss ?? NaN,
+        seconds,
         done: done.size,
         total,
       });
@@ -305,7 +365,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   const reportPath = shard
     ? undefined
     : o.report ?? (out ? besideJournal(out, ".html") : undefined);
-  const { archs: ranked, metrics } = await rankOutcome({
+  const { archs: ranked, metrics, baselines, proxies } = await rankOutcome({
     settings,
     adapter: ctx.gpu.adapterInfo.description,
     accuracies,
@@ -315,6 +375,8 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   });
   return {
     metrics,
+    proxies,
+    baselines,
     archs: ranked,
     secondsPerArch: median(freshSeconds),
     truthMetric: table.metric,
@@ -324,6 +386,10 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     resumed: journal.resumed,
     shard,
   };
+}
+
+function finiteOrNull(v: number | undefined): number | null {
+  return v !== undefined && Number.isFinite(v) ? v : null;
 }
 
 /** Run settings for a report's table: the task is named, its full config stays in the journal. */

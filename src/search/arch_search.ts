@@ -109,11 +109,14 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     ...o,
     task: o.task ?? getSpace(o.space).defaultTask ?? "search-N",
   });
-  const space = ctx.space;
   // Spaces that sample from a table (nbnlp) draw from the truth table's cells.
-  if (table && space.useTable) space.useTable(table.extra?.values() ?? [], table.source);
+  if (table && ctx.space.useTable) ctx.space.useTable(table.extra?.values() ?? [], table.source);
+  // AnyNet with a table searches the table's rows, as the reference's explorer does (spec §8).
+  const overTable = table && ctx.space.overTable;
+  const space = overTable ? overTable([...table.extra?.values() ?? []]) : ctx.space;
   const settings = {
     space: space.name,
+    ...(overTable ? { candidates: "truth table rows" } : {}),
     strategy,
     population,
     tournament: strategy === "evolution" ? tournament : null,

@@ -98,7 +98,7 @@ export async function mergeJournals(o: MergeOptions): Promise<MergeReport> {
     ),
   ];
   const report = o.report ?? besideJournal(out, ".html");
-  const { archs, metrics } = await rankOutcome({
+  const { archs, metrics, baselines, proxies } = await rankOutcome({
     settings,
     adapter: adapters.length > 0 ? adapters.join(" | ") : "(not recorded)",
     accuracies: candidates.accuracies,
@@ -109,6 +109,8 @@ export async function mergeJournals(o: MergeOptions): Promise<MergeReport> {
   return {
     rank: {
       metrics,
+      proxies,
+      baselines,
       archs,
       secondsPerArch: median(archs.map((a) => a.seconds)),
       truthMetric: String(settings.truthMetric),

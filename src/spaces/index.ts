@@ -13,6 +13,16 @@ import {
 import { type NbNlpArch, nbNlpSpace, useNlpPool } from "./nbnlp.ts";
 import { buildNbNlpNetwork } from "./nbnlp_build.ts";
 import { type SearchSpace, SPACE_NAMES, type SpaceName } from "./space.ts";
+import {
+  ANYNET_EXAMPLES,
+  type AnyNetArch,
+  anyNetFromJson,
+  anyNetOverRecords,
+  anyNetSpace,
+  type AnyNetSpaceName,
+  isAnyNetSpace,
+} from "./anynet.ts";
+import { buildAnyNetNetwork } from "./anynet_build.ts";
 
 export interface BackboneOptions {
   initChannels: number;
@@ -64,6 +74,9 @@ export interface NetworkSpace<A> extends SearchSpace<A> {
   readonly defaultTask?: string;
   /** Spaces that sample from a table: install a truth table's architectures (its `extra`). */
   useTable?(archs: Iterable<unknown>, source: string): void;
+  /** Where a search with a truth table draws from the table's rows (AnyNet, spec §8): the space
+   *  whose sample/mutate pick rows, given the table's extra values (the records). */
+  overTable?(extras: readonly unknown[]): NetworkSpace<A>;
 }
 
 export const NB201: NetworkSpace<Nb201Arch> = {
@@ -128,6 +141,24 @@ export const NBNLP: NetworkSpace<NbNlpArch> = {
   defaultTask: "nlp-search",
   useTable: (archs, source) => useNlpPool(source, archs as Iterable<NbNlpArch>),
 };
+/** ResNet / ResNeXt-A / ResNeXt-B and their `_in` names (spec §4.4): an arch is an NDS `net`
+ *  record; widths come from it (the stem is always 12), so --init-channels does not apply. */
+export function anyNetNetworkSpace(name: AnyNetSpaceName): NetworkSpace<AnyNetArch> {
+  const network = {
+    build: (g: GraphBuilder, x: Tensor, arch: AnyNetArch) => buildAnyNetNetwork(g, x, arch),
+    fromTable: (_key: string, extra: unknown) => anyNetFromJson(extra),
+    example: ANYNET_EXAMPLES[name.replace(/_in$/, "") as keyof typeof ANYNET_EXAMPLES],
+  };
+  const base = anyNetSpace(name);
+  return {
+    ...base,
+    ...network,
+    overTable: (extras) => ({
+      ...anyNetOverRecords(base, extras.map(anyNetFromJson)),
+      ...network,
+    }),
+  };
+}
 
 export function getSpace(name: string): NetworkSpace<unknown> {
   switch (name) {
@@ -140,6 +171,7 @@ export function getSpace(name: string): NetworkSpace<unknown> {
     case "nbnlp":
       return NBNLP as NetworkSpace<unknown>;
     default:
+      if (isAnyNetSpace(name)) return anyNetNetworkSpace(name) as NetworkSpace<unknown>;
       throw new InputError(`--space "${name}" is not supported; allowed: ${allowed(SPACE_NAMES)}`);
   }
 }

@@ -5,7 +5,18 @@
  */
 import type { Rng } from "../util/rng.ts";
 
-export const SPACE_NAMES = ["nb201", "nb101", "nbmacro", "nbnlp"] as const;
+export const SPACE_NAMES = [
+  "nb201",
+  "nb101",
+  "nbmacro",
+  "nbnlp",
+  "resnet",
+  "resnet_in",
+  "resnext-a",
+  "resnext-a_in",
+  "resnext-b",
+  "resnext-b_in",
+] as const;
 export type SpaceName = typeof SPACE_NAMES[number];
 
 export interface SearchSpace<A> {

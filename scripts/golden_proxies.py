@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""PyTorch golden values for the softmax cross-entropy kernel and the zero-cost proxies.
+
+Writes fixtures/golden/proxies.json (run from the repository root: /usr/bin/python3
+scripts/golden_proxies.py). Seeded. Float32 values printed with 9 significant digits.
+
+* cross_entropy: F.cross_entropy (mean over the batch) and its autograd gradient.
+* net: a tiny classification network (conv 3x3 + bias -> BN(affine, train mode) + ReLU -> conv 3x3
+  stride 2, no bias -> global average pool -> linear 10), as foresight/pruners measures it
+  (spec section 9): grad_norm = sum over conv/linear weights of ||dL/dW||_F and
+  snip = sum |W * dL/dW|, L = cross-entropy on one labelled batch, BN in train mode.
+"""
+import json
+import math
+
+import numpy as np
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SEED = 20211207
+OUT_PATH = "fixtures/golden/proxies.json"
+
+
+def floats(t):
+    return [float(f"{v:.9g}") for v in t.detach().reshape(-1).tolist()]
+
+
+def cross_entropy_case(batch, classes, scale):
+    logits = (torch.randn(batch, classes) * scale).requires_grad_(True)
+    labels = torch.randint(0, classes, (batch,))
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    return {
+        "batch": batch,
+        "classes": classes,
+        "logits": floats(logits),
+        "labels": labels.tolist(),
+        "loss": float(f"{loss.item():.9g}"),
+        "grad": floats(logits.grad),
+    }
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1, bias=True)
+        self.bn = nn.BatchNorm2d(4)
+        self.b = nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False)
+        self.fc = nn.Linear(6, 10)
+
+    def forward(self, x):
+        h = F.relu(self.bn(self.a(x)))
+        h = self.b(h)
+        return self.fc(h.mean(dim=(2, 3)))
+
+
+def net_case():
+    net = Tiny().train()
+    x = torch.randn(5, 3, 8, 8)
+    labels = torch.randint(0, 10, (5,))
+    loss = F.cross_entropy(net(x), labels)
+    loss.backward()
+    layers = [net.a, net.b, net.fc]
+    grad_norm = sum(m.weight.grad.norm().item() for m in layers)
+    snip = sum((m.weight * m.weight.grad).abs().sum().item() for m in layers)
+    grads = {name: floats(p.grad) for name, p in net.named_parameters()}
+    # jacob_cov (foresight): backprop ones(y) to the input, corrcoef of the per-sample
+    # Jacobians, score = -sum(log(v + k) + 1 / (v + k)), k = 1e-5.
+    xg = x.clone().requires_grad_(True)
+    net(xg).backward(torch.ones(5, 10))
+    jacobian = xg.grad.reshape(5, -1).double().numpy()
+    v = np.linalg.eigvalsh(np.corrcoef(jacobian))
+    jacob_cov = float(-np.sum(np.log(v + 1e-5) + 1.0 / (v + 1e-5)))
+    return {
+        "x": floats(x),
+        "labels": labels.tolist(),
+        "params": {name: floats(p) for name, p in net.named_parameters()},
+        "loss": float(f"{loss.item():.9g}"),
+        "grads": grads,
+        "grad_norm": grad_norm,
+        "snip": snip,
+        "jacobian": floats(xg.grad),
+        "jacob_cov": jacob_cov,
+    }
+
+
+class SynNet(nn.Module):
+    """conv a (bias) -> BN + ReLU -> conv b, plus the skip of a's activation -> conv c stride 2 ->
+    global average pool -> linear 10."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1, bias=True)
+        self.bn = nn.BatchNorm2d(8)
+        self.b = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.c = nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x, bn=True):
+        h = self.a(x)
+        h = F.relu(self.bn(h) if bn else h)
+        h = self.b(h) + h
+        return self.fc(self.c(h).mean(dim=(2, 3)))
+
+
+def synflow_case(gain):
+    """foresight's synflow in float64 (BN disabled, |state|, all-ones input, R = sum of logits),
+    on the network with its biases set to 0 (gennas' definition, see src/proxy/zc_synflow.ts);
+    every weight is multiplied by `gain` first so that a large gain overflows float32."""
+    net = SynNet()
+    with torch.no_grad():
+        for m in (net.a, net.b, net.c, net.fc):
+            m.weight.mul_(gain)
+    params = {name: floats(p) for name, p in net.named_parameters()}
+    net = net.double()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            p.copy_(p.abs() if name.endswith("weight") else torch.zeros_like(p))
+    x = torch.ones(1, 3, 32, 32, dtype=torch.float64)
+    r = net(x, bn=False).sum()
+    r.backward()
+    layers = [net.a, net.b, net.c, net.fc]
+    total = sum((m.weight * m.weight.grad).abs().sum().item() for m in layers)
+    return {"gain": gain, "params": params, "R": r.item(), "log_synflow": math.log(total)}
+
+
+def main():
+    torch.manual_seed(SEED)
+    out = {
+        "torch": torch.__version__,
+        "cross_entropy": [
+            cross_entropy_case(1, 10, 1.0),
+            cross_entropy_case(7, 10, 3.0),
+            cross_entropy_case(33, 100, 30.0),
+        ],
+        "net": net_case(),
+        "synflow": [synflow_case(1.0), synflow_case(3e9)],
+    }
+    with open(OUT_PATH, "w") as f:
+        json.dump(out, f)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+/**
+ * Zero-cost proxies (spec §9) of one architecture, computed on the GPU from its classification
+ * copy (backbone + global average pool + 10-class linear). Each returns a score where higher
+ * predicts higher accuracy.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { GraphStats } from "../graph/compile.ts";
+import { drawBatch } from "../data/batch.ts";
+import type { ImageSet } from "../data/images.ts";
+import type { NetworkSpace } from "../spaces/index.ts";
+import { InputError } from "../util/errors.ts";
+import { Rng } from "../util/rng.ts";
+import { buildClassifier } from "./cost.ts";
+import type { ProxyName } from "./proxies.ts";
+import { archSeed } from "./score.ts";
+import type { ProxySettings } from "./settings.ts";
+import { crossEntropyPass, gradientMeasures, layerWeights } from "./zc_gradients.ts";
+import { logSynflow } from "./zc_synflow.ts";
+import { inputJacobian, jacobCovScore } from "./zc_jacob.ts";
+
+/** What a zero-cost proxy needs of a run (a ProxyBase satisfies it). */
+export interface ZeroCostContext {
+  gpu: Gpu;
+  space: NetworkSpace<unknown>;
+  images: ImageSet;
+  settings: ProxySettings;
+}
+
+export interface ZeroCostResult {
+  values: Partial<Record<ProxyName, number>>;
+  seconds: Partial<Record<ProxyName, number>>;
+  /** Stats of the last graph compiled, when any. */
+  graph?: GraphStats;
+}
+
+/** One pass computes a group of proxies (e.g. grad_norm and snip share one backward). */
+type Implementation = (
+  ctx: ZeroCostContext,
+  arch: unknown,
+  names: readonly ProxyName[],
+) => Promise<{ values: Partial<Record<ProxyName, number>>; graph?: GraphStats }>;
+
+/**
+ * The labelled batch of the zero-cost proxies (jacob_cov asks for no labels): `settings.batch` CIFAR-10 images drawn with the
+ * seed, normalised, not augmented. Memoised per image set and settings.
+ */
+export function labelledBatch(
+  images: ImageSet,
+  settings: ProxySettings,
+  o: { labels?: boolean } = {},
+): { x: Float32Array; labels: Float32Array } {
+  const key = `${settings.seed}/${settings.batch}`;
+  const cached = batches.get(images)?.get(key);
+  if (cached) return cached;
+  if (!images.labels && o.labels !== false) {
+    throw new InputError(
+      `--images: the gradient-based proxies need labelled images (a CIFAR-10 binary file, e.g. ` +
+        `../shared/data/cifar10_test_first256.bin); ${images.name} has no labels`,
+    );
+  }
+  const rng = new Rng(settings.seed).fork("zero-cost batch");
+  const batch = drawBatch(images.images, settings.batch, rng, { pad: 0, flip: false });
+  const labels = Float32Array.from(batch.indices, (i) => images.labels?.[i] ?? NaN);
+  const made = { x: batch.data, labels };
+  if (!batches.has(images)) batches.set(images, new Map());
+  batches.get(images)!.set(key, made);
+  return made;
+}
+
+const batches = new WeakMap<ImageSet, Map<string, { x: Float32Array; labels: Float32Array }>>();
+
+const gradientGroup: Implementation = async (ctx, arch) => {
+  const { x, labels } = labelledBatch(ctx.images, ctx.settings);
+  const c = buildClassifier(ctx.space, arch, { ...ctx.settings, batch: ctx.settings.batch });
+  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
+  const pass = await crossEntropyPass(ctx.gpu, c, x, labels, { seed });
+  return { values: gradientMeasures(pass, layerWeights(c.builder)), graph: pass.graph };
+};
+
+const synflowGroup: Implementation = async (ctx, arch) => {
+  const c = buildClassifier(ctx.space, arch, { ...ctx.settings, batch: 1, batchNorm: false });
+  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
+  const { value, graph } = await logSynflow(ctx.gpu, c, { seed });
+  return { values: { synflow: value }, graph };
+};
+
+const jacobGroup: Implementation = async (ctx, arch) => {
+  const { x } = labelledBatch(ctx.images, ctx.settings, { labels: false });
+  const c = buildClassifier(ctx.space, arch, { ...ctx.settings, batch: ctx.settings.batch });
+  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
+  const { jacobian, graph } = await inputJacobian(ctx.gpu, c, x, { seed });
+  return { values: { jacob_cov: jacobCovScore(jacobian, ctx.settings.batch) }, graph };
+};
+
+const GROUPS: { names: readonly ProxyName[]; run: Implementation }[] = [
+  { names: ["grad_norm", "snip"], run: gradientGroup },
+  { names: ["synflow"], run: synflowGroup },
+  { names: ["jacob_cov"], run: jacobGroup },
+];
+
+/** The requested zero-cost proxies; a group's seconds are its shared pass's, for each of them. */
+export async function scoreZeroCost(
+  ctx: ZeroCostContext,
+  arch: unknown,
+  names: readonly ProxyName[],
+): Promise<ZeroCostResult> {
+  const result: ZeroCostResult = { values: {}, seconds: {} };
+  for (const group of GROUPS) {
+    const wanted = group.names.filter((n) => names.includes(n));
+    if (wanted.length === 0) continue;
+    const started = performance.now();
+    const { values, graph } = await group.run(ctx, arch, wanted);
+    const seconds = (performance.now() - started) / 1000;
+    for (const name of wanted) {
+      result.values[name] = values[name];
+      result.seconds[name] = seconds;
+    }
+    result.graph = graph ?? result.graph;
+  }
+  return result;
+}
