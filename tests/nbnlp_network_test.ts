@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import golden from "../fixtures/golden/nbnlp.json" with { type: "json" };
 import { acquireGpu } from "../src/gpu/device.ts";
+import type { DeviceClass } from "../src/gpu/kernel.ts";
 import { GraphBuilder } from "../src/graph/builder.ts";
 import { compileGraph, type ParamInfo } from "../src/graph/compile.ts";
 import { buildNbNlpNetwork, type NlpArgs } from "../src/spaces/nbnlp_build.ts";
@@ -74,7 +75,10 @@ function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-async function runCase(c: Case, o: { wdrop: number; trainRecurrent: boolean }) {
+async function runCase(
+  c: Case,
+  o: { wdrop: number; trainRecurrent: boolean; deviceClass?: DeviceClass },
+) {
   const gpu = await acquireGpu();
   const recipe = (golden.recipes as Record<string, unknown>)[c.recipe];
   const cell = validateRecipe(recipe);
@@ -110,6 +114,7 @@ async function runCase(c: Case, o: { wdrop: number; trainRecurrent: boolean }) {
     },
     seed: 1,
     maxIterations: s.iterations,
+    deviceClass: o.deviceClass,
   });
   try {
     const initial = new Map(graph.params.map((p) => [p.name, initialValue(c.seed, p)]));
@@ -181,4 +186,13 @@ Deno.test("nbnlp --nlp-train-recurrent trains the recurrent weights despite Weig
   const r = await runCase(trained, { wdrop: 1e-9, trainRecurrent: true });
   assert(r.info.every((p) => p.trained), "every parameter is trained");
   assertMatches(trained, r, false);
+});
+
+Deno.test("nbnlp network (mixed) matches PyTorch under the gpu kernel tilings too", async () => {
+  const c = cases.find((k) => k.recipe === "mixed")!;
+  assertMatches(
+    c,
+    await runCase(c, { wdrop: 0, trainRecurrent: false, deviceClass: "gpu" }),
+    false,
+  );
 });

@@ -143,6 +143,7 @@ export function proxySettings(f: ProxyFlags): Partial<ProxySettings> {
     evalWeights: f.evalWeights ?? DEFAULT_PROXY_SETTINGS.evalWeights,
     nb101Init: f.nb101Init,
     iterationsPerSubmit: f.itersPerSubmit,
-    nlpTrainRecurrent: f.nlpTrainRecurrent ?? false,
+    // Only when set, so the settings (and journal hashes) of other runs do not change.
+    ...(f.nlpTrainRecurrent ? { nlpTrainRecurrent: true } : {}),
   };
 }
