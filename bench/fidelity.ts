@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { rank, type RankEvent, type RankReport } from "../src/proxy/run.ts";
 import { createProgress, type Progress } from "../src/util/progress.ts";
+import { isProxyRun, proxyRuns, reportProxyRun } from "./fidelity_proxies.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -79,6 +80,8 @@ const runs: Run[] = [
   },
 ];
 
+runs.push(...proxyRuns(dataDir, values.out!, limit));
+
 if (!exists(join(dataDir, "nb201.csv"))) {
   console.error(`fidelity: the shared data folder ${dataDir} is missing (set GENNAS_DATA)`);
   Deno.exit(2);
@@ -87,7 +90,8 @@ await Deno.mkdir(values.out!, { recursive: true });
 
 const results: [Run, RankReport, number][] = [];
 for (const run of runs) {
-  if (values.only && values.only !== run.name) continue;
+  if (values.only && values.only !== run.name && !isProxyRun(run.name, values.only)) continue;
+  if (!values.only && isProxyRun(run.name, "proxies")) continue; // only with --only proxies
   let progress: Progress | undefined;
   const report = await rank({
     ...run.options,
@@ -115,4 +119,5 @@ for (const [run, r, seconds] of results) {
   console.log(`  seconds per arch      ${seconds.toFixed(1)} (median)`);
   console.log(`  target                ${run.target}`);
   console.log(`  report                ${r.report}`);
+  if (isProxyRun(run.name, "proxies")) await reportProxyRun(run, r);
 }

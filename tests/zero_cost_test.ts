@@ -6,6 +6,7 @@ import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
 import { scoreZeroCost } from "../src/proxy/zero_cost.ts";
 import { crossEntropyPass, gradientMeasures, layerWeights } from "../src/proxy/zc_gradients.ts";
 import { logSynflow } from "../src/proxy/zc_synflow.ts";
+import { logAbsDet, naswotScore, reluInputs } from "../src/proxy/zc_naswot.ts";
 import {
   correlationMatrix,
   inputJacobian,
@@ -123,7 +124,7 @@ Deno.test("grad_norm and snip of a tiny network match PyTorch (same weights, bat
     c,
     Float32Array.from(net.x),
     Float32Array.from(net.labels),
-    { seed: 1, params },
+    { seed: 1, params, loss: true },
   );
   assertClose([pass.loss], [net.loss], { atol: 1e-6, rtol: 1e-5 }, "loss");
   for (const [name, want] of Object.entries(net.grads)) {
@@ -211,4 +212,30 @@ Deno.test("jacob_cov of a tiny network matches PyTorch (input Jacobian and score
   });
   assertClose(jacobian, net.jacobian, { atol: 1e-6, rtol: 1e-4 }, "∂Σy/∂x");
   assertClose([jacobCovScore(jacobian, 5)], [net.jacob_cov], { atol: 1e-3, rtol: 0 }, "score");
+});
+
+Deno.test("naswot of a tiny network matches the NASWOT hook code (kernel exactly, log-det)", async () => {
+  const gpu = await acquireGpu();
+  const case_ = golden.naswot;
+  const g = new GraphBuilder();
+  const input = g.input("input", [6, 3, 8, 8]);
+  const a = g.conv2d("a", input, { outChannels: 4, kernel: 3, pad: 1, bias: true });
+  const h = g.batchNorm("bn", a, { affine: true, track: true, relu: true });
+  const b = g.conv2d("b", h, { outChannels: 6, kernel: 3, stride: 2, pad: 1, bias: false });
+  const r = g.unary("relu2", "relu", b);
+  const logits = g.linear("fc", g.globalAvgPool("pool", r), 10, { bias: true });
+  assert.deepEqual(reluInputs(g).map((t) => t.name), ["bn", "b"]);
+  const params = new Map(Object.entries(case_.params).map(([k, v]) => [k, Float32Array.from(v)]));
+  const out = await naswotScore(gpu, { builder: g, input, logits }, Float32Array.from(case_.x), {
+    seed: 1,
+    params,
+  });
+  assert.deepEqual(Array.from(out.kernel), case_.kernel, "hamming kernel");
+  assertClose([out.value], [case_.naswot], { atol: 1e-9, rtol: 0 }, "log|det K|");
+  assertClose(
+    [logAbsDet(Float64Array.of(2, 1, 1, 3), 2)],
+    [Math.log(5)],
+    { atol: 1e-12, rtol: 0 },
+    "logdet",
+  );
 });

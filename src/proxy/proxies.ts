@@ -14,6 +14,7 @@ export const PROXY_NAMES = [
   "snip",
   "synflow",
   "jacob_cov",
+  "naswot",
 ] as const;
 export type ProxyName = typeof PROXY_NAMES[number];
 

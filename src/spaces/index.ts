@@ -29,12 +29,15 @@ export interface NetworkSpace<A> extends SearchSpace<A> {
   fromTable(key: string, extra: unknown): A;
   /** init channels when the user gives none (the proxy default, 16, when absent). */
   readonly defaultInitChannels?: number;
+  /** The benchmark's classifier applies BN + ReLU before its global pooling (NB-201 lastact). */
+  readonly classifierLastAct?: boolean;
 }
 
 export const NB201: NetworkSpace<Nb201Arch> = {
   ...nb201Space,
   build: (g, x, arch, o) => buildNb201Network(g, x, arch, { initChannels: o.initChannels }),
   fromTable: (key) => parseNb201(key),
+  classifierLastAct: true,
   // The best CIFAR-10 cell of NAS-Bench-201 (94.37 %).
   example:
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
