@@ -152,11 +152,12 @@ Deno.test({
     const settings = { ...DEFAULT_PROXY_SETTINGS, batch: 4, initChannels: 4 };
     const ctx = { gpu, space, settings, images: await loadImageSet(cifar.path) };
     const arch = space.parse(space.example);
-    const names = ["grad_norm", "snip"] as const;
+    const names = ["grad_norm", "snip", "synflow", "jacob_cov", "naswot"] as const;
     const first = await scoreZeroCost(ctx, arch, names);
     const again = await scoreZeroCost(ctx, arch, names);
     assert.deepEqual(again.values, first.values, "bit-identical on a rerun");
     assert(first.values.grad_norm! > 0 && first.values.snip! > 0, JSON.stringify(first.values));
+    for (const name of names) assert(Number.isFinite(first.values[name]), name);
     assert(first.seconds.snip! > 0 && first.seconds.snip === first.seconds.grad_norm);
     await assert.rejects(
       async () => scoreZeroCost({ ...ctx, images: await loadImageSet(undefined) }, arch, ["snip"]),
