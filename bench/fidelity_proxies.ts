@@ -35,7 +35,7 @@ export function proxyRuns(dataDir: string, outDir: string, limit: number): Proxy
       name: `${PROXY_RUN_PREFIX}-nb201`,
       space: "nb201",
       target: "NASWOT/synflow/jacob_cov τ within ±0.05 of 0.57–0.60 / 0.52–0.56 / 0.59–0.62 " +
-        "(published, NB-201 C10); ensemble τ ≥ 0.75 (not built yet)",
+        "(published, NB-201 C10); ensemble τ ≥ 0.75 and above every single proxy",
       options: {
         space: "nb201",
         task: "combo",
