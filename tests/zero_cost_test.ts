@@ -14,6 +14,7 @@ import {
   symmetricEigenvalues,
 } from "../src/proxy/zc_jacob.ts";
 import { getSpace } from "../src/spaces/index.ts";
+import { buildClassifier } from "../src/proxy/cost.ts";
 import { InputError } from "../src/util/errors.ts";
 import { Rng } from "../src/util/rng.ts";
 import { acquireGpu, assertClose, randomArray, withBench } from "./support/gpu.ts";
@@ -152,7 +153,8 @@ Deno.test({
     const settings = { ...DEFAULT_PROXY_SETTINGS, batch: 4, initChannels: 4 };
     const ctx = { gpu, space, settings, images: await loadImageSet(cifar.path) };
     const arch = space.parse(space.example);
-    const names = ["grad_norm", "snip", "synflow", "jacob_cov", "naswot"] as const;
+    // naswot (batch 128) is checked below at a small batch through naswotScore.
+    const names = ["grad_norm", "snip", "synflow", "jacob_cov"] as const;
     const first = await scoreZeroCost(ctx, arch, names);
     const again = await scoreZeroCost(ctx, arch, names);
     assert.deepEqual(again.values, first.values, "bit-identical on a rerun");
@@ -239,4 +241,21 @@ Deno.test("naswot of a tiny network matches the NASWOT hook code (kernel exactly
     { atol: 1e-12, rtol: 0 },
     "logdet",
   );
+});
+
+Deno.test("naswot through an NB-201 classifier, including a ReLU'd all-zero node", async () => {
+  const gpu = await acquireGpu();
+  const space = getSpace("nb201");
+  // Node 1 is fed only by "none": its ReLU'd conv reads the always-zero tensor.
+  const arch = space.parse(
+    "|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",
+  );
+  const c = buildClassifier(space, arch, { initChannels: 4, batch: 6, lastAct: true });
+  const kinds = new Set(reluInputs(c.builder).map((t) => t.kind));
+  assert(kinds.has("zeros") && kinds.has("activation"), [...kinds].join());
+  const x = randomArray(new Rng("naswot nb201"), 6 * 3 * 32 * 32, 2);
+  const out = await naswotScore(gpu, c, x, { seed: 5 });
+  const features = reluInputs(c.builder).reduce((sum, t) => sum + t.size / 6, 0);
+  for (let i = 0; i < 6; i++) assert.equal(out.kernel[i * 6 + i], features, "K_ii = all features");
+  assert(Number.isFinite(out.value) && out.value > 0, String(out.value));
 });

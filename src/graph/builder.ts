@@ -168,8 +168,9 @@ export class GraphBuilder {
   /** BatchNorm2d (γ=1, β=0, running mean 0 / var 1) with an optional fused ReLU. */
   batchNorm(name: string, x: Tensor, o: BatchNormOptions, into?: Tensor): Tensor {
     if (this.options.batchNorm === false) {
+      // A copy, not x or the relu's output itself: callers may sum into a BN's output.
       const y = o.relu ? this.unary(`${name}.relu`, "relu", x) : x;
-      return into ? this.addInto(name, y, into) : y;
+      return this.addInto(name, y, into);
     }
     const c = x.c;
     const gamma = o.affine

@@ -86,7 +86,7 @@ export async function naswotScore(
   o: { seed: number; params?: ReadonlyMap<string, Float32Array> },
 ): Promise<{ value: number; kernel: Float64Array; graph: GraphStats }> {
   const taps = reluInputs(c.builder);
-  for (const t of new Set(taps)) c.builder.observe(t);
+  for (const t of new Set(taps)) if (t.kind === "activation") c.builder.observe(t);
   // A zero seed: one train-mode pass (BN batch statistics, as the reference), gradients unused.
   const seedTensor = c.builder.input("naswot.seed", c.logits.shape);
   c.builder.seedLoss(c.logits, seedTensor);
@@ -103,7 +103,18 @@ export async function naswotScore(
     const n = c.input.shape[0];
     const kernel = new Float64Array(n * n);
     const values = new Map<Tensor, Float32Array>();
-    for (const t of new Set(taps)) values.set(t, await graph.exportValue(t));
+    for (const t of new Set(taps)) {
+      // An always-zero tensor (an NB-201 node fed only by "none" edges) is all zeros.
+      const value = t.kind === "activation"
+        ? await graph.exportValue(t)
+        : t.kind === "zeros"
+        ? new Float32Array(t.size)
+        : t === c.input
+        ? x
+        : undefined;
+      if (!value) throw new Error(`naswot: cannot read the ReLU input ${t.name} (${t.kind})`);
+      values.set(t, value);
+    }
     for (const t of taps) accumulateHammingKernel(kernel, values.get(t)!, n);
     return { value: logAbsDet(kernel, n), kernel, graph: graph.stats };
   } finally {
