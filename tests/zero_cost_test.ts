@@ -145,7 +145,7 @@ Deno.test("grad_norm and snip of a tiny network match PyTorch (same weights, bat
 const cifar = sharedFile("cifar10_test_first256.bin");
 Deno.test({
   name:
-    `grad_norm/snip of NB-201 archs: finite, deterministic, labelled images required${cifar.note}`,
+    `zero-cost proxies of an NB-201 arch: finite, deterministic, labels required${cifar.note}`,
   ignore: !cifar.present,
   async fn() {
     const gpu = await acquireGpu();
