@@ -144,8 +144,7 @@ Deno.test("grad_norm and snip of a tiny network match PyTorch (same weights, bat
 
 const cifar = sharedFile("cifar10_test_first256.bin");
 Deno.test({
-  name:
-    `zero-cost proxies of an NB-201 arch: finite, deterministic, labels required${cifar.note}`,
+  name: `zero-cost proxies of an NB-201 arch: finite, deterministic, labels required${cifar.note}`,
   ignore: !cifar.present,
   async fn() {
     const gpu = await acquireGpu();
