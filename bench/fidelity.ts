@@ -23,6 +23,7 @@ import { rank, type RankEvent, type RankReport } from "../src/proxy/run.ts";
 import { createProgress, type Progress } from "../src/util/progress.ts";
 import { anynetFidelityRuns } from "./fidelity_anynet.ts";
 import { nbnlpRuns } from "./fidelity_nbnlp.ts";
+import { isProxyRun, proxyRuns, reportProxyRun } from "./fidelity_proxies.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -111,6 +112,7 @@ const runs: Run[] = [
 
 const limitGiven = Deno.args.some((a) => a === "--limit" || a.startsWith("--limit="));
 runs.push(...anynetFidelityRuns(dataDir, values.out!, images, limitGiven ? limit : undefined));
+runs.push(...proxyRuns(dataDir, values.out!, limit));
 
 if (!exists(join(dataDir, "nb201.csv"))) {
   console.error(`fidelity: the shared data folder ${dataDir} is missing (set GENNAS_DATA)`);
@@ -120,7 +122,8 @@ await Deno.mkdir(values.out!, { recursive: true });
 
 const results: [Run, RankReport, number][] = [];
 for (const run of runs) {
-  if (values.only && values.only !== run.name) continue;
+  if (values.only && values.only !== run.name && !isProxyRun(run.name, values.only)) continue;
+  if (!values.only && isProxyRun(run.name, "proxies")) continue; // only with --only proxies
   let progress: Progress | undefined;
   const report = await rank({
     ...run.options,
@@ -150,4 +153,5 @@ for (const [run, r, seconds] of results) {
   for (const line of await run.baselines?.(r) ?? []) console.log(line);
   console.log(`  report                ${r.report}`);
   for (const line of run.after?.(r) ?? []) console.log(line);
+  if (isProxyRun(run.name, "proxies")) await reportProxyRun(run, r);
 }

@@ -126,6 +126,46 @@ def synflow_case(gain):
     return {"gain": gain, "params": params, "R": r.item(), "log_synflow": math.log(total)}
 
 
+class NwNet(nn.Module):
+    """conv a (bias) -> BN -> ReLU -> conv b stride 2 -> ReLU -> global average pool -> linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1, bias=True)
+        self.bn = nn.BatchNorm2d(4)
+        self.relu1 = nn.ReLU()
+        self.b = nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False)
+        self.relu2 = nn.ReLU()
+        self.fc = nn.Linear(6, 10)
+
+    def forward(self, x):
+        h = self.relu1(self.bn(self.a(x)))
+        return self.fc(self.relu2(self.b(h)).mean(dim=(2, 3)))
+
+
+def naswot_case():
+    """NASWOT (Mellor et al. 2021 code): hooks on every ReLU accumulate the hamming kernel of the
+    binarised ReLU inputs; score = slogdet(K)[1]. BN in train mode."""
+    net = NwNet().train()
+    x = torch.randn(6, 3, 8, 8)
+    k = torch.zeros(6, 6, dtype=torch.float64)
+
+    def hook(module, inputs, output):
+        c = (inputs[0].reshape(inputs[0].shape[0], -1) > 0).double()
+        k.add_(c @ c.t() + (1.0 - c) @ (1.0 - c).t())
+
+    for m in (net.relu1, net.relu2):
+        m.register_forward_hook(hook)
+    with torch.no_grad():
+        net(x)
+    return {
+        "x": floats(x),
+        "params": {name: floats(p) for name, p in net.named_parameters()},
+        "kernel": k.reshape(-1).tolist(),
+        "naswot": torch.slogdet(k)[1].item(),
+    }
+
+
 def main():
     torch.manual_seed(SEED)
     out = {
@@ -137,6 +177,7 @@ def main():
         ],
         "net": net_case(),
         "synflow": [synflow_case(1.0), synflow_case(3e9)],
+        "naswot": naswot_case(),
     }
     with open(OUT_PATH, "w") as f:
         json.dump(out, f)

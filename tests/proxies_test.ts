@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseProxies } from "../src/proxy/proxies.ts";
+import { score } from "../src/proxy/run.ts";
 import { rankOutcome, type RankRecord, tableProxies } from "../src/proxy/ranking.ts";
 import { getSpace } from "../src/spaces/index.ts";
 import { InputError } from "../src/util/errors.ts";
@@ -94,3 +95,68 @@ Deno.test({
     }
   },
 });
+
+Deno.test("ensemble: members computed with it, Σ log(rank/n) of their ranks, not for score", async () => {
+  assert.deepEqual(parseProxies({ proxy: "ensemble" }), [
+    "ensemble",
+    "gennas",
+    "synflow",
+    "jacob_cov",
+    "naswot",
+    "flops",
+  ]);
+  await assert.rejects(
+    () => score({ space: "nb201", proxy: "ensemble" }),
+    (e: Error) => e instanceof InputError && /ensemble ranks a population/.test(e.message),
+  );
+  const space = getSpace("nb201");
+  // Growing flops with the index; the other members disagree in known ways.
+  const archs = [
+    "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    "|nor_conv_1x1~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+  ];
+  const member = [
+    { loss: 1, synflow: 1, jacob_cov: 1, naswot: null },
+    { loss: 3, synflow: 2, jacob_cov: 3, naswot: 2 },
+    { loss: 2, synflow: 3, jacob_cov: 2, naswot: 1 },
+  ];
+  const scored = new Map<number, RankRecord>(archs.map((arch, index) => [index, {
+    type: "score",
+    index,
+    arch,
+    key: space.key(space.parse(arch)),
+    loss: member[index].loss,
+    seconds: 1,
+    proxies: {
+      synflow: member[index].synflow,
+      jacob_cov: member[index].jacob_cov,
+      naswot: member[index].naswot,
+    },
+  }]));
+  const outcome = await rankOutcome({
+    settings: {
+      space: "nb201",
+      task: "combo",
+      taskConfig: {},
+      proxy: { seed: 0, initChannels: 4 },
+      proxies: parseProxies({ proxy: "ensemble" }),
+    },
+    adapter: "test",
+    accuracies: [1, 2, 3],
+    scored,
+  });
+  // Ranks (1 worst … 3 best) per member: gennas (−loss) 3,1,2; synflow 1,2,3; jacob_cov 1,3,2;
+  // naswot (null worst) 1,3,2; flops 1,2,3.
+  const ranks = [[3, 1, 1, 1, 1], [1, 2, 3, 3, 2], [2, 3, 2, 2, 3]];
+  const expected = ranks.map((r) => r.reduce((s, k) => s + Math.log(k / 3), 0));
+  assertCloseTo(outcome.archs.map((a) => a.scores.ensemble), expected);
+  assert.equal(outcome.proxies[0].proxy, "ensemble");
+  assert.equal(outcome.proxies[0].secondsPerArch, undefined);
+});
+
+function assertCloseTo(actual: number[], expected: number[]): void {
+  actual.forEach((v, i) =>
+    assert(Math.abs(v - expected[i]) < 1e-12, `${i}: ${v} vs ${expected[i]}`)
+  );
+}

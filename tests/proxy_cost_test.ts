@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { GraphBuilder } from "../src/graph/builder.ts";
 import { spearman } from "../src/eval/metrics.ts";
-import { archCost, graphCost } from "../src/proxy/cost.ts";
+import { archCost, buildClassifier, graphCost } from "../src/proxy/cost.ts";
 import { rankOutcome, type RankRecord } from "../src/proxy/ranking.ts";
 import { getSpace } from "../src/spaces/index.ts";
 import { sharedFile } from "./support/data.ts";
@@ -136,5 +136,19 @@ Deno.test("rankOutcome ranks params and flops beside GenNAS and reports them", a
     assert(/<th>flops<\/th>/.test(html) && /<th>gennas<\/th>/.test(html));
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("BN-disabled classifier builds (synflow) for every space: no BN parameters", () => {
+  for (const name of ["nb201", "nb101", "nbmacro"]) {
+    const space = getSpace(name);
+    const c = buildClassifier(space, space.parse(space.example), {
+      initChannels: 4,
+      batchNorm: false,
+      lastAct: true,
+    });
+    const names = c.builder.params.map((p) => p.name);
+    assert(names.length > 0 && !names.some((n) => /running|lastact/.test(n)), name);
+    assert(c.builder.states.length === 0, `${name}: no BN state`);
   }
 });

@@ -6,6 +6,7 @@ import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
 import { scoreZeroCost } from "../src/proxy/zero_cost.ts";
 import { crossEntropyPass, gradientMeasures, layerWeights } from "../src/proxy/zc_gradients.ts";
 import { logSynflow } from "../src/proxy/zc_synflow.ts";
+import { logAbsDet, naswotScore, reluInputs } from "../src/proxy/zc_naswot.ts";
 import {
   correlationMatrix,
   inputJacobian,
@@ -13,6 +14,7 @@ import {
   symmetricEigenvalues,
 } from "../src/proxy/zc_jacob.ts";
 import { getSpace } from "../src/spaces/index.ts";
+import { buildClassifier } from "../src/proxy/cost.ts";
 import { InputError } from "../src/util/errors.ts";
 import { Rng } from "../src/util/rng.ts";
 import { acquireGpu, assertClose, randomArray, withBench } from "./support/gpu.ts";
@@ -123,7 +125,7 @@ Deno.test("grad_norm and snip of a tiny network match PyTorch (same weights, bat
     c,
     Float32Array.from(net.x),
     Float32Array.from(net.labels),
-    { seed: 1, params },
+    { seed: 1, params, loss: true },
   );
   assertClose([pass.loss], [net.loss], { atol: 1e-6, rtol: 1e-5 }, "loss");
   for (const [name, want] of Object.entries(net.grads)) {
@@ -142,8 +144,7 @@ Deno.test("grad_norm and snip of a tiny network match PyTorch (same weights, bat
 
 const cifar = sharedFile("cifar10_test_first256.bin");
 Deno.test({
-  name:
-    `grad_norm/snip of NB-201 archs: finite, deterministic, labelled images required${cifar.note}`,
+  name: `zero-cost proxies of an NB-201 arch: finite, deterministic, labels required${cifar.note}`,
   ignore: !cifar.present,
   async fn() {
     const gpu = await acquireGpu();
@@ -151,11 +152,14 @@ Deno.test({
     const settings = { ...DEFAULT_PROXY_SETTINGS, batch: 4, initChannels: 4 };
     const ctx = { gpu, space, settings, images: await loadImageSet(cifar.path) };
     const arch = space.parse(space.example);
-    const names = ["grad_norm", "snip"] as const;
+    // naswot (batch 128) is checked below at this batch through naswotScore; synflow (batch 1:
+    // shaders of its own, slow to compile on lavapipe) by the golden test and bench/zc_naslib.ts.
+    const names = ["grad_norm", "snip", "jacob_cov"] as const;
     const first = await scoreZeroCost(ctx, arch, names);
     const again = await scoreZeroCost(ctx, arch, names);
     assert.deepEqual(again.values, first.values, "bit-identical on a rerun");
     assert(first.values.grad_norm! > 0 && first.values.snip! > 0, JSON.stringify(first.values));
+    for (const name of names) assert(Number.isFinite(first.values[name]), name);
     assert(first.seconds.snip! > 0 && first.seconds.snip === first.seconds.grad_norm);
     await assert.rejects(
       async () => scoreZeroCost({ ...ctx, images: await loadImageSet(undefined) }, arch, ["snip"]),
@@ -211,4 +215,48 @@ Deno.test("jacob_cov of a tiny network matches PyTorch (input Jacobian and score
   });
   assertClose(jacobian, net.jacobian, { atol: 1e-6, rtol: 1e-4 }, "∂Σy/∂x");
   assertClose([jacobCovScore(jacobian, 5)], [net.jacob_cov], { atol: 1e-3, rtol: 0 }, "score");
+});
+
+Deno.test("naswot of a tiny network matches the NASWOT hook code (kernel exactly, log-det)", async () => {
+  const gpu = await acquireGpu();
+  const case_ = golden.naswot;
+  const g = new GraphBuilder();
+  const input = g.input("input", [6, 3, 8, 8]);
+  const a = g.conv2d("a", input, { outChannels: 4, kernel: 3, pad: 1, bias: true });
+  const h = g.batchNorm("bn", a, { affine: true, track: true, relu: true });
+  const b = g.conv2d("b", h, { outChannels: 6, kernel: 3, stride: 2, pad: 1, bias: false });
+  const r = g.unary("relu2", "relu", b);
+  const logits = g.linear("fc", g.globalAvgPool("pool", r), 10, { bias: true });
+  assert.deepEqual(reluInputs(g).map((t) => t.name), ["bn", "b"]);
+  const params = new Map(Object.entries(case_.params).map(([k, v]) => [k, Float32Array.from(v)]));
+  const out = await naswotScore(gpu, { builder: g, input, logits }, Float32Array.from(case_.x), {
+    seed: 1,
+    params,
+  });
+  assert.deepEqual(Array.from(out.kernel), case_.kernel, "hamming kernel");
+  assertClose([out.value], [case_.naswot], { atol: 1e-9, rtol: 0 }, "log|det K|");
+  assertClose(
+    [logAbsDet(Float64Array.of(2, 1, 1, 3), 2)],
+    [Math.log(5)],
+    { atol: 1e-12, rtol: 0 },
+    "logdet",
+  );
+});
+
+Deno.test("naswot through an NB-201 classifier, including a ReLU'd all-zero node", async () => {
+  const gpu = await acquireGpu();
+  const space = getSpace("nb201");
+  // Node 1 is fed only by "none": its ReLU'd conv reads the always-zero tensor.
+  const arch = space.parse(
+    "|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",
+  );
+  // Batch 4 and 4 channels as the test above, so the compiled shaders are shared.
+  const c = buildClassifier(space, arch, { initChannels: 4, batch: 4, lastAct: true });
+  const kinds = new Set(reluInputs(c.builder).map((t) => t.kind));
+  assert(kinds.has("zeros") && kinds.has("activation"), [...kinds].join());
+  const x = randomArray(new Rng("naswot nb201"), 4 * 3 * 32 * 32, 2);
+  const out = await naswotScore(gpu, c, x, { seed: 5 });
+  const features = reluInputs(c.builder).reduce((sum, t) => sum + t.size / 4, 0);
+  for (let i = 0; i < 4; i++) assert.equal(out.kernel[i * 4 + i], features, "K_ii = all features");
+  assert(Number.isFinite(out.value) && out.value > 0, String(out.value));
 });

@@ -3,8 +3,12 @@
  * (GenNAS loss vs ground-truth accuracy) and a search report (best-so-far curve of a search).
  * Every piece of caller text goes through escapeHtml.
  */
-import { type Interval, type RankingMetrics, scoreFromLoss, topCount } from "./metrics.ts";
+import { type RankingMetrics, scoreFromLoss, topCount } from "./metrics.ts";
 import { InputError } from "../util/errors.ts";
+import { escapeHtml, formatInterval, formatNumber } from "./format.ts";
+import { type ProxyRow, proxyTable } from "./report_proxies.ts";
+
+export type { ProxyRow };
 
 export interface RankPoint {
   label: string;
@@ -33,17 +37,7 @@ export interface SearchQuantity {
 
 const DEFAULT_QUANTITY: SearchQuantity = { name: "GenNAS loss", higherIsBetter: false };
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** One row of the side-by-side proxy table: a proxy's metrics on the same architectures. */
-export interface ProxyRow {
-  proxy: string;
-  metrics: RankingMetrics;
-  /** Median seconds per architecture; the column is left out when no row has it. */
-  secondsPerArch?: number;
-}
+export { escapeHtml };
 
 /** Predicted-vs-true scatter, metrics (with the sign convention), proxies side by side, settings. */
 export function renderRankReport(o: {
@@ -81,46 +75,6 @@ export function renderRankReport(o: {
     settingsTable(o.settings),
   );
   return htmlDocument(o.title, body.join("\n"));
-}
-
-/** ρ and τ (with intervals), retrieval and seconds per arch, one row per proxy. */
-export function proxyTable(rows: readonly ProxyRow[]): string {
-  const timed = rows.some((p) => p.secondsPerArch !== undefined);
-  const first = rows[0].metrics;
-  const k = topCount(first.n, first.topFraction);
-  const heads = [
-    "proxy",
-    "Spearman ρ",
-    "Kendall τ-b",
-    `retrieval @ top ${formatNumber(first.topFraction * 100, 3)} % (K = ${k})`,
-    ...(timed ? ["s / arch"] : []),
-  ];
-  const cell = (text: string) => `<td class="num">${escapeHtml(text)}</td>`;
-  const lines = rows.map((p) => {
-    const m = p.metrics;
-    const cells = [
-      `<th>${escapeHtml(p.proxy)}</th>`,
-      cell(formatNumber(m.spearman) + formatInterval(m.spearmanCI)),
-      cell(formatNumber(m.kendall) + formatInterval(m.kendallCI)),
-      cell(formatNumber(m.retrieval)),
-      // Timings differ run to run; the class lets a comparison of two reports skip them.
-      ...(timed
-        ? [
-          `<td class="num secs">${
-            p.secondsPerArch === undefined ? "—" : formatNumber(p.secondsPerArch)
-          }</td>`,
-        ]
-        : []),
-    ];
-    return `<tr>${cells.join("")}</tr>`;
-  });
-  const head = `<tr>${heads.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr>`;
-  const note = `Every row ranks the same ${first.n} architectures against the same accuracies, ` +
-    `intervals from the same bootstrap resamples. Score = −loss for gennas; every other proxy ` +
-    `is a score where higher predicts higher accuracy (params and flops: parameters and ` +
-    `multiply-accumulates per 32×32 sample of the classification network). s / arch: median ` +
-    `seconds per architecture; params and flops are counted without a GPU.`;
-  return `<table>${head}${lines.join("")}</table>\n<p class="note">${escapeHtml(note)}</p>`;
 }
 
 /**
@@ -241,10 +195,6 @@ function metricsTable(m: RankingMetrics): string {
   return `${table(rows)}\n<p class="note">${escapeHtml(note)}</p>`;
 }
 
-function formatInterval(ci: Interval | undefined): string {
-  return ci ? ` [${formatNumber(ci.low)}, ${formatNumber(ci.high)}] (bootstrap)` : "";
-}
-
 function settingsTable(settings: Record<string, unknown>): string {
   const rows = Object.entries(settings).map(([k, v]): [string, string] => [k, formatSetting(v)]);
   return rows.length > 0 ? table(rows, ["setting", "value"]) : `<p class="note">none</p>`;
@@ -258,12 +208,6 @@ function formatSetting(value: unknown): string {
   } catch {
     return String(value);
   }
-}
-
-function formatNumber(value: number, digits = 4): string {
-  if (Number.isNaN(value)) return "NaN";
-  if (!Number.isFinite(value)) return value > 0 ? "∞" : "−∞";
-  return Number(value.toFixed(digits)).toString();
 }
 
 function formatTick(value: number): string {

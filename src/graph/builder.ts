@@ -86,6 +86,8 @@ export class GraphBuilder {
   readonly losses: LossStage[] = [];
   /** Inputs whose gradient the backward computes (CompiledGraph.exportInputGradient). */
   readonly gradInputs = new Set<Tensor>();
+  /** Activations kept in buffers of their own after a pass (CompiledGraph.exportValue). */
+  readonly observed = new Set<Tensor>();
   readonly #producers = new Map<Tensor, OpNode[]>();
   readonly #names = new Set<string>();
 
@@ -166,8 +168,9 @@ export class GraphBuilder {
   /** BatchNorm2d (γ=1, β=0, running mean 0 / var 1) with an optional fused ReLU. */
   batchNorm(name: string, x: Tensor, o: BatchNormOptions, into?: Tensor): Tensor {
     if (this.options.batchNorm === false) {
+      // A copy, not x or the relu's output itself: callers may sum into a BN's output.
       const y = o.relu ? this.unary(`${name}.relu`, "relu", x) : x;
-      return into ? this.addInto(name, y, into) : y;
+      return this.addInto(name, y, into);
     }
     const c = x.c;
     const gamma = o.affine
@@ -309,6 +312,12 @@ export class GraphBuilder {
   requireGrad(t: Tensor): void {
     if (t.kind !== "input") throw new Error(`${t.name}: only input tensors take requireGrad`);
     this.gradInputs.add(t);
+  }
+
+  /** Keeps an activation readable after a pass (e.g. naswot's ReLU inputs); no buffer reuse. */
+  observe(t: Tensor): void {
+    if (t.kind !== "activation") throw new Error(`${t.name}: only activations can be observed`);
+    this.observed.add(t);
   }
 
   /** Softmax cross-entropy of [N, K] logits against `labels` [N] (class indices as f32). */

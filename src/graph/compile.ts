@@ -170,7 +170,9 @@ export async function compileGraph(
         slot = place(table.create(t.size, t.name, t.kind), `tensor:${t.id}`);
         break;
       default:
-        slot = table.create(t.size, t.name, "transient");
+        slot = builder.observed.has(t)
+          ? place(table.create(t.size, t.name, "input"), `tensor:${t.id}`)
+          : table.create(t.size, t.name, "transient");
     }
     values.set(t, slot);
     return slot;
@@ -529,6 +531,14 @@ export class CompiledGraph {
     return new Map(
       this.params.filter((p) => p.trained).map((p) => [p.name, this.#unstored(p, flat)]),
     );
+  }
+
+  /** The value of an activation marked with GraphBuilder.observe, from the last pass. */
+  async exportValue(t: Tensor): Promise<Float32Array> {
+    const buffer = this.buffers.get(`tensor:${t.id}`);
+    if (!buffer) throw new Error(`${t.name}: not observed (observe it before compiling)`);
+    const [value] = await this.recorder.readback([{ buffer, offset: 0, size: t.size * 4 }]);
+    return value;
   }
 
   /** The gradient of an input marked with GraphBuilder.requireGrad, from the last iteration. */

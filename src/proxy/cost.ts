@@ -39,12 +39,24 @@ export interface ClassifierGraph {
 export function buildClassifier<A>(
   space: NetworkSpace<A>,
   arch: A,
-  o: BackboneOptions & { batch?: number; classes?: number; batchNorm?: boolean },
+  o: BackboneOptions & {
+    batch?: number;
+    classes?: number;
+    batchNorm?: boolean;
+    /** Add the space's BN + ReLU before the pooling where its benchmark has one (proxies). */
+    lastAct?: boolean;
+  },
 ): ClassifierGraph {
   const g = new GraphBuilder({ batchNorm: o.batchNorm });
   const input = g.input("input", [o.batch ?? 1, 3, 32, 32]);
   const taps = space.build(g, input, arch, o);
-  const pooled = g.globalAvgPool("classifier.pool", taps[taps.length - 1]);
+  let last = taps[taps.length - 1];
+  if (o.lastAct && space.classifierLastAct) {
+    // Without it, NB-201's BN-free skip/pool cells let activations grow ~3× per cell at init and
+    // the gradient proxies explode (the official network normalises here).
+    last = g.batchNorm("classifier.lastact", last, { affine: true, track: true, relu: true });
+  }
+  const pooled = g.globalAvgPool("classifier.pool", last);
   const logits = g.linear("classifier", pooled, o.classes ?? CLASSIFIER_CLASSES, { bias: true });
   return { builder: g, input, taps, logits };
 }

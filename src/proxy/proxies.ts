@@ -14,6 +14,8 @@ export const PROXY_NAMES = [
   "snip",
   "synflow",
   "jacob_cov",
+  "naswot",
+  "ensemble",
 ] as const;
 export type ProxyName = typeof PROXY_NAMES[number];
 
@@ -28,6 +30,20 @@ export const ZERO_COST_PROXIES: readonly ProxyName[] = [
 ];
 
 export const DEFAULT_PROXIES: readonly ProxyName[] = ["gennas"];
+
+/**
+ * The label-free ensemble (AZ-NAS-style rank aggregation): Σ over members of log(rank/n), rank 1
+ * the worst of the n ranked archs, n the best. Members fixed a priori (complementary families:
+ * trained regression loss, data-free path count, two activation-pattern measures, size), not
+ * tuned on any data; see README for the evidence still to be measured.
+ */
+export const ENSEMBLE_MEMBERS: readonly ProxyName[] = [
+  "gennas",
+  "synflow",
+  "jacob_cov",
+  "naswot",
+  "flops",
+];
 
 export function isZeroCost(name: ProxyName): boolean {
   return ZERO_COST_PROXIES.includes(name);
@@ -52,6 +68,10 @@ export function parseProxies(o: { proxy?: string; proxies?: string | string[] })
       );
     }
     if (!out.includes(name as ProxyName)) out.push(name as ProxyName);
+  }
+  // The ensemble ranks its members' values: they are computed (and shown) with it.
+  if (out.includes("ensemble")) {
+    for (const m of ENSEMBLE_MEMBERS) if (!out.includes(m)) out.push(m);
   }
   return out;
 }

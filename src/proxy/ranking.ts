@@ -4,12 +4,12 @@
  * report. One function for both, so a merged run reports exactly what an unsharded run with the
  * same settings reports.
  */
-import { type RankingMetrics, rankingMetrics } from "../eval/metrics.ts";
+import { rankAverage, type RankingMetrics, rankingMetrics } from "../eval/metrics.ts";
 import { renderRankReport, writeReport } from "../eval/report.ts";
 import { getSpace } from "../spaces/index.ts";
 import { Rng } from "../util/rng.ts";
 import { archCost } from "./cost.ts";
-import { COUNTED_PROXIES, DEFAULT_PROXIES, type ProxyName } from "./proxies.ts";
+import { COUNTED_PROXIES, DEFAULT_PROXIES, ENSEMBLE_MEMBERS, type ProxyName } from "./proxies.ts";
 
 /** A journal line of a rank run. */
 export interface RankRecord {
@@ -81,12 +81,30 @@ export function tableProxies(requested: readonly ProxyName[] | undefined): Proxy
 /** A proxy's value as the −"loss" rankingMetrics ranks by: lower loss = higher score. */
 function asLoss(a: RankedArch, proxy: ProxyName): number {
   if (proxy === "gennas") return a.loss;
+  if (proxy === "ensemble") return -a.scores.ensemble;
   const value = proxy === "params" || proxy === "flops" ? a[proxy] : a.scores[proxy] ?? NaN;
   return Number.isFinite(value) ? -value : NaN;
 }
 
+/**
+ * The ensemble score of every arch: Σ_m log(rank_m / n) over ENSEMBLE_MEMBERS, rank_m the
+ * average rank (1 worst … n best, non-finite values tied worst) of the arch by member m.
+ */
+export function ensembleScores(archs: readonly RankedArch[]): number[] {
+  const n = archs.length;
+  const total = new Array<number>(n).fill(0);
+  for (const m of ENSEMBLE_MEMBERS) {
+    const higherBetter = archs.map((a) => {
+      const v = -asLoss(a, m);
+      return Number.isFinite(v) ? v : -Infinity;
+    });
+    rankAverage(higherBetter).forEach((r, i) => total[i] += Math.log(r / n));
+  }
+  return total;
+}
+
 function secondsOf(records: readonly RankRecord[], proxy: ProxyName): number | undefined {
-  if (proxy === "params" || proxy === "flops") return undefined;
+  if (proxy === "params" || proxy === "flops" || proxy === "ensemble") return undefined;
   const values = records.map((r) => proxy === "gennas" ? r.seconds : r.proxySeconds?.[proxy])
     .filter((s): s is number => typeof s === "number");
   return values.length > 0 ? median(values) : undefined;
@@ -128,6 +146,9 @@ export async function rankOutcome(o: {
       scores,
     };
   });
+  if (o.settings.proxies?.includes("ensemble")) {
+    ensembleScores(archs).forEach((score, i) => archs[i].scores.ensemble = score);
+  }
   const accuracies = archs.map((r) => r.accuracy);
   // Same seed for every proxy: all intervals come from the same resamples (paired comparison).
   const options = () => ({

@@ -121,6 +121,12 @@ export interface ScoreReport extends Omit<ScoreResult, "graph"> {
 /** Scores one architecture with the requested proxies (gennas when none is named). */
 export async function score(o: ScoreOptions): Promise<ScoreReport> {
   const names = parseProxies(o);
+  if (names.includes("ensemble")) {
+    throw new InputError(
+      `--proxy ensemble ranks a population of architectures (it aggregates per-proxy ranks); ` +
+        `use it with gennas rank`,
+    );
+  }
   const space = getSpace(o.space);
   const arch = space.parse(o.arch ?? space.example);
   const ctx = await prepareProxy(o);

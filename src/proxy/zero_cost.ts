@@ -16,6 +16,7 @@ import { archSeed } from "./score.ts";
 import type { ProxySettings } from "./settings.ts";
 import { crossEntropyPass, gradientMeasures, layerWeights } from "./zc_gradients.ts";
 import { logSynflow } from "./zc_synflow.ts";
+import { naswotScore } from "./zc_naswot.ts";
 import { inputJacobian, jacobCovScore } from "./zc_jacob.ts";
 
 /** What a zero-cost proxy needs of a run (a ProxyBase satisfies it). */
@@ -71,14 +72,23 @@ const batches = new WeakMap<ImageSet, Map<string, { x: Float32Array; labels: Flo
 
 const gradientGroup: Implementation = async (ctx, arch) => {
   const { x, labels } = labelledBatch(ctx.images, ctx.settings);
-  const c = buildClassifier(ctx.space, arch, { ...ctx.settings, batch: ctx.settings.batch });
+  const c = buildClassifier(ctx.space, arch, {
+    ...ctx.settings,
+    batch: ctx.settings.batch,
+    lastAct: true,
+  });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
   const pass = await crossEntropyPass(ctx.gpu, c, x, labels, { seed });
   return { values: gradientMeasures(pass, layerWeights(c.builder)), graph: pass.graph };
 };
 
 const synflowGroup: Implementation = async (ctx, arch) => {
-  const c = buildClassifier(ctx.space, arch, { ...ctx.settings, batch: 1, batchNorm: false });
+  const c = buildClassifier(ctx.space, arch, {
+    ...ctx.settings,
+    batch: 1,
+    batchNorm: false,
+    lastAct: true,
+  });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
   const { value, graph } = await logSynflow(ctx.gpu, c, { seed });
   return { values: { synflow: value }, graph };
@@ -86,16 +96,33 @@ const synflowGroup: Implementation = async (ctx, arch) => {
 
 const jacobGroup: Implementation = async (ctx, arch) => {
   const { x } = labelledBatch(ctx.images, ctx.settings, { labels: false });
-  const c = buildClassifier(ctx.space, arch, { ...ctx.settings, batch: ctx.settings.batch });
+  const c = buildClassifier(ctx.space, arch, {
+    ...ctx.settings,
+    batch: ctx.settings.batch,
+    lastAct: true,
+  });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
   const { jacobian, graph } = await inputJacobian(ctx.gpu, c, x, { seed });
   return { values: { jacob_cov: jacobCovScore(jacobian, ctx.settings.batch) }, graph };
+};
+
+/** naswot's batch, as the original (Mellor et al. 2021). */
+export const NASWOT_BATCH = 128;
+
+const naswotGroup: Implementation = async (ctx, arch) => {
+  const settings = { ...ctx.settings, batch: NASWOT_BATCH };
+  const { x } = labelledBatch(ctx.images, settings, { labels: false });
+  const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true });
+  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
+  const { value, graph } = await naswotScore(ctx.gpu, c, x, { seed });
+  return { values: { naswot: value }, graph };
 };
 
 const GROUPS: { names: readonly ProxyName[]; run: Implementation }[] = [
   { names: ["grad_norm", "snip"], run: gradientGroup },
   { names: ["synflow"], run: synflowGroup },
   { names: ["jacob_cov"], run: jacobGroup },
+  { names: ["naswot"], run: naswotGroup },
 ];
 
 /** The requested zero-cost proxies; a group's seconds are its shared pass's, for each of them. */

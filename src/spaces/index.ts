@@ -77,12 +77,15 @@ export interface NetworkSpace<A> extends SearchSpace<A> {
   /** Where a search with a truth table draws from the table's rows (AnyNet, spec §8): the space
    *  whose sample/mutate pick rows, given the table's extra values (the records). */
   overTable?(extras: readonly unknown[]): NetworkSpace<A>;
+  /** The benchmark's classifier applies BN + ReLU before its global pooling (NB-201 lastact). */
+  readonly classifierLastAct?: boolean;
 }
 
 export const NB201: NetworkSpace<Nb201Arch> = {
   ...nb201Space,
   build: (g, x, arch, o) => buildNb201Network(g, x, arch, { initChannels: o.initChannels }),
   fromTable: (key) => parseNb201(key),
+  classifierLastAct: true,
   // The best CIFAR-10 cell of NAS-Bench-201 (94.37 %).
   example:
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",

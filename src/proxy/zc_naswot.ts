@@ -1,0 +1,123 @@
+/**
+ * naswot (spec §9, NASWOT v2; Mellor et al. ICML 2021): for a batch of N images at
+ * initialisation (BN in train mode), binarise the input z of every ReLU per sample, c = [z > 0],
+ * and accumulate K += c·cᵀ + (1−c)(1−c)ᵀ (features − Hamming distance) over all ReLUs;
+ * score = log|det K|. ReLUs are found in the graph, one per application: a conv with a fused
+ * input ReLU (its input), a batch norm with a fused ReLU (its output, whose sign pattern is z's),
+ * a relu op (its input). A tensor feeding several ReLU'd convs counts once per conv, as the
+ * per-edge ReLU modules of the reference networks do.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { GraphBuilder } from "../graph/builder.ts";
+import { compileGraph, type GraphStats } from "../graph/compile.ts";
+import { BatchNormOp, Conv2dOp, UnaryOpNode } from "../graph/ops.ts";
+import type { Tensor } from "../graph/tensor.ts";
+
+/** The tensors whose sign pattern is a ReLU's input, one entry per ReLU application. */
+export function reluInputs(g: GraphBuilder): Tensor[] {
+  const taps: Tensor[] = [];
+  for (const op of g.ops) {
+    if (op instanceof Conv2dOp && op.reluInput) taps.push(op.x);
+    else if (op instanceof BatchNormOp && op.config.relu && !op.accumulate) taps.push(op.y);
+    else if (op instanceof UnaryOpNode && op.op === "relu") taps.push(op.x);
+  }
+  return taps;
+}
+
+function popcount(v: number): number {
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** Adds features − Hamming distance of the sign patterns of one [n][f] activation to K. */
+export function accumulateHammingKernel(k: Float64Array, values: Float32Array, n: number): void {
+  const f = values.length / n;
+  const words = Math.ceil(f / 32);
+  const bits = new Uint32Array(n * words);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < f; j++) {
+      if (values[i * f + j] > 0) bits[i * words + (j >>> 5)] |= 1 << (j & 31);
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    for (let l = i; l < n; l++) {
+      let distance = 0;
+      for (let w = 0; w < words; w++) {
+        distance += popcount(bits[i * words + w] ^ bits[l * words + w]);
+      }
+      k[i * n + l] += f - distance;
+      if (l !== i) k[l * n + i] += f - distance;
+    }
+  }
+}
+
+/** log|det| of an n × n matrix (LU with partial pivoting, float64); −Infinity when singular. */
+export function logAbsDet(matrix: Float64Array, n: number): number {
+  const a = Float64Array.from(matrix);
+  let log = 0;
+  for (let c = 0; c < n; c++) {
+    let pivot = c;
+    for (let r = c + 1; r < n; r++) {
+      if (Math.abs(a[r * n + c]) > Math.abs(a[pivot * n + c])) pivot = r;
+    }
+    const p = a[pivot * n + c];
+    if (p === 0) return -Infinity;
+    if (pivot !== c) {
+      for (let j = 0; j < n; j++) {
+        [a[c * n + j], a[pivot * n + j]] = [a[pivot * n + j], a[c * n + j]];
+      }
+    }
+    log += Math.log(Math.abs(p));
+    for (let r = c + 1; r < n; r++) {
+      const factor = a[r * n + c] / p;
+      if (factor === 0) continue;
+      for (let j = c; j < n; j++) a[r * n + j] -= factor * a[c * n + j];
+    }
+  }
+  return log;
+}
+
+/** naswot of a classifier graph on the batch x (N = x's batch), weights drawn with `seed`. */
+export async function naswotScore(
+  gpu: Gpu,
+  c: { builder: GraphBuilder; input: Tensor; logits: Tensor },
+  x: Float32Array,
+  o: { seed: number; params?: ReadonlyMap<string, Float32Array> },
+): Promise<{ value: number; kernel: Float64Array; graph: GraphStats }> {
+  const taps = reluInputs(c.builder);
+  for (const t of new Set(taps)) if (t.kind === "activation") c.builder.observe(t);
+  // A zero seed: one train-mode pass (BN batch statistics, as the reference), gradients unused.
+  const seedTensor = c.builder.input("naswot.seed", c.logits.shape);
+  c.builder.seedLoss(c.logits, seedTensor);
+  const graph = await compileGraph(gpu, c.builder, {
+    optimizer: { kind: "sgd", lr: 0, momentum: 0, weightDecay: 0 },
+    seed: o.seed,
+    maxIterations: 1,
+  });
+  try {
+    if (o.params) graph.importParams(o.params);
+    graph.write(c.input, x);
+    graph.write(seedTensor, new Float32Array(seedTensor.size));
+    graph.train(1);
+    const n = c.input.shape[0];
+    const kernel = new Float64Array(n * n);
+    const values = new Map<Tensor, Float32Array>();
+    for (const t of new Set(taps)) {
+      // An always-zero tensor (an NB-201 node fed only by "none" edges) is all zeros.
+      const value = t.kind === "activation"
+        ? await graph.exportValue(t)
+        : t.kind === "zeros"
+        ? new Float32Array(t.size)
+        : t === c.input
+        ? x
+        : undefined;
+      if (!value) throw new Error(`naswot: cannot read the ReLU input ${t.name} (${t.kind})`);
+      values.set(t, value);
+    }
+    for (const t of taps) accumulateHammingKernel(kernel, values.get(t)!, n);
+    return { value: logAbsDet(kernel, n), kernel, graph: graph.stats };
+  } finally {
+    graph.destroy();
+  }
+}
