@@ -10,6 +10,7 @@ import {
   parsePositiveInteger,
   type ProxyFlags,
   proxySettings,
+  spaceArg,
 } from "./src/cli/options.ts";
 import { printInfo, printRank, printScore } from "./src/cli/print.ts";
 import { announceJournal, runSearchCommand, runTaskSearchCommand } from "./src/cli/search.ts";
@@ -53,7 +54,7 @@ function program(): Command {
     "combo",
   ).action(async (flags: ProxyFlags & { arch?: string; json?: boolean }) => {
     const result = await score({
-      space: flags.space,
+      space: spaceArg(flags),
       arch: flags.arch,
       task: flags.task,
       images: flags.images,
@@ -99,7 +100,7 @@ function program(): Command {
   ).action(async (flags: ProxyFlags & RankFlags) => {
     const progress = { current: undefined as ReturnType<typeof createProgress> | undefined };
     const result = await rank({
-      space: flags.space,
+      space: spaceArg(flags),
       task: flags.task,
       images: flags.images,
       settings: proxySettings(flags),

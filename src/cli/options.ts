@@ -59,13 +59,38 @@ export interface ProxyFlags {
   evalWeights?: [number, number, number];
   nb101Init: "pytorch" | "kaiming-fan-out";
   itersPerSubmit: number;
+  width?: number;
+  depth?: number;
+}
+
+/** --space with the NDS --width/--depth folded in (`darts@w16d8`, see getSpace). */
+export function spaceArg(f: { space: string; width?: number; depth?: number }): string {
+  if (f.width === undefined && f.depth === undefined) return f.space;
+  return `${f.space}@${f.width !== undefined ? `w${f.width}` : ""}${
+    f.depth !== undefined ? `d${f.depth}` : ""
+  }`;
 }
 
 /** Adds --space, --task, --images, --seed and the fidelity/speed flags of the proxy. */
 export function addProxyOptions(cmd: Command, defaultTask: string): Command {
   const d = DEFAULT_PROXY_SETTINGS;
   return cmd
-    .option("--space <space>", "search space: nb201, nb101 or nbmacro", "nb201")
+    .option(
+      "--space <space>",
+      "search space: nb201, nb101, nbmacro or an NDS cell space (darts, darts_in, enas, pnas, " +
+        "amoeba, nasnet, …-fix-w-d, each also _in)",
+      "nb201",
+    )
+    .option(
+      "--width <n>",
+      "NDS cell spaces: width of DARTS-text archs and of samples",
+      parsePositiveInteger,
+    )
+    .option(
+      "--depth <n>",
+      "NDS cell spaces: depth (cells) of DARTS-text archs and of samples",
+      parsePositiveInteger,
+    )
     .option(
       "--task <task>",
       `proxy task: a preset (${PRESET_NAMES.join(", ")}) or a task JSON file`,

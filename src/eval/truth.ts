@@ -6,6 +6,8 @@
 import { csvParseSync } from "../deps.ts";
 import { allowed, InputError } from "../util/errors.ts";
 import { formatNbMacro, NBMACRO_EXAMPLE_TEXT, parseNbMacro } from "../spaces/nbmacro.ts";
+import { isNdsSpace, NDS_SPACE_NAMES } from "../spaces/nds.ts";
+import { loadNdsCellTruth } from "./truth_nds_cell.ts";
 
 export interface TruthTable {
   /** Where the table was read from. */
@@ -21,7 +23,7 @@ export interface TruthTable {
 export const NB201_DATASETS = ["cifar10", "cifar100", "imagenet16_120"] as const;
 export type Nb201Dataset = (typeof NB201_DATASETS)[number];
 
-export const TRUTH_SPACES = ["nb201", "nb101", "nbmacro"] as const;
+export const TRUTH_SPACES = ["nb201", "nb101", "nbmacro", ...NDS_SPACE_NAMES] as const;
 export type TruthSpace = (typeof TRUTH_SPACES)[number];
 
 /** NB-101 accuracy fields in the order they are tried when no metric is given. */
@@ -123,6 +125,12 @@ export async function loadTruth(
   path: string,
   o: { dataset?: string; metric?: string } = {},
 ): Promise<TruthTable> {
+  if (isNdsSpace(space)) {
+    if (o.dataset !== undefined && o.dataset !== "imagenet") {
+      throw new InputError(`dataset: the NDS tables here are ImageNet-trained, got "${o.dataset}"`);
+    }
+    return await loadNdsCellTruth(space, path, { metric: o.metric });
+  }
   switch (space) {
     case "nb201":
       if (o.metric !== undefined) {

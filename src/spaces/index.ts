@@ -10,6 +10,7 @@ import {
   type NbMacroArch,
   nbMacroSpace,
 } from "./nbmacro.ts";
+import { isNdsSpace, ndsSpace } from "./nds.ts";
 import { type SearchSpace, SPACE_NAMES, type SpaceName } from "./space.ts";
 
 export interface BackboneOptions {
@@ -77,7 +78,22 @@ export const NBMACRO: NetworkSpace<NbMacroArch> = {
   defaultInitChannels: NBMACRO_INIT_CHANNELS,
 };
 
+/**
+ * `name` is a space name, for the NDS cell spaces optionally with the width and depth that text
+ * without them and sampling use: `darts@w16d8` (what --width 16 --depth 8 give).
+ */
 export function getSpace(name: string): NetworkSpace<unknown> {
+  const nds = name.match(/^([a-z-_]+)@(?:w(\d+))?(?:d(\d+))?$/);
+  const base = nds ? nds[1] : name;
+  if (isNdsSpace(base)) {
+    const o = nds
+      ? { width: nds[2] ? Number(nds[2]) : undefined, depth: nds[3] ? Number(nds[3]) : undefined }
+      : {};
+    const space = ndsSpace(base, o);
+    return { ...space, build: (g, x, arch) => space.build(g, x, arch as never) } as NetworkSpace<
+      unknown
+    >;
+  }
   switch (name) {
     case "nb201":
       return NB201 as NetworkSpace<unknown>;

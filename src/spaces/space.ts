@@ -4,8 +4,9 @@
  * (spec §8).
  */
 import type { Rng } from "../util/rng.ts";
+import { NDS_SPACE_NAMES } from "./nds.ts";
 
-export const SPACE_NAMES = ["nb201", "nb101", "nbmacro"] as const;
+export const SPACE_NAMES = ["nb201", "nb101", "nbmacro", ...NDS_SPACE_NAMES] as const;
 export type SpaceName = typeof SPACE_NAMES[number];
 
 export interface SearchSpace<A> {
