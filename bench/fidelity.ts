@@ -8,12 +8,15 @@
  * reports go to out/fidelity/ (override with --out DIR); the data folder is ../shared/data next to
  * the repository, or $GENNAS_DATA.
  *
- *   deno task fidelity [--only nb201|nb101] [--limit N] [--out DIR]
+ *   NDS cell spaces: bench/fidelity_nds.ts (`--only nds`, or one run by name).
+ *
+ *   deno task fidelity [--only nb201|nb101|nds|<run>] [--limit N] [--out DIR]
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { rank, type RankEvent, type RankReport } from "../src/proxy/run.ts";
 import { createProgress, type Progress } from "../src/util/progress.ts";
+import { ndsBaselines, type NdsRun, ndsRuns } from "./fidelity_nds.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -38,7 +41,8 @@ function exists(path: string): boolean {
 
 interface Run {
   name: string;
-  space: "nb201" | "nb101";
+  group?: string;
+  space: string;
   target: string;
   options: Parameters<typeof rank>[0];
 }
@@ -77,6 +81,7 @@ const runs: Run[] = [
       bootstrap: 1000,
     },
   },
+  ...ndsRuns(dataDir, limit, values.out!),
 ];
 
 if (!exists(join(dataDir, "nb201.csv"))) {
@@ -87,7 +92,7 @@ await Deno.mkdir(values.out!, { recursive: true });
 
 const results: [Run, RankReport, number][] = [];
 for (const run of runs) {
-  if (values.only && values.only !== run.name) continue;
+  if (values.only && values.only !== run.name && values.only !== run.group) continue;
   let progress: Progress | undefined;
   const report = await rank({
     ...run.options,
@@ -114,5 +119,8 @@ for (const [run, r, seconds] of results) {
   console.log(`  retrieval@top10%      ${m.retrieval.toFixed(2)}`);
   console.log(`  seconds per arch      ${seconds.toFixed(1)} (median)`);
   console.log(`  target                ${run.target}`);
+  if (run.group === "nds") {
+    console.log(`  table baselines       ${await ndsBaselines(run as NdsRun, r)}`);
+  }
   console.log(`  report                ${r.report}`);
 }
