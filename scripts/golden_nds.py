@@ -206,8 +206,11 @@ class Wrapper(nn.Module):
     def __init__(self, genotype, width, depth, imagenet, out_channels):
         super().__init__()
         self.model = Network(genotype, width, depth, imagenet)
+        # Tap widths from an eval-mode pass, which leaves the BN running statistics untouched.
+        self.model.eval()
         with torch.no_grad():
             widths = [t.shape[1] for t in self.model.taps(torch.zeros(2, 3, 32, 32))]
+        self.model.train()
         for s in range(3):
             setattr(self, f"out{s}", nn.Sequential(nn.BatchNorm2d(widths[s]), nn.Conv2d(widths[s], out_channels[s], 1)))
 
