@@ -10,6 +10,7 @@ import {
   parsePositiveInteger,
   type ProxyFlags,
   proxySettings,
+  spaceArg,
 } from "./src/cli/options.ts";
 import { printInfo, printRank, printScore } from "./src/cli/print.ts";
 import { announceJournal, runSearchCommand, runTaskSearchCommand } from "./src/cli/search.ts";
@@ -68,7 +69,7 @@ function program(): Command {
     const result = await score({
       proxy: flags.proxy,
       proxies: flags.proxies,
-      space: flags.space,
+      space: spaceArg(flags),
       arch: flags.arch,
       task: flags.task,
       images: flags.images,
@@ -118,7 +119,7 @@ function program(): Command {
     const result = await rank({
       proxy: flags.proxy,
       proxies: flags.proxies,
-      space: flags.space,
+      space: spaceArg(flags),
       task: flags.task,
       images: flags.images,
       settings: proxySettings(flags),

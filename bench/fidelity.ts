@@ -11,9 +11,10 @@
  * the repository, or $GENNAS_DATA.
  *
  * More runs come from bench/fidelity_anynet.ts (AnyNet, NAS-Bench-Macro) and
- * bench/fidelity_nbnlp.ts (NAS-Bench-NLP).
+ * bench/fidelity_nbnlp.ts (NAS-Bench-NLP) and
+ * bench/fidelity_nds.ts (NDS cell spaces: `--only nds`, or one run by name).
  *
- *   deno task fidelity [--only nb201|nb101|nb101-500|<run name>] [--limit N] [--out DIR]
+ *   deno task fidelity [--only nb201|nb101|nb101-500|nds|proxies|<run name>] [--limit N] [--out DIR]
  *
  * --limit caps every run (default: 100 for nb201/nb101; each other run's own size).
  */
@@ -24,6 +25,7 @@ import { createProgress, type Progress } from "../src/util/progress.ts";
 import { anynetFidelityRuns } from "./fidelity_anynet.ts";
 import { nbnlpRuns } from "./fidelity_nbnlp.ts";
 import { isProxyRun, proxyRuns, reportProxyRun } from "./fidelity_proxies.ts";
+import { ndsBaselines, type NdsRun, ndsRuns } from "./fidelity_nds.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -48,6 +50,7 @@ function exists(path: string): boolean {
 
 interface Run {
   name: string;
+  group?: string;
   space: string;
   target: string;
   options: Parameters<typeof rank>[0];
@@ -108,6 +111,7 @@ const runs: Run[] = [
     },
   },
   ...nbnlpRuns(dataDir, values.out!, limit),
+  ...ndsRuns(dataDir, limit, values.out!),
 ];
 
 const limitGiven = Deno.args.some((a) => a === "--limit" || a.startsWith("--limit="));
@@ -122,7 +126,10 @@ await Deno.mkdir(values.out!, { recursive: true });
 
 const results: [Run, RankReport, number][] = [];
 for (const run of runs) {
-  if (values.only && values.only !== run.name && !isProxyRun(run.name, values.only)) continue;
+  if (
+    values.only && values.only !== run.name && values.only !== run.group &&
+    !isProxyRun(run.name, values.only)
+  ) continue;
   if (!values.only && isProxyRun(run.name, "proxies")) continue; // only with --only proxies
   let progress: Progress | undefined;
   const report = await rank({
@@ -151,6 +158,9 @@ for (const [run, r, seconds] of results) {
   console.log(`  seconds per arch      ${seconds.toFixed(1)} (median)`);
   console.log(`  target                ${run.target}`);
   for (const line of await run.baselines?.(r) ?? []) console.log(line);
+  if (run.group === "nds") {
+    console.log(`  table baselines       ${await ndsBaselines(run as NdsRun, r)}`);
+  }
   console.log(`  report                ${r.report}`);
   for (const line of run.after?.(r) ?? []) console.log(line);
   if (isProxyRun(run.name, "proxies")) await reportProxyRun(run, r);

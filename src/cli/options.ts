@@ -3,7 +3,6 @@ import { type Command, InvalidArgumentError, Option } from "../deps.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings } from "../proxy/settings.ts";
 import { PRESET_NAMES } from "../tasks/presets.ts";
 import { NLP_PRESET_NAMES } from "../tasks/nlp.ts";
-import { SPACE_NAMES } from "../spaces/space.ts";
 
 export function parseInteger(value: string): number {
   const n = Number(value);
@@ -62,13 +61,39 @@ export interface ProxyFlags {
   evalWeights?: [number, number, number];
   nb101Init: "pytorch" | "kaiming-fan-out";
   itersPerSubmit: number;
+  width?: number;
+  depth?: number;
+}
+
+/** --space with the NDS --width/--depth folded in (`darts@w16d8`, see getSpace). */
+export function spaceArg(f: { space: string; width?: number; depth?: number }): string {
+  if (f.width === undefined && f.depth === undefined) return f.space;
+  return `${f.space}@${f.width !== undefined ? `w${f.width}` : ""}${
+    f.depth !== undefined ? `d${f.depth}` : ""
+  }`;
 }
 
 /** Adds --space, --task, --images, --seed and the fidelity/speed flags of the proxy. */
 export function addProxyOptions(cmd: Command, defaultTask: string): Command {
   const d = DEFAULT_PROXY_SETTINGS;
   return cmd
-    .option("--space <space>", `search space: ${SPACE_NAMES.join(", ")}`, "nb201")
+    .option(
+      "--space <space>",
+      "search space: nb201, nb101, nbmacro, nbnlp, resnet, resnext-a, resnext-b or an NDS cell " +
+        "space (darts, enas, pnas, amoeba, nasnet, darts/enas/pnas-fix-w-d); each CNN space " +
+        "also as <name>_in",
+      "nb201",
+    )
+    .option(
+      "--width <n>",
+      "NDS cell spaces: width of DARTS-text archs and of samples",
+      parsePositiveInteger,
+    )
+    .option(
+      "--depth <n>",
+      "NDS cell spaces: depth (cells) of DARTS-text archs and of samples",
+      parsePositiveInteger,
+    )
     .option(
       "--task <task>",
       `proxy task: a preset (${PRESET_NAMES.join(", ")}; nbnlp: ${

@@ -4,7 +4,7 @@ import { searchTasks } from "../search/task_search.ts";
 import type { SearchBudget } from "../search/types.ts";
 import { InputError } from "../util/errors.ts";
 import { createProgress, type Progress } from "../util/progress.ts";
-import { parseDuration, type ProxyFlags, proxySettings } from "./options.ts";
+import { parseDuration, type ProxyFlags, proxySettings, spaceArg } from "./options.ts";
 import { printSearch, printTaskSearch } from "./print.ts";
 
 interface SearchFlags extends ProxyFlags {
@@ -74,7 +74,7 @@ export async function runSearchCommand(flags: SearchFlags): Promise<void> {
   const stop = interruptible();
   try {
     const result = await searchArchitectures({
-      space: flags.space,
+      space: spaceArg(flags),
       task: flags.task,
       images: flags.images,
       settings: proxySettings(flags),
@@ -129,7 +129,7 @@ export async function runTaskSearchCommand(flags: TaskSearchFlags): Promise<void
   const stop = interruptible();
   try {
     const result = await searchTasks({
-      space: flags.space,
+      space: spaceArg(flags),
       images: flags.images,
       settings: proxySettings(flags),
       truth: flags.truth,

@@ -9,6 +9,8 @@ import { formatNbMacro, NBMACRO_EXAMPLE_TEXT, parseNbMacro } from "../spaces/nbm
 import { loadNbNlpTruth } from "./truth_nbnlp.ts";
 import { ANYNET_SPACE_NAMES, anyNetFromJson, anyNetKey } from "../spaces/anynet.ts";
 import { loadNdsTruth } from "./truth_nds.ts";
+import { isNdsSpace, NDS_SPACE_NAMES } from "../spaces/nds.ts";
+import { loadNdsCellTruth } from "./truth_nds_cell.ts";
 
 export interface TruthTable {
   /** Where the table was read from. */
@@ -28,7 +30,14 @@ export interface TruthTable {
 export const NB201_DATASETS = ["cifar10", "cifar100", "imagenet16_120"] as const;
 export type Nb201Dataset = (typeof NB201_DATASETS)[number];
 
-export const TRUTH_SPACES = ["nb201", "nb101", "nbmacro", "nbnlp", ...ANYNET_SPACE_NAMES] as const;
+export const TRUTH_SPACES = [
+  "nb201",
+  "nb101",
+  "nbmacro",
+  "nbnlp",
+  ...ANYNET_SPACE_NAMES,
+  ...NDS_SPACE_NAMES,
+] as const;
 export type TruthSpace = (typeof TRUTH_SPACES)[number];
 
 /** NB-101 accuracy fields in the order they are tried when no metric is given. */
@@ -130,6 +139,10 @@ export async function loadTruth(
   path: string,
   o: { dataset?: string; metric?: string } = {},
 ): Promise<TruthTable> {
+  // The NDS tables are ImageNet-trained; --dataset (NB-201's choice) does not apply.
+  if (isNdsSpace(space)) {
+    return await loadNdsCellTruth(space, path, { metric: o.metric });
+  }
   switch (space) {
     case "nb201":
       if (o.metric !== undefined) {

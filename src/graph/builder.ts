@@ -4,6 +4,7 @@
  */
 import { conv2dOutputSize, conv2dShape, convertWeightLayout } from "../kernels/conv2d/mod.ts";
 import { poolOutputSize } from "../kernels/pool.ts";
+import { pickOutputSize } from "../kernels/pick.ts";
 import type { UnaryOp } from "../kernels/elementwise.ts";
 import {
   BatchNormOp,
@@ -23,6 +24,7 @@ import {
   SliceChannelsOp,
   SubsampleOp,
 } from "./ops_layout.ts";
+import { PickOp } from "./ops_pick.ts";
 import {
   type InitSpec,
   Param,
@@ -249,6 +251,14 @@ export class GraphBuilder {
     const y = this.#output(name, [x.n, x.c, outH, outW], into);
     const shape = { batch: x.n, channels: x.c, inH: x.h, inW: x.w, outH, outW };
     return this.#add(new SubsampleOp(name, x, y, shape), y, into);
+  }
+
+  /** x[:, :, offset::stride, offset::stride], zero past the edge (output ceil(H/stride)). */
+  pick(name: string, x: Tensor, stride: number, offset: number, into?: Tensor): Tensor {
+    const shape = { batch: x.n, channels: x.c, inH: x.h, inW: x.w, stride, offset };
+    const { outH, outW } = pickOutputSize(shape);
+    const y = this.#output(name, [x.n, x.c, outH, outW], into);
+    return this.#add(new PickOp(name, x, y, shape), y, into);
   }
 
   concat(name: string, parts: readonly Tensor[], into?: Tensor): Tensor {

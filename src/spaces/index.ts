@@ -12,6 +12,7 @@ import {
 } from "./nbmacro.ts";
 import { type NbNlpArch, nbNlpSpace, useNlpPool } from "./nbnlp.ts";
 import { buildNbNlpNetwork } from "./nbnlp_build.ts";
+import { isNdsSpace, ndsSpace } from "./nds.ts";
 import { type SearchSpace, SPACE_NAMES, type SpaceName } from "./space.ts";
 import {
   ANYNET_EXAMPLES,
@@ -163,7 +164,22 @@ export function anyNetNetworkSpace(name: AnyNetSpaceName): NetworkSpace<AnyNetAr
   };
 }
 
+/**
+ * `name` is a space name, for the NDS cell spaces optionally with the width and depth that text
+ * without them and sampling use: `darts@w16d8` (what --width 16 --depth 8 give).
+ */
 export function getSpace(name: string): NetworkSpace<unknown> {
+  const nds = name.match(/^([a-z-_]+)@(?:w(\d+))?(?:d(\d+))?$/);
+  const base = nds ? nds[1] : name;
+  if (isNdsSpace(base)) {
+    const o = nds
+      ? { width: nds[2] ? Number(nds[2]) : undefined, depth: nds[3] ? Number(nds[3]) : undefined }
+      : {};
+    const space = ndsSpace(base, o);
+    return { ...space, build: (g, x, arch) => space.build(g, x, arch as never) } as NetworkSpace<
+      unknown
+    >;
+  }
   switch (name) {
     case "nb201":
       return NB201 as NetworkSpace<unknown>;

@@ -4,6 +4,7 @@
  * (spec §8).
  */
 import type { Rng } from "../util/rng.ts";
+import { NDS_SPACE_NAMES } from "./nds.ts";
 
 export const SPACE_NAMES = [
   "nb201",
@@ -16,6 +17,7 @@ export const SPACE_NAMES = [
   "resnext-a_in",
   "resnext-b",
   "resnext-b_in",
+  ...NDS_SPACE_NAMES,
 ] as const;
 export type SpaceName = typeof SPACE_NAMES[number];
 

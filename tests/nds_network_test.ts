@@ -1,0 +1,161 @@
+/**
+ * The NDS cell networks against their PyTorch counterpart (scripts/golden_nds.py): parameter
+ * names and counts (total and per module) and tap shapes of one table row per space at its own
+ * width and depth (the script also checks its ops by rebuilding the real NDS ImageNet network,
+ * whose parameter count equals the table's `params`); and 5-iteration proxy runs at width 8,
+ * depth 5 from the same initial weights, inputs and targets (the hash of golden_nbmacro.py),
+ * under both kernel tilings.
+ */
+import assert from "node:assert/strict";
+import golden from "../fixtures/golden/nds.json" with { type: "json" };
+import { acquireGpu } from "../src/gpu/device.ts";
+import type { DeviceClass } from "../src/gpu/kernel.ts";
+import { GraphBuilder } from "../src/graph/builder.ts";
+import { compileGraph, type ParamInfo } from "../src/graph/compile.ts";
+import { buildProxyGraph } from "../src/proxy/score.ts";
+import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
+import type { PreparedTask } from "../src/proxy/task.ts";
+import { getSpace } from "../src/spaces/index.ts";
+
+// ---------------------------------------------------------------------------------------------
+// The shared generator (scripts/golden_nbmacro.py, tested there bit for bit): values q / 4096, q uniform in [-m, m] from
+// murmur3's finaliser over (FNV-1a of the key) + index · golden ratio, all in uint32.
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return h;
+}
+
+function fmix(h: number): number {
+  h = (h ^ (h >>> 16)) >>> 0;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h = (h ^ (h >>> 13)) >>> 0;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function hashedInts(key: string, n: number, m: number): number[] {
+  const base = fmix(fnv1a(key));
+  return Array.from({ length: n }, (_, i) => {
+    const h = fmix((base + Math.imul(i, 0x9e3779b9 | 0)) >>> 0);
+    return (h % (2 * m + 1)) - m;
+  });
+}
+
+function hashed(key: string, n: number, m: number, offset = 0): Float32Array {
+  return Float32Array.from(hashedInts(key, n, m), (q) => (q + offset) / 4096);
+}
+
+/** The initial value of parameter `p` for `seed`, by its state_dict name and shape. */
+function initialValue(seed: number, p: ParamInfo): Float32Array {
+  const key = `${seed}/${p.name}`;
+  if (p.name.endsWith(".weight") && p.shape.length >= 2) {
+    const fanIn = p.shape.slice(1).reduce((a, b) => a * b, 1);
+    return hashed(key, p.size, Math.floor(4096 / Math.sqrt(fanIn)));
+  }
+  if (p.name.endsWith(".weight")) return hashed(key, p.size, 819, 4096);
+  return hashed(key, p.size, 409);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function fakeTask(batch: number, channels: readonly number[]): PreparedTask {
+  return {
+    name: "golden",
+    config: undefined as never,
+    images: "none",
+    batch,
+    inputs: new Float32Array(batch * 3 * 32 * 32),
+    targets: [],
+    channels: channels as [number, number, number],
+    trainWeights: [1, 1, 1],
+    evalWeights: [0.25, 0.5, 1],
+    noise: { kind: "gaussian", level: 0 },
+  };
+}
+
+function moduleOf(name: string, modules: readonly string[]): string {
+  const found = modules.find((m) => name.startsWith(`${m}.`));
+  if (!found) throw new Error(`parameter ${name} belongs to none of ${modules.join(", ")}`);
+  return found;
+}
+
+for (const c of golden.counts) {
+  Deno.test(`nds ${c.space} network matches PyTorch: names, counts per module, taps`, () => {
+    if ("benchmark_params" in c) {
+      assert.equal(c.benchmark_params, c.table_params, "the NDS ImageNet net's params = table");
+    }
+    const space = getSpace(c.space);
+    const arch = space.parse(JSON.stringify(c.net));
+    const g = new GraphBuilder();
+    const x = g.input("x", [2, 3, 32, 32]);
+    const taps = space.build(g, x, arch, { initChannels: 16 });
+    assert.deepEqual(taps.map((t) => [...t.shape]), c.taps, "tap shapes");
+
+    const settings = { ...DEFAULT_PROXY_SETTINGS };
+    const built = buildProxyGraph(space, arch, fakeTask(2, c.out_channels), settings);
+    const params = built.builder.params;
+    assert.deepEqual(params.map((p) => p.name).sort(), c.names, "parameter names");
+    const modules = Object.keys(c.modules);
+    const perModule = Object.fromEntries(modules.map((m) => [m, 0]));
+    for (const p of params) perModule[moduleOf(p.name, modules)] += p.size;
+    assert.deepEqual(perModule, c.modules, "parameters per module");
+    assert.deepEqual(params.reduce((sum, p) => sum + p.size, 0), c.total, "parameters in total");
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const run = golden.proxy;
+const task: PreparedTask = {
+  ...fakeTask(run.batch, run.out_channels),
+  inputs: hashed("input", run.batch * 3 * 32 * 32, 8192),
+  targets: run.out_channels.map((ch, s) => hashed(`target${s}`, run.batch * ch * 64, 4096)),
+};
+
+async function proxyRun(
+  spaceName: string,
+  arch: string,
+  seed: number,
+  lr: number,
+  deviceClass: DeviceClass,
+): Promise<{ losses: Float32Array; evalLoss: number }> {
+  const gpu = await acquireGpu();
+  const space = getSpace(spaceName);
+  const settings = { ...DEFAULT_PROXY_SETTINGS, iterations: run.iterations };
+  const built = buildProxyGraph(space, space.parse(arch), task, settings);
+  const graph = await compileGraph(gpu, built.builder, {
+    optimizer: { kind: "sgd", lr, momentum: 0.9, weightDecay: 4e-5 },
+    seed: 1,
+    maxIterations: run.iterations,
+    deviceClass,
+  });
+  try {
+    graph.importParams(new Map(graph.params.map((p) => [p.name, initialValue(seed, p)])));
+    graph.write(built.clean, task.inputs);
+    built.targets.forEach((t, s) => graph.write(t, task.targets[s]));
+    graph.train(run.iterations);
+    const { loss, trainLosses } = await graph.evaluate();
+    return { losses: trainLosses, evalLoss: loss };
+  } finally {
+    graph.destroy();
+  }
+}
+
+for (const c of run.cases) {
+  // Both tilings where the ops differ most (DARTS-V2, Amoeba, NASNet); the cpu tilings elsewhere.
+  const both = ["darts", "amoeba_in", "nasnet_in"].includes(c.space);
+  for (const deviceClass of both ? ["cpu", "gpu"] as const : ["cpu"] as const) {
+    Deno.test(`nds ${c.space} proxy run matches PyTorch (${deviceClass} tilings)`, async () => {
+      const arch = JSON.stringify(c.net);
+      const first = await proxyRun(c.space, arch, c.seed, c.lr, deviceClass);
+      c.losses.forEach((expected, i) => {
+        const rel = Math.abs(first.losses[i] - expected) / expected;
+        assert(rel < 1e-3, `iteration ${i}: ${first.losses[i]} vs PyTorch ${expected}`);
+      });
+      const rel = Math.abs(first.evalLoss - c.eval_loss) / c.eval_loss;
+      assert(rel < 1e-3, `eval loss ${first.evalLoss} vs PyTorch ${c.eval_loss}`);
+    });
+  }
+}
