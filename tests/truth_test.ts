@@ -74,7 +74,8 @@ Deno.test({
 
 const zero2500 = sharedFile("nb101_gennaszero_2500_cifar10.jsonl");
 Deno.test({
-  name: `real nb101 2,500-cell table: acc in %, and our module hash of every cell is its hash${zero2500.note}`,
+  name:
+    `real nb101 2,500-cell table: acc in %, and our module hash of every cell is its hash${zero2500.note}`,
   ignore: !zero2500.present,
   fn: async () => {
     const table = await loadTruth("nb101", zero2500.path);
