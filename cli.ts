@@ -20,7 +20,7 @@ import { createProgress } from "./src/util/progress.ts";
 import { InputError } from "./src/util/errors.ts";
 import { describeGpu, rank, type RankEvent, score, VERSION } from "./mod.ts";
 import { acquireGpu } from "./src/gpu/device.ts";
-import { PROXY_NAMES } from "./src/proxy/proxies.ts";
+import { parseProxies, PROXY_NAMES } from "./src/proxy/proxies.ts";
 
 const JOURNAL_HELP =
   "journal (JSONL), appended as results land; rerunning with the same settings " +
@@ -116,6 +116,7 @@ function program(): Command {
     "combo",
   ).action(async (flags: ProxyFlags & ProxyChoice & RankFlags) => {
     const progress = { current: undefined as ReturnType<typeof createProgress> | undefined };
+    const withLoss = parseProxies(flags).includes("gennas");
     const result = await rank({
       proxy: flags.proxy,
       proxies: flags.proxies,
@@ -138,7 +139,8 @@ function program(): Command {
           announceJournal(e.journal, e.resumed, e.done, e.total, "already scored");
           progress.current = createProgress({ total: e.total, label: "rank", initial: e.done });
         } else {
-          progress.current?.tick(e.done, { loss: e.loss.toPrecision(4) });
+          // No loss to show when gennas is not among the proxies.
+          progress.current?.tick(e.done, withLoss ? { loss: e.loss.toPrecision(4) } : {});
         }
       },
     });

@@ -1,11 +1,29 @@
 import assert from "node:assert/strict";
-import { parseProxies } from "../src/proxy/proxies.ts";
+import {
+  COUNTED_PROXIES,
+  parseProxies,
+  PROXY_NAMES,
+  ZERO_COST_PROXIES,
+} from "../src/proxy/proxies.ts";
+import { IMPLEMENTED_ZERO_COST } from "../src/proxy/zero_cost.ts";
 import { score } from "../src/proxy/run.ts";
 import { rankOutcome, type RankRecord, tableProxies } from "../src/proxy/ranking.ts";
 import { getSpace } from "../src/spaces/index.ts";
 import { InputError } from "../src/util/errors.ts";
 import { runCli, TINY } from "./support/cli.ts";
 import { sharedFile } from "./support/data.ts";
+
+Deno.test("every proxy name is computed somewhere: gennas, counted, implemented zero-cost or ensemble", () => {
+  for (const name of PROXY_NAMES) {
+    const where = [
+      name === "gennas" || name === "ensemble",
+      COUNTED_PROXIES.includes(name),
+      ZERO_COST_PROXIES.includes(name),
+    ].filter(Boolean).length;
+    assert.equal(where, 1, name);
+  }
+  assert.deepEqual([...IMPLEMENTED_ZERO_COST].sort(), [...ZERO_COST_PROXIES].sort());
+});
 
 Deno.test("parseProxies: default gennas, --proxy and --proxies merged in order, bad names named", () => {
   assert.deepEqual(parseProxies({}), ["gennas"]);

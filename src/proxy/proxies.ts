@@ -27,6 +27,7 @@ export const ZERO_COST_PROXIES: readonly ProxyName[] = [
   "snip",
   "synflow",
   "jacob_cov",
+  "naswot",
 ];
 
 export const DEFAULT_PROXIES: readonly ProxyName[] = ["gennas"];

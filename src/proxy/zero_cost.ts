@@ -125,6 +125,9 @@ const GROUPS: { names: readonly ProxyName[]; run: Implementation }[] = [
   { names: ["naswot"], run: naswotGroup },
 ];
 
+/** Every zero-cost proxy that has an implementation here. */
+export const IMPLEMENTED_ZERO_COST: readonly ProxyName[] = GROUPS.flatMap((g) => g.names);
+
 /** The requested zero-cost proxies; a group's seconds are its shared pass's, for each of them. */
 export async function scoreZeroCost(
   ctx: ZeroCostContext,
