@@ -120,7 +120,10 @@ Deno.test("bad dataset / space / file → InputError listing the allowed values"
     '"cifar10", "cifar100" or "imagenet16_120"',
   );
   await assertInputError(loadTruth("nb201", path, { dataset: "svhn" }), '"svhn"', '"cifar100"');
-  await assertInputError(loadTruth("nb999" as "nb201", path), '"nb201", "nb101" or "nbmacro"');
+  await assertInputError(
+    loadTruth("nb999" as "nb201", path),
+    '"nb201", "nb101", "nbmacro", "darts"',
+  );
   await assertInputError(loadTruth("nb101", path, { dataset: "cifar100" }), "cifar10");
   await assertInputError(loadNb201Truth(`${FIXTURES}absent.csv`, "cifar10"), "absent.csv");
 });
