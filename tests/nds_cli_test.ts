@@ -1,6 +1,6 @@
 /**
  * NDS cell spaces from the command line: bad genotypes exit 2 naming cell and node; score takes
- * the DARTS text with --width/--depth; rank joins an NDS table by the canonical key (test_acc);
+ * the DARTS text with --width/--depth; rank joins an NDS table (width 4, depth 3) by key (test_acc);
  * search prints the best genotype in DARTS text form. Tiny widths and depths throughout.
  */
 import assert from "node:assert/strict";
