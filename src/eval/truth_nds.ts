@@ -22,6 +22,8 @@ export interface NdsTable {
   flops: Map<string, number>;
   /** key → the row's `idx` when rows carry one. */
   index: Map<string, number>;
+  /** Rows left out because their network repeats an earlier row's ("keep-first" only). */
+  duplicates: number;
 }
 
 export interface NdsTruthOptions {
@@ -29,6 +31,9 @@ export interface NdsTruthOptions {
   metric?: string;
   /** Validates a row's `net` and returns its key; throws InputError naming the problem. */
   key: (net: unknown) => string;
+  /** A row whose network repeats an earlier row's: an InputError (default), or left out and
+   *  counted (the cell tables hold a few repeated genotypes). */
+  onDuplicate?: "error" | "keep-first";
 }
 
 export async function loadNdsTruth(path: string, o: NdsTruthOptions): Promise<NdsTable> {
@@ -47,6 +52,7 @@ export async function loadNdsTruth(path: string, o: NdsTruthOptions): Promise<Nd
     params: new Map(),
     flops: new Map(),
     index: new Map(),
+    duplicates: 0,
   };
   text.split(/\r?\n/).forEach((content, i) => {
     if (content.trim() === "") return;
@@ -67,6 +73,10 @@ export async function loadNdsTruth(path: string, o: NdsTruthOptions): Promise<Nd
     } catch (error) {
       if (error instanceof InputError) throw new InputError(`${where}: ${error.message}`);
       throw error;
+    }
+    if (table.accuracy.has(key) && o.onDuplicate === "keep-first") {
+      table.duplicates++;
+      return;
     }
     if (table.accuracy.has(key)) {
       throw new InputError(`${where}: the same network as an earlier row (key "${key}")`);
