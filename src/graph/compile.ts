@@ -533,6 +533,11 @@ export class CompiledGraph {
     );
   }
 
+  /** Whether an observed activation is computed (false when it cannot reach the loss). */
+  computes(t: Tensor): boolean {
+    return this.buffers.has(`tensor:${t.id}`);
+  }
+
   /** The value of an activation marked with GraphBuilder.observe, from the last pass. */
   async exportValue(t: Tensor): Promise<Float32Array> {
     const buffer = this.buffers.get(`tensor:${t.id}`);
@@ -544,6 +549,7 @@ export class CompiledGraph {
   /** The gradient of an input marked with GraphBuilder.requireGrad, from the last iteration. */
   async exportInputGradient(t: Tensor): Promise<Float32Array> {
     const buffer = this.buffers.get(`grad:${t.id}`);
+    if (!buffer && this.c.builder.gradInputs.has(t)) return new Float32Array(t.size); // cannot reach the loss
     if (!buffer) throw new Error(`${t.name}: no gradient (requireGrad it before compiling)`);
     const [grad] = await this.recorder.readback([{ buffer, offset: 0, size: t.size * 4 }]);
     return grad;

@@ -103,7 +103,8 @@ export async function naswotScore(
     const n = c.input.shape[0];
     const kernel = new Float64Array(n * n);
     const values = new Map<Tensor, Float32Array>();
-    for (const t of new Set(taps)) {
+    const computed = taps.filter((t) => t.kind !== "activation" || graph.computes(t));
+    for (const t of new Set(computed)) {
       // An always-zero tensor (an NB-201 node fed only by "none" edges) is all zeros.
       const value = t.kind === "activation"
         ? await graph.exportValue(t)
@@ -115,7 +116,9 @@ export async function naswotScore(
       if (!value) throw new Error(`naswot: cannot read the ReLU input ${t.name} (${t.kind})`);
       values.set(t, value);
     }
-    for (const t of taps) accumulateHammingKernel(kernel, values.get(t)!, n);
+    // ReLU inputs that cannot reach the output are not computed here (PyTorch computes them);
+    // they are left out of the kernel.
+    for (const t of computed) accumulateHammingKernel(kernel, values.get(t)!, n);
     return { value: logAbsDet(kernel, n), kernel, graph: graph.stats };
   } finally {
     graph.destroy();
