@@ -58,6 +58,18 @@ export interface GraphStats {
   trainedParameters: number;
 }
 
+/**
+ * Where each phase of a training iteration ends in its dispatch list (exclusive indices):
+ * forward [0, forward), loss [forward, loss), backward [loss, backward), optimizer and step
+ * counter [backward, optimizer).
+ */
+export interface TrainPhases {
+  forward: number;
+  loss: number;
+  backward: number;
+  optimizer: number;
+}
+
 /** Floats between parameter offsets (256-byte storage-offset alignment). */
 const PARAM_ALIGN = 64;
 
@@ -205,6 +217,7 @@ export async function compileGraph(
     analysis.liveOps.flatMap((op) => op.forward(forwardContext(mode)));
 
   const train: Launch<Slot>[] = forward("train");
+  const phases = { forward: train.length, loss: 0, backward: 0, optimizer: 0 };
   const written = new Set<Tensor>();
   train.push(...mseLoss(
     forwardContext("train"),
@@ -221,6 +234,7 @@ export async function compileGraph(
     }),
     { loss: history, index: counter },
   ));
+  phases.loss = train.length;
   train.push(
     ...backward(analysis, written, {
       value,
@@ -230,6 +244,7 @@ export async function compileGraph(
       maxStorageBuffers,
     }),
   );
+  phases.backward = train.length;
   train.push(...optimizerLaunches(options.optimizer, layout, {
     table,
     place,
@@ -237,6 +252,7 @@ export async function compileGraph(
     deviceClass,
   }));
   train.push(stepIncrement(counter));
+  phases.optimizer = train.length;
 
   const evaluation: Launch<Slot>[] = forward("eval");
   evaluation.push(...mseLoss(
@@ -259,6 +275,7 @@ export async function compileGraph(
     values,
     train,
     evaluation,
+    phases,
     stateFloats,
     stateOffsets,
     counter,
@@ -309,6 +326,7 @@ interface CompileResult {
   values: Map<Tensor, Slot>;
   train: Launch<Slot>[];
   evaluation: Launch<Slot>[];
+  phases: TrainPhases;
   stateFloats: number;
   stateOffsets: Map<Tensor, number>;
   counter: Slot;
@@ -497,6 +515,11 @@ export class CompiledGraph {
   /** The replayed dispatch lists (for profiling tools). */
   get dispatches(): { train: readonly Dispatch[]; evaluation: readonly Dispatch[] } {
     return { train: this.trainDispatches, evaluation: this.evalDispatches };
+  }
+
+  /** Phase boundaries of the training dispatch list (for profiling tools). */
+  get phases(): Readonly<TrainPhases> {
+    return this.c.phases;
   }
 
   /** Encodes `iterations` training steps, `perSubmit` per command buffer; never waits. */
