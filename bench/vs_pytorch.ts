@@ -13,6 +13,7 @@
  * out/vs-pytorch/journal.jsonl (override with --out) and reused.
  *
  *   deno task bench:vs-pytorch [--limit N] [--only nb201|nb101] [--iters 100] [--out DIR] [--fresh]
+ *                              [--report (print the journal's table only)] [--gennas-only]
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -31,6 +32,10 @@ const { values } = parseArgs({
     python: { type: "string", default: "/usr/bin/python3" },
     threads: { type: "string", default: "2" },
     fresh: { type: "boolean", default: false },
+    /** Print the table from the journal only. */
+    report: { type: "boolean", default: false },
+    /** gennas only (e.g. to produce reference losses), even when torch is present. */
+    "gennas-only": { type: "boolean", default: false },
   },
 });
 const dataDir = Deno.env.get("GENNAS_DATA") ??
@@ -41,6 +46,8 @@ type Engine = "gennas" | "pytorch";
 
 interface Reply {
   seconds: number;
+  /** CPU seconds of the worker process over the score, all threads. */
+  cpu_seconds?: number;
   loss: number;
   peak_rss_mb: number;
   dispatches?: number;
@@ -132,7 +139,9 @@ try {
 const recordKey = (space: string, arch: string, engine: Engine) =>
   `${space}\t${arch}\t${engine}\t${iters}\t${BATCH}\t${INIT_CHANNELS}`;
 const done = new Map(journal.map((r) => [recordKey(r.space, r.arch, r.engine), r]));
-const engines: Engine[] = torchVersion ? ["gennas", "pytorch"] : ["gennas"];
+const engines: Engine[] = torchVersion && !values["gennas-only"]
+  ? ["gennas", "pytorch"]
+  : ["gennas"];
 
 const channels = stageChannels(PRESETS.combo);
 const request = (a: BenchArch, n: number) => ({
@@ -177,7 +186,7 @@ console.log(
 const summaries: string[] = [];
 for (const space of spaces) {
   const list = limit ? evenlySpaced(lists[space], limit) : lists[space];
-  for (const [i, a] of list.entries()) {
+  for (const [i, a] of (values.report ? [] : list).entries()) {
     const order = i % 2 ? [...engines].reverse() : engines;
     for (const engine of order) {
       if (done.has(recordKey(space, a.arch, engine))) continue;
@@ -212,6 +221,8 @@ for (const space of spaces) {
     "gennas s",
     "torch s",
     "ratio",
+    "CPU s g/t",
+    "CPU ratio",
     "gennas GF/s",
     "torch GF/s",
     "RSS MiB g/t",
@@ -219,13 +230,17 @@ for (const space of spaces) {
   ];
   const rows: string[][] = [];
   const ratios: number[] = [];
+  const cpuRatios: number[] = [];
   let rssG = 0, rssT = 0;
   for (const [i, a] of list.entries()) {
-    const g = done.get(recordKey(space, a.arch, "gennas"))!;
+    const g = done.get(recordKey(space, a.arch, "gennas"));
+    if (!g) continue; // not measured yet (a --report of a partial run)
     const t = done.get(recordKey(space, a.arch, "pytorch"));
     const gflop = 3 * a.forwardFlops / 1e9;
     const ratio = t ? g.seconds / t.seconds : NaN;
     if (t) ratios.push(ratio);
+    const cpuRatio = t?.cpu_seconds && g.cpu_seconds ? g.cpu_seconds / t.cpu_seconds : NaN;
+    if (!isNaN(cpuRatio)) cpuRatios.push(cpuRatio);
     rssG = Math.max(rssG, g.peak_rss_mb);
     if (t) rssT = Math.max(rssT, t.peak_rss_mb);
     rows.push([
@@ -236,6 +251,8 @@ for (const space of spaces) {
       g.seconds.toFixed(2),
       t ? t.seconds.toFixed(2) : "-",
       t ? ratio.toFixed(2) : "-",
+      `${g.cpu_seconds?.toFixed(1) ?? "-"} / ${t?.cpu_seconds?.toFixed(1) ?? "-"}`,
+      isNaN(cpuRatio) ? "-" : cpuRatio.toFixed(2),
       (gflop * iters / g.seconds).toFixed(1),
       t ? (gflop * iters / t.seconds).toFixed(1) : "-",
       `${g.peak_rss_mb.toFixed(0)} / ${t ? t.peak_rss_mb.toFixed(0) : "-"}`,
@@ -247,7 +264,7 @@ for (const space of spaces) {
   console.log(fmt(header));
   for (const r of rows) console.log(fmt(r));
   const gTotal = list.reduce(
-    (s, a) => s + done.get(recordKey(space, a.arch, "gennas"))!.seconds,
+    (s, a) => s + (done.get(recordKey(space, a.arch, "gennas"))?.seconds ?? 0),
     0,
   );
   console.log(
@@ -258,9 +275,16 @@ for (const space of spaces) {
     ratios.length
       ? `${name} median ratio gennas/PyTorch: ${median(ratios).toFixed(2)} (worst ${
         Math.max(...ratios).toFixed(2)
-      })`
+      })${ratios.length < list.length ? ` — ${ratios.length} of ${list.length} archs` : ""}`
       : `${name}: PyTorch not measured`,
   );
+  if (cpuRatios.length) {
+    summaries.push(
+      `${name} median CPU-time ratio gennas/PyTorch: ${median(cpuRatios).toFixed(2)} (worst ${
+        Math.max(...cpuRatios).toFixed(2)
+      })`,
+    );
+  }
 }
 for (const w of workers.values()) await w.close();
 console.log("");

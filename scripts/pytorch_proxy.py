@@ -10,7 +10,8 @@ Protocol: one JSON request per stdin line, one JSON reply per stdout line.
   request {"space", "arch", "iters", "batch", "init_channels", "out_channels": [3],
            "noise": {"kind": "uniform"|"gaussian", "level"}, "train_weights": [3],
            "eval_weights": [3], "seed"}
-  reply   {"seconds", "loss", "peak_rss_mb"}   (peak RSS since the request arrived)
+  reply   {"seconds", "cpu_seconds", "loss", "peak_rss_mb"}   (CPU: all threads of the process;
+          peak RSS since the request arrived)
 The first line written is {"torch": version, "threads": n}.
 
 Run: /usr/bin/python3 scripts/pytorch_proxy.py [--threads 2]
@@ -46,6 +47,7 @@ def peak_rss_mb():
 def run(req):
     torch.manual_seed(req.get("seed", 0))
     started = time.perf_counter()
+    cpu_started = time.process_time()
     c, batch, out_channels = req["init_channels"], req["batch"], req["out_channels"]
     net = build(req["space"], req["arch"], c, out_channels)
     x = torch.randn(batch, 3, 32, 32)
@@ -75,7 +77,8 @@ def run(req):
     with torch.no_grad():
         outs = net(noisy())
         loss = sum(w * F.mse_loss(o, t) for w, o, t in zip(ew, outs, targets)).item()
-    return {"seconds": time.perf_counter() - started, "loss": loss}
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started,
+            "loss": loss}
 
 
 def main():

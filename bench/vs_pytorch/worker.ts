@@ -6,6 +6,7 @@
  */
 import { prepareProxy, type ProxyContext } from "../../src/proxy/run.ts";
 import { scoreArch } from "../../src/proxy/score.ts";
+import process from "node:process";
 import { peakRssMiB, resetPeakRss } from "./rss.ts";
 
 async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
@@ -20,6 +21,8 @@ async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<st
   }
   if (buffered) yield buffered;
 }
+
+const cpuSeconds = (u: { user: number; system: number }) => (u.user + u.system) / 1e6;
 
 const contexts = new Map<string, ProxyContext>();
 const write = (o: unknown) =>
@@ -47,9 +50,12 @@ for await (const line of readLines(Deno.stdin.readable)) {
     contexts.set(key, ctx);
   }
   const settings = { ...ctx.settings, iterations: req.iters };
+  const cpu = process.cpuUsage();
   const r = await scoreArch(ctx.gpu, ctx.space, ctx.space.parse(req.arch), ctx.task, settings);
   write({
     seconds: r.seconds,
+    // All threads of the process (lavapipe's included), from the score's start to its end.
+    cpu_seconds: cpuSeconds(process.cpuUsage(cpu)),
     loss: r.loss,
     dispatches: r.graph.dispatchesPerIteration,
     peak_rss_mb: peakRssMiB(),
