@@ -37,6 +37,24 @@ interface Fixture {
   archs: { arch: string; loss: number | null; seconds: number | null }[];
 }
 
+/** First, last, middle, then the middles of the halves, and so on. */
+function spreadOrder<T>(items: readonly T[]): T[] {
+  if (items.length <= 2) return [...items];
+  const order = [items[0], items[items.length - 1]];
+  let spans: [number, number][] = [[0, items.length - 1]];
+  while (spans.length) {
+    const next: [number, number][] = [];
+    for (const [lo, hi] of spans) {
+      if (hi - lo < 2) continue;
+      const mid = (lo + hi) >> 1;
+      order.push(items[mid]);
+      next.push([lo, mid], [mid, hi]);
+    }
+    spans = next;
+  }
+  return order;
+}
+
 const SETTINGS = { iterations: 100, batch: 16, initChannels: 16, seed: 0 };
 const TOLERANCE = 0.02;
 const perSubmit = Number(values["per-submit"]);
@@ -65,18 +83,11 @@ if (values["write-fixture"]) {
       if (same) journal.set(r.arch, { loss: r.loss, seconds: r.seconds });
     }
   }
-  const archs: Fixture["archs"] = [];
   const list = (await benchArchs(dataDir)).nb201;
-  const chosen = new Set(evenlySpaced(list, values.limit ? Number(values.limit) : list.length));
-  for (const a of list) {
-    const known = journal.get(a.arch) ?? (chosen.has(a) ? await score(a.arch) : undefined);
-    archs.push({
-      arch: a.arch,
-      loss: known?.loss ?? null,
-      seconds: known ? Number(known.seconds.toFixed(2)) : null,
-    });
-    console.error(`${archs.length}/20 ${known?.loss.toPrecision(6) ?? "-"} ${a.arch}`);
-  }
+  const archs: Fixture["archs"] = list.map((a) => {
+    const known = journal.get(a.arch);
+    return { arch: a.arch, loss: known?.loss ?? null, seconds: known?.seconds ?? null };
+  });
   const fixture: Fixture = {
     description: "bench/gpu_check.ts --write-fixture: NB-201 losses on lavapipe ('cpu' tilings), " +
       "task combo, built-in procedural images, seed 0, 100 iterations, batch 16, 16 init channels",
@@ -85,7 +96,19 @@ if (values["write-fixture"]) {
     adapter: info.adapter,
     archs,
   };
-  Deno.writeTextFileSync(values.fixture!, JSON.stringify(fixture, null, 1) + "\n");
+  const write = () =>
+    Deno.writeTextFileSync(values.fixture!, JSON.stringify(fixture, null, 1) + "\n");
+  // Ends and middle first, so a run stopped early still spans light to heavy; the file is
+  // rewritten after every score.
+  const chosen = evenlySpaced(list.map((_, i) => i), values.limit ? Number(values.limit) : 20);
+  for (const i of spreadOrder(chosen)) {
+    if (archs[i].loss !== null) continue;
+    const r = await score(list[i].arch);
+    archs[i] = { arch: list[i].arch, loss: r.loss, seconds: Number(r.seconds.toFixed(2)) };
+    write();
+    console.error(`#${i} ${r.loss.toPrecision(6)} ${r.seconds.toFixed(1)} s ${list[i].arch}`);
+  }
+  write();
   console.log(`wrote ${values.fixture}`);
   Deno.exit(0);
 }
