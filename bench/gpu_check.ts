@@ -9,7 +9,7 @@
  *     writes the fixture: the 20 NB-201 archs of bench/vs_pytorch (needs ../shared/data) with the
  *     losses of the journal's gennas records at these settings, scoring here those it lacks (with
  *     --limit, only K evenly spaced of the 20 get a reference loss; the others stay null and are
- *     timed but not checked).
+ *     timed but not checked). Resumes: losses already in the fixture are kept.
  */
 import { parseArgs } from "node:util";
 import { describeGpu } from "../src/gpu/device.ts";
@@ -83,6 +83,12 @@ if (values["write-fixture"]) {
       if (same) journal.set(r.arch, { loss: r.loss, seconds: r.seconds });
     }
   }
+  try { // resume: keep the references an earlier (stopped) run wrote
+    const earlier = JSON.parse(Deno.readTextFileSync(values.fixture!)) as Fixture;
+    for (const a of earlier.archs) {
+      if (a.loss !== null) journal.set(a.arch, { loss: a.loss, seconds: a.seconds ?? NaN });
+    }
+  } catch { /* no fixture yet */ }
   const list = (await benchArchs(dataDir)).nb201;
   const archs: Fixture["archs"] = list.map((a) => {
     const known = journal.get(a.arch);
