@@ -69,8 +69,38 @@ graph.train(10);
 await device.queue.onSubmittedWorkDone();
 const iterationMs = (performance.now() - t0) / 10;
 
-const totals = new Map<string, { ms: number; count: number }>();
-for (let rep = 0; rep < 3; rep++) {
+/** Kernel family: conv kernels by pass, kernel size and stride; others by entry name. */
+function family(label: string): string {
+  const conv = label.match(/^conv2d_(fwd|bwd_data|bwd_weight)_.*?_k(\d+x\d+)_s(\d+x\d+)/);
+  if (conv) return `conv2d_${conv[1]} ${conv[2]}${conv[3] === "1x1" ? "" : ` stride ${conv[3]}`}`;
+  return label.replace(/_vec4$/, "");
+}
+
+/** Forward / data-gradient / weight-gradient conv, BN, elementwise+pool+layout, loss, optimizer. */
+function category(label: string, index: number): string {
+  const p = graph.phases;
+  if (index >= p.backward) return "optimizer (SGD + step counter)";
+  if (index >= p.forward && index < p.loss) return "loss";
+  if (label.startsWith("bn_")) return "batch norm (fwd + bwd)";
+  if (label.startsWith("conv2d_bwd_weight") || label.startsWith("conv2d_reduce")) {
+    return "conv weight-gradient";
+  }
+  if (label.startsWith("conv2d_")) {
+    return index < p.forward ? "conv forward" : "conv data-gradient";
+  }
+  return "elementwise / pool / layout (fwd + bwd)";
+}
+
+const families = new Map<string, { ms: number; count: number }>();
+const categories = new Map<string, { ms: number; count: number }>();
+const add = (map: typeof families, key: string, ms: number) => {
+  const entry = map.get(key) ?? { ms: 0, count: 0 };
+  entry.ms += ms;
+  entry.count += 1;
+  map.set(key, entry);
+};
+const REPS = 3;
+for (let rep = 0; rep < REPS; rep++) {
   const encoder = device.createCommandEncoder();
   list.forEach((d, i) => {
     const pass = encoder.beginComputePass({
@@ -91,27 +121,30 @@ for (let rep = 0; rep < 3; rep++) {
   await readBuffer.mapAsync(GPUMapMode.READ);
   const stamps = new BigUint64Array(readBuffer.getMappedRange().slice(0));
   readBuffer.unmap();
-  if (rep === 0) continue;
+  if (rep === 0) continue; // warm-up
   list.forEach((d, i) => {
-    const family = d.label.replace(/_\d+x\d+.*$/, "").replace(/_b\d.*$/, "");
-    const entry = totals.get(family) ?? { ms: 0, count: 0 };
-    entry.ms += Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6 / 2;
-    entry.count += 0.5;
-    totals.set(family, entry);
+    const ms = Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6 / (REPS - 1);
+    add(families, family(d.label), ms);
+    add(categories, category(d.label, i), ms);
   });
 }
-const sum = [...totals.values()].reduce((a, b) => a + b.ms, 0);
+const sum = [...families.values()].reduce((a, b) => a + b.ms, 0);
 console.log(
   `${space.name} ${space.format(arch)}\n${list.length} dispatches per iteration; ` +
     `iteration ${iterationMs.toFixed(1)} ms wall (one pass), ${
       sum.toFixed(1)
-    } ms summed over kernels`,
+    } ms summed over kernels (one pass each)`,
 );
-for (const [name, e] of [...totals].sort((a, b) => b[1].ms - a[1].ms)) {
-  console.log(
-    `${name.padEnd(34)} ${e.ms.toFixed(2).padStart(8)} ms ${
-      (100 * e.ms / sum).toFixed(1).padStart(5)
-    } %  ${e.count} launches`,
-  );
-}
+const print = (title: string, map: typeof families) => {
+  console.log(`\n${title}`);
+  for (const [name, e] of [...map].sort((a, b) => b[1].ms - a[1].ms)) {
+    console.log(
+      `${name.padEnd(42)} ${e.ms.toFixed(2).padStart(8)} ms ${
+        (100 * e.ms / sum).toFixed(1).padStart(5)
+      } %  ${e.count / (REPS - 1)} launches`,
+    );
+  }
+};
+print("by category", categories);
+print("by kernel family", families);
 graph.destroy();

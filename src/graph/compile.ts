@@ -9,6 +9,7 @@ import type { BufferSlice, DeviceClass, Launch } from "../gpu/kernel.ts";
 import { bindLaunch, type Dispatch, Recorder } from "../gpu/recorder.ts";
 import { stepIncrement } from "../kernels/optim.ts";
 import type { GraphBuilder } from "./builder.ts";
+import { analyse, type Analysis, layoutParams, PARAM_ALIGN, type ParamInfo } from "./analysis.ts";
 import { initialValues } from "./init.ts";
 import { lossLaunches } from "./losses.ts";
 import { planMemory, type TransientRequest } from "./memory.ts";
@@ -17,14 +18,13 @@ import type {
   ForwardContext,
   GradTarget,
   Mode,
-  OpNode,
   Slot,
   SlotPlacement,
 } from "./ops.ts";
 import { type Param, shapeText, type Tensor } from "./tensor.ts";
 import { type OptimizerConfig, optimizerLaunches } from "./optimizer.ts";
 
-export type { OptimizerConfig };
+export type { OptimizerConfig, ParamInfo };
 
 export interface CompileOptions {
   optimizer: OptimizerConfig;
@@ -34,18 +34,6 @@ export interface CompileOptions {
   maxIterations: number;
   /** Kernel tilings to use (default: the device's class). */
   deviceClass?: DeviceClass;
-}
-
-/** Where a parameter sits in the flat buffers, and how it is treated. */
-export interface ParamInfo {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly size: number;
-  /** Offset in floats into the flat parameter (and gradient) buffer. */
-  readonly offset: number;
-  /** Updated by the optimizer (false: frozen, or unreachable from the loss). */
-  readonly trained: boolean;
-  readonly decay: boolean;
 }
 
 export interface GraphStats {
@@ -58,8 +46,17 @@ export interface GraphStats {
   trainedParameters: number;
 }
 
-/** Floats between parameter offsets (256-byte storage-offset alignment). */
-const PARAM_ALIGN = 64;
+/**
+ * Where each phase of a training iteration ends in its dispatch list (exclusive indices):
+ * forward [0, forward), loss [forward, loss), backward [loss, backward), optimizer and step
+ * counter [backward, optimizer).
+ */
+export interface TrainPhases {
+  forward: number;
+  loss: number;
+  backward: number;
+  optimizer: number;
+}
 
 class SlotTable {
   readonly slots: Slot[] = [];
@@ -68,64 +65,6 @@ class SlotTable {
     this.slots.push(slot);
     return slot;
   }
-}
-
-interface Analysis {
-  live: Set<Tensor>;
-  liveOps: OpNode[];
-  requiresGrad: Set<Tensor>;
-}
-
-/** Ops whose outputs reach the loss, and the tensors that carry gradient. */
-function analyse(builder: GraphBuilder): Analysis {
-  const live = new Set<Tensor>(builder.losses.map((s) => s.output));
-  const liveOps: OpNode[] = [];
-  for (let i = builder.ops.length - 1; i >= 0; i--) {
-    const op = builder.ops[i];
-    if (!op.outputs.some((t) => live.has(t))) continue;
-    liveOps.unshift(op);
-    for (const t of op.inputs) live.add(t);
-  }
-  const requiresGrad = new Set<Tensor>();
-  for (const p of builder.params) if (p.trainable && live.has(p)) requiresGrad.add(p);
-  for (const t of builder.gradInputs) if (live.has(t)) requiresGrad.add(t);
-  for (const op of liveOps) {
-    if (!op.inputs.some((t) => requiresGrad.has(t))) continue;
-    for (const t of op.outputs) if (t.kind === "activation") requiresGrad.add(t);
-  }
-  return { live, liveOps, requiresGrad };
-}
-
-function layoutParams(
-  params: readonly Param[],
-  analysis: Analysis,
-  optimizer: OptimizerConfig,
-): { infos: ParamInfo[]; decayFloats: number; trainedFloats: number; totalFloats: number } {
-  const trained = (p: Param) => analysis.requiresGrad.has(p);
-  const decays = (p: Param) => trained(p) && (optimizer.kind === "adam" || p.options.decay);
-  const groups = [
-    params.filter((p) => decays(p)),
-    params.filter((p) => trained(p) && !decays(p)),
-    params.filter((p) => !trained(p)),
-  ];
-  const infos: ParamInfo[] = [];
-  let offset = 0;
-  const ends: number[] = [];
-  for (const group of groups) {
-    for (const p of group) {
-      infos.push({
-        name: p.name,
-        shape: p.shape,
-        size: p.size,
-        offset,
-        trained: trained(p),
-        decay: decays(p),
-      });
-      offset = alignUp(offset + p.size, PARAM_ALIGN);
-    }
-    ends.push(offset);
-  }
-  return { infos, decayFloats: ends[0], trainedFloats: ends[1], totalFloats: ends[2] };
 }
 
 export async function compileGraph(
@@ -210,6 +149,7 @@ export async function compileGraph(
     analysis.liveOps.flatMap((op) => op.forward(forwardContext(mode)));
 
   const train: Launch<Slot>[] = forward("train");
+  const phases = { forward: train.length, loss: 0, backward: 0, optimizer: 0 };
   const written = new Set<Tensor>();
   train.push(...lossLaunches(forwardContext("train"), builder.losses, "train", {
     value,
@@ -219,6 +159,7 @@ export async function compileGraph(
       return grad(s.output);
     },
   }, { loss: history, index: counter }));
+  phases.loss = train.length;
   train.push(
     ...backward(analysis, written, {
       value,
@@ -228,6 +169,7 @@ export async function compileGraph(
       maxStorageBuffers,
     }),
   );
+  phases.backward = train.length;
   train.push(...optimizerLaunches(options.optimizer, layout, {
     table,
     place,
@@ -235,6 +177,7 @@ export async function compileGraph(
     deviceClass,
   }));
   train.push(stepIncrement(counter));
+  phases.optimizer = train.length;
 
   const evaluation: Launch<Slot>[] = forward("eval");
   evaluation.push(...lossLaunches(forwardContext("eval"), builder.losses, "eval", {
@@ -251,6 +194,7 @@ export async function compileGraph(
     values,
     train,
     evaluation,
+    phases,
     stateFloats,
     stateOffsets,
     counter,
@@ -301,6 +245,7 @@ interface CompileResult {
   values: Map<Tensor, Slot>;
   train: Launch<Slot>[];
   evaluation: Launch<Slot>[];
+  phases: TrainPhases;
   stateFloats: number;
   stateOffsets: Map<Tensor, number>;
   counter: Slot;
@@ -489,6 +434,11 @@ export class CompiledGraph {
   /** The replayed dispatch lists (for profiling tools). */
   get dispatches(): { train: readonly Dispatch[]; evaluation: readonly Dispatch[] } {
     return { train: this.trainDispatches, evaluation: this.evalDispatches };
+  }
+
+  /** Phase boundaries of the training dispatch list (for profiling tools). */
+  get phases(): Readonly<TrainPhases> {
+    return this.c.phases;
   }
 
   /** Encodes `iterations` training steps, `perSubmit` per command buffer; never waits. */

@@ -1,0 +1,120 @@
+/**
+ * The benchmark tools' own logic: the training dispatch list's phase boundaries (bench/profile.ts
+ * categorises by them), the live-conv FLOP count and list spacing of bench/vs_pytorch, and the
+ * PyTorch worker's line protocol (skipped when /usr/bin/python3 lacks torch).
+ */
+import assert from "node:assert/strict";
+import { acquireGpu } from "../src/gpu/device.ts";
+import { GraphBuilder } from "../src/graph/builder.ts";
+import { compileGraph } from "../src/graph/compile.ts";
+import { conv2dFlops, conv2dShape } from "../src/kernels/conv2d/mod.ts";
+import { liveConvFlops } from "../bench/vs_pytorch/flops.ts";
+import { evenlySpaced } from "../bench/vs_pytorch/archs.ts";
+
+function tinyNet(): GraphBuilder {
+  const g = new GraphBuilder();
+  const x = g.input("x", [2, 3, 8, 8]);
+  const c = g.conv2d("c", x, { outChannels: 4, kernel: 3, pad: 1, bias: false });
+  const h = g.batchNorm("bn", c, { affine: true, track: true, relu: true });
+  // A branch that never reaches the loss: no FLOPs counted, no dispatches.
+  g.conv2d("dead", h, { outChannels: 8, kernel: 3, pad: 1, bias: false });
+  const out = g.conv2d("head", h, { outChannels: 2, kernel: 1, bias: true });
+  const target = g.input("t", out.shape);
+  g.mseLoss([{ output: out, target, trainWeight: 1, evalWeight: 1 }]);
+  return g;
+}
+
+Deno.test("liveConvFlops counts only the convs that reach the loss", () => {
+  const shape = (inC: number, outC: number, k: number) =>
+    conv2dShape({
+      batch: 2,
+      inChannels: inC,
+      outChannels: outC,
+      inH: 8,
+      inW: 8,
+      kernel: k,
+      pad: (k - 1) / 2,
+    });
+  assert.equal(
+    liveConvFlops(tinyNet()),
+    conv2dFlops(shape(3, 4, 3)) + conv2dFlops(shape(4, 2, 1)),
+  );
+});
+
+Deno.test("evenlySpaced keeps both ends and is a subset of the longer list", () => {
+  const items = Array.from({ length: 20 }, (_, i) => i);
+  assert.deepEqual(evenlySpaced(items, 4), [0, 6, 13, 19]);
+  assert.deepEqual(evenlySpaced(items, 1), [0]);
+  assert.deepEqual(evenlySpaced(items, 30), items);
+});
+
+Deno.test("training phases partition the dispatch list: forward, loss, backward, optimizer", async () => {
+  const gpu = await acquireGpu();
+  const graph = await compileGraph(gpu, tinyNet(), {
+    optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 0 },
+    seed: 1,
+    maxIterations: 2,
+  });
+  try {
+    const p = graph.phases;
+    const labels = graph.dispatches.train.map((d) => d.label);
+    assert.ok(0 < p.forward && p.forward < p.loss && p.loss < p.backward);
+    assert.equal(p.optimizer, labels.length);
+    const slice = (a: number, b: number) => labels.slice(a, b).join(" ");
+    assert.match(slice(0, p.forward), /conv2d_fwd/);
+    assert.doesNotMatch(slice(0, p.forward), /bwd|mse|sgd/);
+    assert.match(slice(p.forward, p.loss), /^mse/);
+    assert.match(slice(p.loss, p.backward), /conv2d_bwd_weight/);
+    assert.doesNotMatch(slice(p.loss, p.backward), /sgd|step_increment/);
+    assert.deepEqual(labels.slice(p.backward), ["sgd", "step_increment"]);
+  } finally {
+    graph.destroy();
+  }
+});
+
+async function hasTorch(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("/usr/bin/python3", {
+      args: ["-c", "import torch"],
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "pytorch_proxy.py answers one JSON line per request with a finite loss",
+  ignore: !(await hasTorch()),
+  fn: async () => {
+    const proc = new Deno.Command("/usr/bin/python3", {
+      args: [new URL("../scripts/pytorch_proxy.py", import.meta.url).pathname, "--threads", "1"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const request = {
+      space: "nb201",
+      arch: "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|",
+      iters: 2,
+      batch: 2,
+      init_channels: 4,
+      out_channels: [3, 3, 3],
+      noise: { kind: "uniform", level: 0.1 },
+      train_weights: [1, 1, 1],
+      eval_weights: [0.25, 0.5, 1],
+      seed: 0,
+    };
+    const writer = proc.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
+    await writer.close();
+    const out = new TextDecoder().decode((await proc.output()).stdout).trim().split("\n");
+    assert.equal(out.length, 2);
+    assert.equal(JSON.parse(out[0]).threads, 1);
+    const reply = JSON.parse(out[1]);
+    assert.ok(Number.isFinite(reply.loss) && reply.loss > 0);
+    assert.ok(reply.seconds > 0 && reply.cpu_seconds > 0);
+    assert.ok(reply.peak_rss_mb > 10);
+  },
+});
