@@ -157,6 +157,14 @@ for (const [run, r, seconds] of results) {
   console.log(`  retrieval@top10%      ${m.retrieval.toFixed(2)}`);
   console.log(`  seconds per arch      ${seconds.toFixed(1)} (median)`);
   console.log(`  target                ${run.target}`);
+  // The trivial baselines, counted on the same architectures (src/proxy/cost.ts).
+  for (const b of r.baselines) {
+    console.log(
+      `  ${`${b.proxy} (counted)`.padEnd(22)}ρ ${b.metrics.spearman.toFixed(3)} · τ ${
+        b.metrics.kendall.toFixed(3)
+      }`,
+    );
+  }
   for (const line of await run.baselines?.(r) ?? []) console.log(line);
   if (run.group === "nds") {
     console.log(`  table baselines       ${await ndsBaselines(run as NdsRun, r)}`);
