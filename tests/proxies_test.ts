@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   COUNTED_PROXIES,
+  ENSEMBLE_MEMBERS,
   parseProxies,
   PROXY_NAMES,
   ZERO_COST_PROXIES,
@@ -115,14 +116,7 @@ Deno.test({
 });
 
 Deno.test("ensemble: members computed with it, Σ log(rank/n) of their ranks, not for score", async () => {
-  assert.deepEqual(parseProxies({ proxy: "ensemble" }), [
-    "ensemble",
-    "gennas",
-    "synflow",
-    "jacob_cov",
-    "naswot",
-    "flops",
-  ]);
+  assert.deepEqual(parseProxies({ proxy: "ensemble" }), ["ensemble", ...ENSEMBLE_MEMBERS]);
   await assert.rejects(
     () => score({ space: "nb201", proxy: "ensemble" }),
     (e: Error) => e instanceof InputError && /ensemble ranks a population/.test(e.message),
@@ -164,10 +158,17 @@ Deno.test("ensemble: members computed with it, Σ log(rank/n) of their ranks, no
     accuracies: [1, 2, 3],
     scored,
   });
-  // Ranks (1 worst … 3 best) per member: gennas (−loss) 3,1,2; synflow 1,2,3; jacob_cov 1,3,2;
-  // naswot (null worst) 1,3,2; flops 1,2,3.
-  const ranks = [[3, 1, 1, 1, 1], [1, 2, 3, 3, 2], [2, 3, 2, 2, 3]];
-  const expected = ranks.map((r) => r.reduce((s, k) => s + Math.log(k / 3), 0));
+  // Ranks (1 worst … 3 best) of the three archs by each proxy (naswot: null ties worst).
+  const ranks: { [name: string]: number[] } = {
+    gennas: [3, 1, 2],
+    synflow: [1, 2, 3],
+    jacob_cov: [1, 3, 2],
+    naswot: [1, 3, 2],
+    flops: [1, 2, 3],
+  };
+  const expected = [0, 1, 2].map((i) =>
+    ENSEMBLE_MEMBERS.reduce((s, m) => s + Math.log(ranks[m][i] / 3), 0)
+  );
   assertCloseTo(outcome.archs.map((a) => a.scores.ensemble), expected);
   assert.equal(outcome.proxies[0].proxy, "ensemble");
   assert.equal(outcome.proxies[0].secondsPerArch, undefined);

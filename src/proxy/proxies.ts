@@ -34,17 +34,11 @@ export const DEFAULT_PROXIES: readonly ProxyName[] = ["gennas"];
 
 /**
  * The label-free ensemble (AZ-NAS-style rank aggregation): Σ over members of log(rank/n), rank 1
- * the worst of the n ranked archs, n the best. Members fixed a priori (complementary families:
- * trained regression loss, data-free path count, two activation-pattern measures, size), not
- * tuned on any data; see README for the evidence still to be measured.
+ * the worst of the n ranked archs, n the best. Members chosen once, on the first 100 archs of
+ * nb201_gennas_sample_0.txt only, as the best of eight member sets listed beforehand in
+ * bench/ensemble_evidence.ts (README, "Zero-cost proxies"): the GenNAS loss and synflow.
  */
-export const ENSEMBLE_MEMBERS: readonly ProxyName[] = [
-  "gennas",
-  "synflow",
-  "jacob_cov",
-  "naswot",
-  "flops",
-];
+export const ENSEMBLE_MEMBERS: readonly ProxyName[] = ["gennas", "synflow"];
 
 export function isZeroCost(name: ProxyName): boolean {
   return ZERO_COST_PROXIES.includes(name);
