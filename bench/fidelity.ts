@@ -25,7 +25,7 @@ import { createProgress, type Progress } from "../src/util/progress.ts";
 import { anynetFidelityRuns } from "./fidelity_anynet.ts";
 import { nbnlpRuns } from "./fidelity_nbnlp.ts";
 import { isProxyRun, proxyRuns, reportProxyRun } from "./fidelity_proxies.ts";
-import { ndsBaselines, type NdsRun, ndsRuns } from "./fidelity_nds.ts";
+import { ndsRuns } from "./fidelity_nds.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -56,8 +56,6 @@ interface Run {
   options: Parameters<typeof rank>[0];
   /** Extra lines under the metrics (e.g. the table's params/FLOPs τ on the same records). */
   baselines?: (r: RankReport) => Promise<string[]>;
-  /** Extra lines after the report path (e.g. baselines on the same cells). */
-  after?: (report: RankReport) => string[];
 }
 
 const images = join(dataDir, "cifar10_test_first256.bin");
@@ -166,10 +164,6 @@ for (const [run, r, seconds] of results) {
     );
   }
   for (const line of await run.baselines?.(r) ?? []) console.log(line);
-  if (run.group === "nds") {
-    console.log(`  table baselines       ${await ndsBaselines(run as NdsRun, r)}`);
-  }
   console.log(`  report                ${r.report}`);
-  for (const line of run.after?.(r) ?? []) console.log(line);
   if (isProxyRun(run.name, "proxies")) await reportProxyRun(run, r);
 }

@@ -15,8 +15,8 @@ export interface NbNlpRun {
   space: "nbnlp";
   target: string;
   options: Parameters<typeof rank>[0];
-  /** Extra lines printed after the run's metrics (baselines on the same cells). */
-  after: (report: RankReport) => string[];
+  /** Extra lines printed under the run's metrics (baselines on the same cells). */
+  baselines: (report: RankReport) => Promise<string[]>;
 }
 
 export function nbnlpRuns(dataDir: string, out: string, limit: number): NbNlpRun[] {
@@ -34,7 +34,7 @@ export function nbnlpRuns(dataDir: string, out: string, limit: number): NbNlpRun
       out: join(out, "nbnlp.jsonl"),
       bootstrap: 1000,
     },
-    after: (report) => nbnlpBaselines(truth, report),
+    baselines: (report) => Promise.resolve(nbnlpBaselines(truth, report)),
   }];
 }
 

@@ -18,6 +18,8 @@ export interface NdsRun {
   space: NdsSpaceName;
   target: string;
   options: Parameters<typeof rank>[0];
+  /** The table's own params/flops τ on the ranked records. */
+  baselines: (r: RankReport) => Promise<string[]>;
 }
 
 /** Paper Table 2, GenNAS on the ImageNet tables: Kendall τ single / combo / search-D. */
@@ -52,13 +54,24 @@ export function ndsRuns(dataDir: string, limit: number, outDir: string): NdsRun[
         out: join(outDir, `nds-${space}-${task}.jsonl`),
         bootstrap: 1000,
       },
+      baselines: async (r: RankReport) => [
+        `  table baselines       ${await ndsBaselines(
+          space as NdsSpaceName,
+          join(dataDir, file),
+          r,
+        )}`,
+      ],
     }))
   );
 }
 
 /** Kendall τ of the table's params and flops against test_acc over the ranked records. */
-export async function ndsBaselines(run: NdsRun, report: RankReport): Promise<string> {
-  const table = await loadNdsCellTruth(run.space, run.options.truth!);
+export async function ndsBaselines(
+  space: NdsSpaceName,
+  truth: string,
+  report: RankReport,
+): Promise<string> {
+  const table = await loadNdsCellTruth(space, truth);
   const keys = report.archs.map((a) => a.key);
   const acc = keys.map((k) => table.accuracy.get(k)!);
   const tau = (m: Map<string, number>) => kendallTauB(keys.map((k) => m.get(k)!), acc).toFixed(3);

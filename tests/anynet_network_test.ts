@@ -8,15 +8,14 @@
  */
 import assert from "node:assert/strict";
 import golden from "../fixtures/golden/anynet.json" with { type: "json" };
-import { acquireGpu } from "../src/gpu/device.ts";
 import type { DeviceClass } from "../src/gpu/kernel.ts";
 import { GraphBuilder } from "../src/graph/builder.ts";
-import { compileGraph } from "../src/graph/compile.ts";
 import { buildProxyGraph } from "../src/proxy/score.ts";
 import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
 import type { PreparedTask } from "../src/proxy/task.ts";
 import { getSpace } from "../src/spaces/index.ts";
-import { hashed, hashedInts, initialValue } from "./support/golden_hash.ts";
+import { hashed, hashedInts } from "./support/golden_hash.ts";
+import { goldenProxyRun } from "./support/golden_run.ts";
 
 const space = getSpace("resnext-a_in");
 
@@ -81,31 +80,13 @@ const task: PreparedTask = {
   targets: run.out_channels.map((ch, s) => hashed(`target${s}`, run.batch * ch * 64, 4096)),
 };
 
-async function proxyRun(
-  net: unknown,
-  seed: number,
-  lr: number,
-  deviceClass: DeviceClass,
-): Promise<{ losses: Float32Array; evalLoss: number }> {
-  const gpu = await acquireGpu();
-  const settings = { ...DEFAULT_PROXY_SETTINGS, iterations: run.iterations };
-  const built = buildProxyGraph(space, space.parse(JSON.stringify(net)), task, settings);
-  const graph = await compileGraph(gpu, built.builder, {
-    optimizer: { kind: "sgd", lr, momentum: 0.9, weightDecay: 4e-5 },
-    seed: 1,
-    maxIterations: run.iterations,
+function proxyRun(net: unknown, seed: number, lr: number, deviceClass: DeviceClass) {
+  return goldenProxyRun(space, JSON.stringify(net), task, {
+    iterations: run.iterations,
+    seed,
+    lr,
     deviceClass,
   });
-  try {
-    graph.importParams(new Map(graph.params.map((p) => [p.name, initialValue(seed, p)])));
-    graph.write(built.clean, task.inputs);
-    built.targets.forEach((t, s) => graph.write(t, task.targets[s]));
-    graph.train(run.iterations);
-    const { loss, trainLosses } = await graph.evaluate();
-    return { losses: trainLosses, evalLoss: loss };
-  } finally {
-    graph.destroy();
-  }
 }
 
 for (const c of run.cases) {

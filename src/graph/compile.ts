@@ -490,10 +490,16 @@ export class CompiledGraph {
 
   /** The value of an activation marked with GraphBuilder.observe, from the last pass. */
   async exportValue(t: Tensor): Promise<Float32Array> {
-    const buffer = this.buffers.get(`tensor:${t.id}`);
-    if (!buffer) throw new Error(`${t.name}: not observed (observe it before compiling)`);
-    const [value] = await this.recorder.readback([{ buffer, offset: 0, size: t.size * 4 }]);
-    return value;
+    return (await this.exportValues([t]))[0];
+  }
+
+  /** Several observed activations in one readback. */
+  exportValues(ts: readonly Tensor[]): Promise<Float32Array[]> {
+    return this.recorder.readback(ts.map((t) => {
+      const buffer = this.buffers.get(`tensor:${t.id}`);
+      if (!buffer) throw new Error(`${t.name}: not observed (observe it before compiling)`);
+      return { buffer, offset: 0, size: t.size * 4 };
+    }));
   }
 
   /** The gradient of an input marked with GraphBuilder.requireGrad, from the last iteration. */

@@ -78,6 +78,9 @@ export function logAbsDet(matrix: Float64Array, n: number): number {
   return log;
 }
 
+/** Bytes of activations per readback. */
+const READ_CHUNK_BYTES = 64 * 1024 * 1024;
+
 /** naswot of a classifier graph on the batch x (N = x's batch), weights drawn with `seed`. */
 export async function naswotScore(
   gpu: Gpu,
@@ -102,23 +105,35 @@ export async function naswotScore(
     graph.train(1);
     const n = c.input.shape[0];
     const kernel = new Float64Array(n * n);
-    const values = new Map<Tensor, Float32Array>();
-    const computed = taps.filter((t) => t.kind !== "activation" || graph.computes(t));
-    for (const t of new Set(computed)) {
-      // An always-zero tensor (an NB-201 node fed only by "none" edges) is all zeros.
-      const value = t.kind === "activation"
-        ? await graph.exportValue(t)
-        : t.kind === "zeros"
-        ? new Float32Array(t.size)
-        : t === c.input
-        ? x
-        : undefined;
-      if (!value) throw new Error(`naswot: cannot read the ReLU input ${t.name} (${t.kind})`);
-      values.set(t, value);
-    }
     // ReLU inputs that cannot reach the output are not computed here (PyTorch computes them);
     // they are left out of the kernel.
-    for (const t of computed) accumulateHammingKernel(kernel, values.get(t)!, n);
+    const computed = taps.filter((t) => t.kind !== "activation" || graph.computes(t));
+    const uses = new Map<Tensor, number>();
+    for (const t of computed) uses.set(t, (uses.get(t) ?? 0) + 1);
+    const add = (t: Tensor, value: Float32Array) => {
+      for (let u = 0; u < uses.get(t)!; u++) accumulateHammingKernel(kernel, value, n);
+    };
+    // Activations are read back in chunks of about READ_CHUNK_BYTES: few syncs, bounded memory.
+    let chunk: Tensor[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      (await graph.exportValues(chunk)).forEach((value, i) => add(chunk[i], value));
+      chunk = [];
+      bytes = 0;
+    };
+    for (const t of uses.keys()) {
+      if (t.kind === "activation") {
+        chunk.push(t);
+        bytes += t.size * 4;
+        if (bytes >= READ_CHUNK_BYTES) await flush();
+        continue;
+      }
+      // An always-zero tensor (an NB-201 node fed only by "none" edges) is all zeros.
+      const value = t.kind === "zeros" ? new Float32Array(t.size) : t === c.input ? x : undefined;
+      if (!value) throw new Error(`naswot: cannot read the ReLU input ${t.name} (${t.kind})`);
+      add(t, value);
+    }
+    if (chunk.length > 0) await flush();
     return { value: logAbsDet(kernel, n), kernel, graph: graph.stats };
   } finally {
     graph.destroy();
