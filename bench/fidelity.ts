@@ -56,6 +56,8 @@ interface Run {
   options: Parameters<typeof rank>[0];
   /** Extra lines under the metrics (e.g. the table's params/FLOPs τ on the same records). */
   baselines?: (r: RankReport) => Promise<string[]>;
+  /** Runs made of several journals (the proxies runs); a plain rank of `options` otherwise. */
+  execute?: (onEvent: (e: RankEvent) => void) => Promise<RankReport>;
 }
 
 const images = join(dataDir, "cifar10_test_first256.bin");
@@ -130,15 +132,14 @@ for (const run of runs) {
   ) continue;
   if (!values.only && isProxyRun(run.name, "proxies")) continue; // only with --only proxies
   let progress: Progress | undefined;
-  const report = await rank({
-    ...run.options,
-    onEvent: (e: RankEvent) => {
-      if (e.type === "start") {
-        console.error(`${run.name}: ${e.done}/${e.total} already in ${e.journal}`);
-        progress = createProgress({ total: e.total, label: run.name, initial: e.done });
-      } else progress?.tick(e.done, { loss: e.loss.toPrecision(4) });
-    },
-  });
+  const onEvent = (e: RankEvent) => {
+    if (e.type === "start") {
+      progress?.stop();
+      console.error(`${run.name}: ${e.done}/${e.total} already in ${e.journal}`);
+      progress = createProgress({ total: e.total, label: run.name, initial: e.done });
+    } else progress?.tick(e.done, Number.isNaN(e.loss) ? {} : { loss: e.loss.toPrecision(4) });
+  };
+  const report = run.execute ? await run.execute(onEvent) : await rank({ ...run.options, onEvent });
   progress?.stop();
   // Seconds per arch over every journaled score (resumed runs included).
   const seconds = report.archs.map((a) => a.seconds).sort((a, b) => a - b);

@@ -3,7 +3,7 @@
  * their seconds per architecture on this machine. Not in CI.
  *
  *   deno run -A bench/zc_naslib.ts [--space nb201|nb101] [--n 30] [--seed 0]
- *     [--proxies params,flops,grad_norm,snip,synflow,jacob_cov] [--batch 16]
+ *     [--proxies params,flops,grad_norm,snip,synflow,jacob_cov]
  *
  * Draws --n architectures (seeded) from nb201_naslib_zc_725.jsonl or nb101_naslib_zc_sample.jsonl
  * and prints, per proxy, Spearman(ours, NASLib's) on them, both proxies' Spearman with the
@@ -17,7 +17,7 @@ import { spearman } from "../src/eval/metrics.ts";
 import { archCost } from "../src/proxy/cost.ts";
 import { parseProxies } from "../src/proxy/proxies.ts";
 import { prepareBase } from "../src/proxy/run.ts";
-import { scoreZeroCost } from "../src/proxy/zero_cost.ts";
+import { NASWOT_BATCH, scoreZeroCost, ZERO_COST_BATCH } from "../src/proxy/zero_cost.ts";
 import { Rng } from "../src/util/rng.ts";
 
 const { values } = parseArgs({
@@ -27,7 +27,6 @@ const { values } = parseArgs({
     n: { type: "string", default: "30" },
     seed: { type: "string", default: "0" },
     proxies: { type: "string", default: "params,flops,grad_norm,snip,synflow,jacob_cov" },
-    batch: { type: "string", default: "16" },
   },
 });
 const dataDir = Deno.env.get("GENNAS_DATA") ??
@@ -51,7 +50,7 @@ const names = parseProxies({ proxies: values.proxies });
 const ctx = await prepareBase({
   space,
   images: join(dataDir, "cifar10_test_first256.bin"),
-  settings: { seed: Number(values.seed), batch: Number(values.batch) },
+  settings: { seed: Number(values.seed) },
 });
 
 // deno-lint-ignore no-explicit-any
@@ -98,7 +97,7 @@ const median = (v: number[]) => {
 const acc = picked.map(accuracy);
 const finite = (v: number) => Number.isFinite(v) ? v : -Infinity;
 console.log(
-  `${space}: ${picked.length} archs (seed ${values.seed}), batch ${values.batch}, ` +
+  `${space}: ${picked.length} archs (seed ${values.seed}), batch ${ZERO_COST_BATCH} (naswot ${NASWOT_BATCH}), ` +
     `init channels ${ctx.settings.initChannels}, ${ctx.gpu.adapterInfo.description}`,
 );
 console.log(

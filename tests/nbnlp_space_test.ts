@@ -11,7 +11,7 @@ import { compileGraph } from "../src/graph/compile.ts";
 import { loadTruth } from "../src/eval/truth.ts";
 import { getSpace } from "../src/spaces/index.ts";
 import { buildNbNlpNetwork, PTB_ARGS } from "../src/spaces/nbnlp_build.ts";
-import { type NbNlpArch, useNlpPool } from "../src/spaces/nbnlp.ts";
+import { type NbNlpArch } from "../src/spaces/nbnlp.ts";
 import {
   canonicalKey,
   cellFeatures,
@@ -258,11 +258,10 @@ Deno.test("nbnlp pool: seeded sampling of OK cells, mutation among the 10 neares
   const distinct = recipes.filter((a, i) =>
     recipes.findIndex((b) => canonicalKey(b.cell) === canonicalKey(a.cell)) === i
   );
-  const space = getSpace("nbnlp");
-  useNlpPool("test", distinct);
+  const overPool = () => getSpace("nbnlp").overTable!(distinct);
+  const space = overPool();
   const first = space.sample(new Rng(1));
-  useNlpPool("test", distinct);
-  assert.equal(space.key(space.sample(new Rng(1))), space.key(first), "seeded");
+  assert.equal(space.key(overPool().sample(new Rng(1))), space.key(first), "seeded");
   const seen = new Set([space.key(first)]);
   let parent = first;
   for (let i = 0; i < 5; i++) {

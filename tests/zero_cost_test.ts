@@ -149,6 +149,7 @@ Deno.test({
   async fn() {
     const gpu = await acquireGpu();
     const space = getSpace("nb201");
+    // The zero-cost passes take ZERO_COST_BATCH images whatever settings.batch says.
     const settings = { ...DEFAULT_PROXY_SETTINGS, batch: 4, initChannels: 4 };
     const ctx = { gpu, space, settings, images: await loadImageSet(cifar.path) };
     const arch = space.parse(space.example);

@@ -40,7 +40,9 @@ export function analyse(builder: GraphBuilder): Analysis {
     for (const t of op.inputs) live.add(t);
   }
   const requiresGrad = new Set<Tensor>();
-  for (const p of builder.params) if (p.trainable && live.has(p)) requiresGrad.add(p);
+  for (const p of builder.params) {
+    if (p.trainable && !builder.paramsFrozen && live.has(p)) requiresGrad.add(p);
+  }
   for (const t of builder.gradInputs) if (live.has(t)) requiresGrad.add(t);
   for (const op of liveOps) {
     if (!op.inputs.some((t) => requiresGrad.has(t))) continue;

@@ -324,6 +324,20 @@ export class GraphBuilder {
     this.gradInputs.add(t);
   }
 
+  /**
+   * Freezes every parameter: the backward computes no weight gradients and nothing is updated,
+   * for passes that need only input gradients (jacob_cov).
+   */
+  freezeParams(): void {
+    this.#paramsFrozen = true;
+  }
+
+  get paramsFrozen(): boolean {
+    return this.#paramsFrozen;
+  }
+
+  #paramsFrozen = false;
+
   /** Keeps an activation readable after a pass (e.g. naswot's ReLU inputs); no buffer reuse. */
   observe(t: Tensor): void {
     if (t.kind !== "activation") throw new Error(`${t.name}: only activations can be observed`);

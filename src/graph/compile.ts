@@ -456,6 +456,14 @@ export class CompiledGraph {
     this.#iterations += iterations;
   }
 
+  /**
+   * Encodes one train-mode forward (batch statistics; running statistics updated), without the
+   * loss, backward or optimizer step, for measures that only read activations; never waits.
+   */
+  forward(): void {
+    this.recorder.submit(this.trainDispatches.slice(0, this.c.phases.forward));
+  }
+
   /** One eval-mode forward with fresh noise; reads back its loss and the training losses. */
   async evaluate(): Promise<{ loss: number; trainLosses: Float32Array }> {
     this.recorder.submit(this.evalDispatches);
@@ -495,11 +503,14 @@ export class CompiledGraph {
 
   /** Several observed activations in one readback. */
   exportValues(ts: readonly Tensor[]): Promise<Float32Array[]> {
-    return this.recorder.readback(ts.map((t) => {
-      const buffer = this.buffers.get(`tensor:${t.id}`);
-      if (!buffer) throw new Error(`${t.name}: not observed (observe it before compiling)`);
-      return { buffer, offset: 0, size: t.size * 4 };
-    }));
+    return this.recorder.readback(ts.map((t) => this.valueSlice(t)));
+  }
+
+  /** Where an observed activation's value lives, for kernels run after a pass (e.g. naswot's). */
+  valueSlice(t: Tensor): BufferSlice {
+    const buffer = this.buffers.get(`tensor:${t.id}`);
+    if (!buffer) throw new Error(`${t.name}: not observed (observe it before compiling)`);
+    return { buffer, offset: 0, size: t.size * 4 };
   }
 
   /** The gradient of an input marked with GraphBuilder.requireGrad, from the last iteration. */

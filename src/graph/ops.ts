@@ -246,6 +246,8 @@ export class BatchNormOp extends OpNode {
     const dgamma = this.gamma ? ctx.gradTarget(1) : undefined;
     const dbeta = this.beta ? ctx.gradTarget(2) : undefined;
     if (!dx && !dgamma) return [];
+    // Frozen γ/β (GraphBuilder.freezeParams): the affine kernel still writes their gradients.
+    const discard = () => ctx.scratch(this.#shape.channels, `${this.name}.frozen_affine_grad`);
     return batchNormBackward(ctx, this.#shape, {
       x: ctx.value(this.x),
       dy: ctx.grad(this.y),
@@ -254,8 +256,8 @@ export class BatchNormOp extends OpNode {
       invstd: ctx.value(this.invstd),
       gamma: this.gamma ? ctx.value(this.gamma) : undefined,
       beta: this.beta ? ctx.value(this.beta) : undefined,
-      dgamma: dgamma?.slot,
-      dbeta: dbeta?.slot,
+      dgamma: dgamma?.slot ?? (this.gamma ? discard() : undefined),
+      dbeta: dbeta?.slot ?? (this.beta ? discard() : undefined),
     }, {
       affine: this.config.affine,
       relu: this.config.relu,

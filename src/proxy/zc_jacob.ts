@@ -19,6 +19,7 @@ export async function inputJacobian(
   o: { seed: number; params?: ReadonlyMap<string, Float32Array> },
 ): Promise<{ jacobian: Float32Array; graph: GraphStats }> {
   c.builder.requireGrad(c.input);
+  c.builder.freezeParams(); // only ∂y/∂x: no weight gradients
   const seedTensor = c.builder.input("jacob.seed", c.logits.shape);
   c.builder.seedLoss(c.logits, seedTensor);
   const graph = await compileGraph(gpu, c.builder, {

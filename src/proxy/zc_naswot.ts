@@ -5,13 +5,17 @@
  * score = log|det K|. ReLUs are found in the graph, one per application: a conv with a fused
  * input ReLU (its input), a batch norm with a fused ReLU (its output, whose sign pattern is z's),
  * a relu op (its input). A tensor feeding several ReLU'd convs counts once per conv, as the
- * per-edge ReLU modules of the reference networks do.
+ * per-edge ReLU modules of the reference networks do. The kernel is formed on the GPU
+ * (src/kernels/hamming.ts); accumulateHammingKernel is its CPU form (inputs, zero tensors, tests).
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
 import { compileGraph, type GraphStats } from "../graph/compile.ts";
 import { BatchNormOp, Conv2dOp, UnaryOpNode } from "../graph/ops.ts";
 import type { Tensor } from "../graph/tensor.ts";
+import { BufferAllocator } from "../gpu/buffers.ts";
+import { bindLaunch } from "../gpu/recorder.ts";
+import { hammingAccumulate, hammingWords } from "../kernels/hamming.ts";
 
 /** The tensors whose sign pattern is a ReLU's input, one entry per ReLU application. */
 export function reluInputs(g: GraphBuilder): Tensor[] {
@@ -78,9 +82,6 @@ export function logAbsDet(matrix: Float64Array, n: number): number {
   return log;
 }
 
-/** Bytes of activations per readback. */
-const READ_CHUNK_BYTES = 64 * 1024 * 1024;
-
 /** naswot of a classifier graph on the batch x (N = x's batch), weights drawn with `seed`. */
 export async function naswotScore(
   gpu: Gpu,
@@ -90,19 +91,19 @@ export async function naswotScore(
 ): Promise<{ value: number; kernel: Float64Array; graph: GraphStats }> {
   const taps = reluInputs(c.builder);
   for (const t of new Set(taps)) if (t.kind === "activation") c.builder.observe(t);
-  // A zero seed: one train-mode pass (BN batch statistics, as the reference), gradients unused.
-  const seedTensor = c.builder.input("naswot.seed", c.logits.shape);
-  c.builder.seedLoss(c.logits, seedTensor);
+  // The graph needs a loss to compile; only its train-mode forward (BN batch statistics, as the
+  // reference) runs.
+  c.builder.seedLoss(c.logits, c.builder.input("naswot.seed", c.logits.shape));
   const graph = await compileGraph(gpu, c.builder, {
     optimizer: { kind: "sgd", lr: 0, momentum: 0, weightDecay: 0 },
     seed: o.seed,
     maxIterations: 1,
   });
+  const scratch = new BufferAllocator(gpu.device);
   try {
     if (o.params) graph.importParams(o.params);
     graph.write(c.input, x);
-    graph.write(seedTensor, new Float32Array(seedTensor.size));
-    graph.train(1);
+    graph.forward();
     const n = c.input.shape[0];
     const kernel = new Float64Array(n * n);
     // ReLU inputs that cannot reach the output are not computed here (PyTorch computes them);
@@ -110,32 +111,42 @@ export async function naswotScore(
     const computed = taps.filter((t) => t.kind !== "activation" || graph.computes(t));
     const uses = new Map<Tensor, number>();
     for (const t of computed) uses.set(t, (uses.get(t) ?? 0) + 1);
-    const add = (t: Tensor, value: Float32Array) => {
-      for (let u = 0; u < uses.get(t)!; u++) accumulateHammingKernel(kernel, value, n);
-    };
-    // Activations are read back in chunks of about READ_CHUNK_BYTES: few syncs, bounded memory.
-    let chunk: Tensor[] = [];
-    let bytes = 0;
-    const flush = async () => {
-      (await graph.exportValues(chunk)).forEach((value, i) => add(chunk[i], value));
-      chunk = [];
-      bytes = 0;
-    };
-    for (const t of uses.keys()) {
-      if (t.kind === "activation") {
-        chunk.push(t);
-        bytes += t.size * 4;
-        if (bytes >= READ_CHUNK_BYTES) await flush();
-        continue;
+    // Activations: packed and accumulated on the GPU, one submit, one N × N readback.
+    const onGpu = [...uses.keys()].filter((t) => t.kind === "activation");
+    if (onGpu.length > 0) {
+      const words = Math.max(...onGpu.map((t) => hammingWords(t.size / n)));
+      const bits = scratch.upload(new Float32Array(n * words), "naswot.bits");
+      const k = scratch.upload(new Float32Array(n * n), "naswot.k");
+      gpu.device.pushErrorScope("validation");
+      const dispatches = onGpu.flatMap((t) =>
+        hammingAccumulate(
+          { samples: n, features: t.size / n, uses: uses.get(t)! },
+          { x: graph.valueSlice(t), bits, k },
+        ).map((launch) => bindLaunch(gpu, launch))
+      );
+      await gpu.pipelines.verify();
+      const error = await gpu.device.popErrorScope();
+      if (error) throw new Error(`naswot kernels: ${error.message}`);
+      graph.recorder.submit(dispatches);
+      const [read] = await graph.recorder.readback([k]);
+      const counts = new Uint32Array(read.buffer, read.byteOffset, n * n);
+      for (let i = 0; i < n; i++) {
+        for (let l = i; l < n; l++) {
+          kernel[i * n + l] += counts[i * n + l];
+          if (l !== i) kernel[l * n + i] += counts[i * n + l];
+        }
       }
+    }
+    for (const t of uses.keys()) {
+      if (t.kind === "activation") continue;
       // An always-zero tensor (an NB-201 node fed only by "none" edges) is all zeros.
       const value = t.kind === "zeros" ? new Float32Array(t.size) : t === c.input ? x : undefined;
       if (!value) throw new Error(`naswot: cannot read the ReLU input ${t.name} (${t.kind})`);
-      add(t, value);
+      for (let u = 0; u < uses.get(t)!; u++) accumulateHammingKernel(kernel, value, n);
     }
-    if (chunk.length > 0) await flush();
     return { value: logAbsDet(kernel, n), kernel, graph: graph.stats };
   } finally {
+    scratch.destroy();
     graph.destroy();
   }
 }

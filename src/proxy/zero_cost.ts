@@ -42,12 +42,20 @@ type Implementation = (
 ) => Promise<{ values: Partial<Record<ProxyName, number>>; graph?: GraphStats }>;
 
 /**
- * The labelled batch of the zero-cost proxies (jacob_cov asks for no labels): `settings.batch` CIFAR-10 images drawn with the
- * seed, normalised, not augmented. Memoised per image set and settings.
+ * Images per zero-cost pass (grad_norm, snip, grasp, fisher, jacob_cov): foresight's default
+ * `--batch_size 64`, the protocol of the published zero-cost values (Abdelfattah et al. 2021),
+ * fixed a priori, not tuned here. GenNAS's own batch (settings.batch, 16) is not used.
+ */
+export const ZERO_COST_BATCH = 64;
+
+/**
+ * The labelled batch of the zero-cost proxies (jacob_cov and naswot ask for no labels):
+ * `batch` CIFAR-10 images drawn with the seed, normalised, not augmented. Memoised per image
+ * set, seed and batch.
  */
 export function labelledBatch(
   images: ImageSet,
-  settings: ProxySettings,
+  settings: Pick<ProxySettings, "seed" | "batch">,
   o: { labels?: boolean } = {},
 ): { x: Float32Array; labels: Float32Array } {
   const key = `${settings.seed}/${settings.batch}`;
@@ -70,13 +78,15 @@ export function labelledBatch(
 
 const batches = new WeakMap<ImageSet, Map<string, { x: Float32Array; labels: Float32Array }>>();
 
+/** The settings of a zero-cost pass: the run's, at the zero-cost batch. */
+function zeroCostSettings(ctx: ZeroCostContext): ProxySettings {
+  return { ...ctx.settings, batch: ZERO_COST_BATCH };
+}
+
 const gradientGroup: Implementation = async (ctx, arch) => {
-  const { x, labels } = labelledBatch(ctx.images, ctx.settings);
-  const c = buildClassifier(ctx.space, arch, {
-    ...ctx.settings,
-    batch: ctx.settings.batch,
-    lastAct: true,
-  });
+  const settings = zeroCostSettings(ctx);
+  const { x, labels } = labelledBatch(ctx.images, settings);
+  const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
   const pass = await crossEntropyPass(ctx.gpu, c, x, labels, { seed });
   return { values: gradientMeasures(pass, layerWeights(c.builder)), graph: pass.graph };
@@ -95,15 +105,12 @@ const synflowGroup: Implementation = async (ctx, arch) => {
 };
 
 const jacobGroup: Implementation = async (ctx, arch) => {
-  const { x } = labelledBatch(ctx.images, ctx.settings, { labels: false });
-  const c = buildClassifier(ctx.space, arch, {
-    ...ctx.settings,
-    batch: ctx.settings.batch,
-    lastAct: true,
-  });
+  const settings = zeroCostSettings(ctx);
+  const { x } = labelledBatch(ctx.images, settings, { labels: false });
+  const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
   const { jacobian, graph } = await inputJacobian(ctx.gpu, c, x, { seed });
-  return { values: { jacob_cov: jacobCovScore(jacobian, ctx.settings.batch) }, graph };
+  return { values: { jacob_cov: jacobCovScore(jacobian, settings.batch) }, graph };
 };
 
 /** naswot's batch, as the original (Mellor et al. 2021). */
@@ -127,6 +134,9 @@ const GROUPS: { names: readonly ProxyName[]; run: Implementation }[] = [
 
 /** Every zero-cost proxy that has an implementation here. */
 export const IMPLEMENTED_ZERO_COST: readonly ProxyName[] = GROUPS.flatMap((g) => g.names);
+
+/** The proxies each shared pass computes (grad_norm and snip: one backward). */
+export const ZERO_COST_GROUPS: readonly (readonly ProxyName[])[] = GROUPS.map((g) => g.names);
 
 /** The requested zero-cost proxies; a group's seconds are its shared pass's, for each of them. */
 export async function scoreZeroCost(

@@ -109,9 +109,8 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     ...o,
     task: o.task ?? getSpace(o.space).defaultTask ?? "search-N",
   });
-  // Spaces that sample from a table (nbnlp) draw from the truth table's cells.
-  if (table && ctx.space.useTable) ctx.space.useTable(table.extra?.values() ?? [], table.source);
-  // AnyNet with a table searches the table's rows, as the reference's explorer does (spec §8).
+  // AnyNet and nbnlp with a table search the table's rows, as the reference's explorer does
+  // (spec §8).
   const overTable = table && ctx.space.overTable;
   const space = overTable ? overTable([...table.extra?.values() ?? []]) : ctx.space;
   const settings = {

@@ -10,7 +10,7 @@ import {
   type NbMacroArch,
   nbMacroSpace,
 } from "./nbmacro.ts";
-import { type NbNlpArch, nbNlpSpace, useNlpPool } from "./nbnlp.ts";
+import { type NbNlpArch, nbNlpOverPool, nbNlpSpace } from "./nbnlp.ts";
 import { buildNbNlpNetwork } from "./nbnlp_build.ts";
 import { isNdsSpace, ndsSpace } from "./nds.ts";
 import { type SearchSpace, SPACE_NAMES, type SpaceName } from "./space.ts";
@@ -73,10 +73,9 @@ export interface NetworkSpace<A> extends SearchSpace<A> {
   readonly optimizer?: OptimizerDefaults;
   /** The task when the user names none ("combo" when absent). */
   readonly defaultTask?: string;
-  /** Spaces that sample from a table: install a truth table's architectures (its `extra`). */
-  useTable?(archs: Iterable<unknown>, source: string): void;
-  /** Where a search with a truth table draws from the table's rows (AnyNet, spec §8): the space
-   *  whose sample/mutate pick rows, given the table's extra values (the records). */
+  /** Where a search with a truth table draws from the table's rows (AnyNet, spec §8; nbnlp's
+   *  nearest-cell mutation): the space whose sample/mutate pick rows, given the table's extra
+   *  values (the records). */
   overTable?(extras: readonly unknown[]): NetworkSpace<A>;
   /** The benchmark's classifier applies BN + ReLU before its global pooling (NB-201 lastact). */
   readonly classifierLastAct?: boolean;
@@ -143,7 +142,10 @@ export const NBNLP: NetworkSpace<NbNlpArch> = {
   // Adam lr 1e-3 (paper, initial commit); weight decay = the PTB logs' wdecay (spec §5.2).
   optimizer: { kind: "adam", lr: 1e-3, weightDecay: 1.2e-6 },
   defaultTask: "nlp-search",
-  useTable: (archs, source) => useNlpPool(source, archs as Iterable<NbNlpArch>),
+  overTable: (extras) => ({
+    ...NBNLP,
+    ...nbNlpOverPool(nbNlpSpace, "the truth table", extras as NbNlpArch[]),
+  }),
 };
 /** ResNet / ResNeXt-A / ResNeXt-B and their `_in` names (spec §4.4): an arch is an NDS `net`
  *  record; widths come from it (the stem is always 12), so --init-channels does not apply. */

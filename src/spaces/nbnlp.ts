@@ -10,8 +10,8 @@
  * nodes as recipe JSON (with the args only when they differ from PTB's); `key` is the canonical
  * key, so isomorphic cells (renamed nodes, commutative inputs swapped, unused nodes) share it.
  *
- * Sampling and mutation draw from a table's OK rows (the pool): `useTable` installs the truth
- * table of a run; without one the PTB table at ../shared/data is used when it exists. Mutation
+ * Sampling and mutation draw from a table's OK rows (the pool): `nbNlpOverPool` gives the space
+ * over a run's truth table; without one the PTB table at ../shared/data is used when it exists. Mutation
  * (spec §8, "nearest cells by a structural embedding") picks uniformly among the k = 10 pool cells
  * nearest to the parent in the standardised feature vector of nbnlp_recipe.ts cellFeatures that
  * this process has not handed out yet.
@@ -160,15 +160,24 @@ class NlpPool {
   }
 }
 
-let pool: NlpPool | undefined;
-
-/** Installs the OK, valid cells of a table as the sampling and mutation pool. */
-export function useNlpPool(source: string, archs: Iterable<NbNlpArch>): void {
-  pool = new NlpPool(source, archs);
+/**
+ * The space whose sampling and mutation draw from `archs` (a truth table's OK, valid cells), with
+ * a pool of its own: each search over a table starts with nothing handed out.
+ */
+export function nbNlpOverPool(
+  space: SearchSpace<NbNlpArch>,
+  source: string,
+  archs: Iterable<NbNlpArch>,
+): SearchSpace<NbNlpArch> {
+  const pool = new NlpPool(source, archs);
+  return { ...space, sample: (rng) => pool.sample(rng), mutate: (a, rng) => pool.mutate(a, rng) };
 }
 
+/** Without a table: the PTB table at DEFAULT_NLP_TABLE, loaded on first use. */
+let defaultPool: NlpPool | undefined;
+
 function currentPool(): NlpPool {
-  if (pool) return pool;
+  if (defaultPool) return defaultPool;
   let rows;
   try {
     rows = loadNlpTable(DEFAULT_NLP_TABLE);
@@ -178,11 +187,11 @@ function currentPool(): NlpPool {
         `${DEFAULT_NLP_TABLE} is not readable)`,
     );
   }
-  useNlpPool(
+  defaultPool = new NlpPool(
     DEFAULT_NLP_TABLE,
     rows.filter((r) => r.status === "OK" && r.cell).map((r) => ({ cell: r.cell!, args: r.args })),
   );
-  return pool!;
+  return defaultPool;
 }
 
 export const nbNlpSpace: SearchSpace<NbNlpArch> = {
