@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { kendallTauB, spearman } from "../src/eval/metrics.ts";
 import type { rank, RankReport } from "../src/proxy/run.ts";
-import { anyNetFromJson, anyNetKey } from "../src/spaces/anynet.ts";
+import { loadTruth, type TruthSpace } from "../src/eval/truth.ts";
 
 export interface ExtraRun {
   name: string;
@@ -21,27 +21,12 @@ export interface ExtraRun {
   baselines: (r: RankReport) => Promise<string[]>;
 }
 
-/** key → { params, flops } of a JSON-lines table (`key` reads a row's join key). */
-async function columns(
-  path: string,
-  key: (row: Record<string, unknown>) => string,
-): Promise<Map<string, { params: number; flops: number }>> {
-  const out = new Map<string, { params: number; flops: number }>();
-  for (const line of (await Deno.readTextFile(path)).split("\n")) {
-    if (!line.trim()) continue;
-    const row = JSON.parse(line);
-    out.set(key(row), { params: Number(row.params), flops: Number(row.flops) });
-  }
-  return out;
-}
-
-function baselineLines(
-  r: RankReport,
-  table: Map<string, { params: number; flops: number }>,
-): string[] {
+/** Kendall τ and Spearman ρ of the table's own params and flops columns on the ranked records. */
+async function baselineLines(r: RankReport, space: TruthSpace, truth: string): Promise<string[]> {
+  const table = await loadTruth(space, truth);
   const acc = r.archs.map((a) => a.accuracy);
   return (["params", "flops"] as const).map((column) => {
-    const values = r.archs.map((a) => table.get(a.key)?.[column] ?? NaN);
+    const values = r.archs.map((a) => table[column]?.get(a.key) ?? NaN);
     if (!values.every(Number.isFinite)) {
       return `  ${column.padEnd(6)} baseline      n/a (the table lacks it)`;
     }
@@ -63,7 +48,7 @@ export function anynetFidelityRuns(
     "resnext-a_in": "paper τ single / combo / search-R 0.61 / 0.70 / 0.69; params alone τ 0.80",
     "resnext-b_in": "paper τ single / combo / search-R 0.53 / 0.65 / 0.67; params alone τ 0.75",
   };
-  for (const [space, file] of [["resnext-a_in", "A"], ["resnext-b_in", "B"]]) {
+  for (const [space, file] of [["resnext-a_in", "A"], ["resnext-b_in", "B"]] as const) {
     const truth = join(dataDir, `nds_ResNeXt-${file}_in.jsonl`);
     for (const task of ["combo", "search-R"]) {
       runs.push({
@@ -79,8 +64,7 @@ export function anynetFidelityRuns(
           out: join(outDir, `${space}-${task}.jsonl`),
           bootstrap: 1000,
         },
-        baselines: async (r) =>
-          baselineLines(r, await columns(truth, (row) => anyNetKey(anyNetFromJson(row.net)))),
+        baselines: (r) => baselineLines(r, space, truth),
       });
     }
   }
@@ -98,7 +82,7 @@ export function anynetFidelityRuns(
       out: join(outDir, "nbmacro.jsonl"),
       bootstrap: 1000,
     },
-    baselines: async (r) => baselineLines(r, await columns(macro, (row) => String(row.arch))),
+    baselines: (r) => baselineLines(r, "nbmacro", macro),
   });
   return runs;
 }

@@ -213,5 +213,9 @@ Deno.test({
     assert.ok(Math.abs(best - 93.1267) < 1e-3, `${best}`);
     assert.equal(table.accuracy.get(getSpace("nbmacro").example), best);
     assert.ok(Math.abs(table.accuracy.get("00000000")! - 45.3633) < 1e-3);
+    // The table's own columns, for the fidelity baselines.
+    assert.equal(table.params?.size, 3 ** 8);
+    assert.equal(table.params?.get("00000000"), 387882);
+    assert.equal(table.flops?.get("00000001"), 14115328);
   },
 });

@@ -25,6 +25,9 @@ export interface TruthTable {
   lowerIsBetter?: boolean;
   /** Lines to show the user (rows skipped, cells joined, the sign convention). */
   notes?: string[];
+  /** key → the table's own `params` / `flops` columns, where it has them (NDS, NB-Macro). */
+  params?: Map<string, number>;
+  flops?: Map<string, number>;
 }
 
 export const NB201_DATASETS = ["cifar10", "cifar100", "imagenet16_120"] as const;
@@ -329,6 +332,8 @@ export async function loadNbMacroTruth(
     throw new InputError(`truth table: cannot read "${path}": ${(error as Error).message}`);
   }
   const accuracy = new Map<string, number>();
+  const params = new Map<string, number>();
+  const flops = new Map<string, number>();
   text.split(/\r?\n/).forEach((content, i) => {
     if (content.trim() === "") return;
     const where = `${path}: line ${i + 1}`;
@@ -362,7 +367,9 @@ export async function loadNbMacroTruth(
       );
     }
     accuracy.set(key, value);
+    if (typeof row.params === "number") params.set(key, row.params);
+    if (typeof row.flops === "number") flops.set(key, row.flops);
   });
   if (accuracy.size === 0) throw new InputError(`${path}: no rows`);
-  return { source: path, metric, accuracy };
+  return { source: path, metric, accuracy, params, flops };
 }
