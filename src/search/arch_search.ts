@@ -9,7 +9,8 @@ import { prepareProxy, type ProxyOptions, withoutTaskConfig } from "../proxy/run
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { allowed, InputError } from "../util/errors.ts";
-import { besideJournal, openSearchJournal } from "../util/journal.ts";
+import { besideJournal } from "../util/journal.ts";
+import { openSearchJournal } from "./journal.ts";
 import { isBetter, regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
 import { randomSearch } from "./random.ts";
 import type { SearchBudget, SearchEvent, SearchHooks, SearchResult } from "./types.ts";

@@ -10,7 +10,6 @@
  * Records go through JSON: NaN and ±Infinity come back as null.
  */
 import { dirname } from "node:path";
-import type { Evaluation, ReplayRecord, SearchEvent } from "../search/types.ts";
 import { InputError } from "./errors.ts";
 
 export const JOURNAL_VERSION = 1;
@@ -223,38 +222,6 @@ export async function openRunJournal<R>(o: {
     resumed,
     records,
     append: (record) => journal.append(record),
-    close: () => journal.close(),
-  };
-}
-
-/** A search's journal: the journaled evaluations to replay, and each fresh one recorded. */
-export interface SearchJournal<G> {
-  /** The journal file; undefined when the run keeps none. */
-  path?: string;
-  resumed: boolean;
-  /** The journaled evaluations, in order, for the search to replay. */
-  replay: ReplayRecord[];
-  /** Journals `e` unless it was itself replayed. */
-  record(e: SearchEvent<G>): Promise<void>;
-  close(): void;
-}
-
-export async function openSearchJournal<G, R>(o: {
-  out: string | undefined;
-  kind: string;
-  label: string;
-  settings: Record<string, unknown>;
-  toReplay: (record: R) => ReplayRecord;
-  toRecord: (evaluation: Evaluation<G>) => R;
-}): Promise<SearchJournal<G>> {
-  const journal = await openRunJournal<R>(o);
-  return {
-    path: journal.path,
-    resumed: journal.resumed,
-    replay: journal.records.map(o.toReplay),
-    record: async (e) => {
-      if (!e.replayed) await journal.append(o.toRecord(e.evaluation));
-    },
     close: () => journal.close(),
   };
 }
