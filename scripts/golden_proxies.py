@@ -9,6 +9,9 @@ scripts/golden_proxies.py). Seeded. Float32 values printed with 9 significant di
   stride 2, no bias -> global average pool -> linear 10), as foresight/pruners measures it
   (spec section 9): grad_norm = sum over conv/linear weights of ||dL/dW||_F and
   snip = sum |W * dL/dW|, L = cross-entropy on one labelled batch, BN in train mode.
+* fisher_grasp: the same Tiny network with its own seed (SEED + 1, drawn after every other case so
+  their values are unchanged): fisher with foresight's hooks on the conv/linear outputs, and grasp
+  by the real double backward (T = 1, one iteration), in float64 on the float32 weights and batch.
 """
 import json
 import math
@@ -166,6 +169,69 @@ def naswot_case():
     }
 
 
+def fisher_case(net, x, labels):
+    """foresight fisher.py: the output a of every conv/linear layer (bias included, before BN) and
+    g = dL/da; per channel delta_k = 0.5 * mean_n (sum_spatial a * g)^2; score = sum over layers
+    and channels of |delta_k| * prod(W.shape[1:])."""
+    acts = {}
+    hooks = []
+    for name in ("a", "b", "fc"):
+        def keep(module, inputs, output, name=name):
+            output.retain_grad()
+            acts[name] = output
+        hooks.append(getattr(net, name).register_forward_hook(keep))
+    net.zero_grad()
+    F.cross_entropy(net(x), labels).backward()
+    for h in hooks:
+        h.remove()
+    channels = {}
+    score = 0.0
+    for name, act in acts.items():
+        prod = act.detach() * act.grad
+        g_nk = prod.sum(dim=(2, 3)) if prod.dim() > 2 else prod
+        delta = g_nk.pow(2).mean(0).mul(0.5)
+        channels[name] = delta.tolist()
+        fan_in = getattr(net, name).weight[0].numel()
+        score += delta.abs().sum().item() * fan_in
+    return channels, score
+
+
+def grasp_case(net, x, labels):
+    """foresight grasp.py: g = dL/dW (pass 1); pass 2 recomputes dL/dW with create_graph, z =
+    sum <g (detached), dL/dW>, and z's gradient is Hg; score = sum -W * Hg over conv/linear
+    weights."""
+    weights = [net.a.weight, net.b.weight, net.fc.weight]
+    g = torch.autograd.grad(F.cross_entropy(net(x), labels), weights)
+    grad_f = torch.autograd.grad(F.cross_entropy(net(x), labels), weights, create_graph=True)
+    z = sum((gi.detach() * fi).sum() for gi, fi in zip(g, grad_f))
+    hg = torch.autograd.grad(z, weights)
+    score = sum((-w * h).sum().item() for w, h in zip(weights, hg))
+    scale = sum((w * h).abs().sum().item() for w, h in zip(weights, hg))
+    return {n: h.reshape(-1).tolist() for n, h in zip(("a", "b", "fc"), hg)}, score, scale
+
+
+def fisher_grasp_case():
+    torch.manual_seed(SEED + 1)
+    net = Tiny().train()
+    x = torch.randn(6, 3, 8, 8)
+    labels = torch.randint(0, 10, (6,))
+    params = {name: floats(p) for name, p in net.named_parameters()}
+    net64 = net.double()
+    x64 = torch.tensor(floats(x), dtype=torch.float64).reshape(x.shape)
+    channels, fisher = fisher_case(net64, x64, labels)
+    hg, grasp, scale = grasp_case(net64, x64, labels)
+    return {
+        "x": floats(x),
+        "labels": labels.tolist(),
+        "params": params,
+        "fisher_channels": channels,
+        "fisher": fisher,
+        "hg": hg,
+        "grasp": grasp,
+        "grasp_abs_sum": scale,
+    }
+
+
 def main():
     torch.manual_seed(SEED)
     out = {
@@ -179,6 +245,7 @@ def main():
         "synflow": [synflow_case(1.0), synflow_case(3e9)],
         "naswot": naswot_case(),
     }
+    out["fisher_grasp"] = fisher_grasp_case()
     with open(OUT_PATH, "w") as f:
         json.dump(out, f)
         f.write("\n")

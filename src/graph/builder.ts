@@ -90,14 +90,18 @@ export class GraphBuilder {
   readonly gradInputs = new Set<Tensor>();
   /** Activations kept in buffers of their own after a pass (CompiledGraph.exportValue). */
   readonly observed = new Set<Tensor>();
+  /** Activations whose gradient is kept after a pass (CompiledGraph.exportGradientValues). */
+  readonly observedGrads = new Set<Tensor>();
   readonly #producers = new Map<Tensor, OpNode[]>();
   readonly #names = new Set<string>();
 
   /**
    * `batchNorm: false` builds every batch norm as the identity (its fused ReLU kept): the
-   * BN-disabled copy synflow scores (spec §9).
+   * BN-disabled copy synflow scores (spec §9). `layerOutputs: true` gives every conv and linear
+   * layer an output tensor of its own, added into a sum (`into`) by a copy, so each layer's
+   * output can be read (fisher, spec §9); the network computed is the same.
    */
-  constructor(readonly options: { batchNorm?: boolean } = {}) {}
+  constructor(readonly options: { batchNorm?: boolean; layerOutputs?: boolean } = {}) {}
 
   /** Host-written tensor (clean images, targets). */
   input(name: string, shape: readonly number[]): Tensor {
@@ -134,6 +138,9 @@ export class GraphBuilder {
 
   /** Conv2d with PyTorch's default init; weight `${name}.weight`, bias `${name}.bias`. */
   conv2d(name: string, x: Tensor, o: Conv2dOptions, into?: Tensor): Tensor {
+    if (into && this.options.layerOutputs) {
+      return this.addInto(`${name}.sum`, this.conv2d(name, x, o), into);
+    }
     const shape = conv2dShape({
       batch: x.n,
       inChannels: x.c,
@@ -289,6 +296,9 @@ export class GraphBuilder {
     o: { bias: boolean },
     into?: Tensor,
   ): Tensor {
+    if (into && this.options.layerOutputs) {
+      return this.addInto(`${name}.sum`, this.linear(name, x, outFeatures, o), into);
+    }
     const [batch, inFeatures] = x.shape;
     const init = pytorchDefaultInit(inFeatures);
     const weight = this.param(`${name}.weight`, [outFeatures, inFeatures], { init, decay: true });
@@ -328,6 +338,12 @@ export class GraphBuilder {
   observe(t: Tensor): void {
     if (t.kind !== "activation") throw new Error(`${t.name}: only activations can be observed`);
     this.observed.add(t);
+  }
+
+  /** Keeps an activation's gradient readable after a training pass (e.g. fisher's ∂L/∂a). */
+  observeGrad(t: Tensor): void {
+    if (t.kind !== "activation") throw new Error(`${t.name}: only activations can be observed`);
+    this.observedGrads.add(t);
   }
 
   /** Softmax cross-entropy of [N, K] logits against `labels` [N] (class indices as f32). */
