@@ -15,12 +15,18 @@ scripts/golden_proxies.py). Seeded. Float32 values printed with 9 significant di
 """
 import json
 import math
+import os
+import sys
 
 import numpy as np
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_nbmacro import hashed_tensor, init_param  # noqa: E402  (the shared weight hash)
+from golden_spaces import Nb201Backbone, parse_nb201  # noqa: E402
 
 SEED = 20211207
 OUT_PATH = "fixtures/golden/proxies.json"
@@ -232,6 +238,75 @@ def fisher_grasp_case():
     }
 
 
+NB201_ARCH = "|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+
+
+class Nb201Classifier(nn.Module):
+    """gennas' classification copy (src/proxy/cost.ts): backbone, lastact BN + ReLU, pool, fc."""
+
+    def __init__(self, c, cells):
+        super().__init__()
+        self.model = Nb201Backbone(parse_nb201(NB201_ARCH), c, cells)
+        self.lastact = nn.BatchNorm2d(4 * c)
+        self.fc = nn.Linear(4 * c, 10)
+
+    def forward(self, x):
+        return self.fc(F.relu(self.lastact(self.model.taps(x)[2])).mean(dim=(2, 3)))
+
+
+def gennas_name(name):
+    """The parameter's name in gennas' graph."""
+    if name.startswith("lastact."):
+        return "classifier." + name
+    return "classifier." + name[3:] if name.startswith("fc.") else name
+
+
+def nb201_case(seed=7, c=4, batch=4, cells=1):
+    """fisher and grasp of an NB-201 classifier (C = 4, one cell per stack, batch 4) from the hashed weights of
+    tests/support/golden_hash.ts, float64: checks the residual conv that gennas adds into a sum,
+    the none and pool edges and grasp's finite difference at the scale of a real network."""
+    net = Nb201Classifier(c, cells).double().train()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            p.copy_(init_param(seed, gennas_name(name), tuple(p.shape)))
+    x = hashed_tensor("nb201-proxies/x", (batch, 3, 32, 32), 4096)
+    labels = torch.tensor([3, 1, 7, 0])
+    layers = {name: m for name, m in net.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+    used = torch.autograd.grad(
+        F.cross_entropy(net(x), labels), [m.weight for m in layers.values()], allow_unused=True)
+    layers = {n: m for (n, m), g in zip(layers.items(), used) if g is not None}
+    acts = {}
+    hooks = []
+    for name, m in layers.items():
+        def keep(module, inputs, output, name=name):
+            output.retain_grad()
+            acts[name] = output
+        hooks.append(m.register_forward_hook(keep))
+    F.cross_entropy(net(x), labels).backward()
+    for h in hooks:
+        h.remove()
+    fisher = 0.0
+    for name, act in acts.items():
+        prod = act.detach() * act.grad
+        g_nk = prod.sum(dim=(2, 3)) if prod.dim() > 2 else prod
+        fisher += g_nk.pow(2).mean(0).mul(0.5).abs().sum().item() * layers[name].weight[0].numel()
+    weights = [m.weight for m in layers.values()]
+    g = torch.autograd.grad(F.cross_entropy(net(x), labels), weights)
+    grad_f = torch.autograd.grad(F.cross_entropy(net(x), labels), weights, create_graph=True)
+    hg = torch.autograd.grad(sum((gi.detach() * fi).sum() for gi, fi in zip(g, grad_f)), weights)
+    return {
+        "arch": NB201_ARCH,
+        "seed": seed,
+        "init_channels": c,
+        "cells_per_stack": cells,
+        "labels": labels.tolist(),
+        "layers": len(layers),
+        "fisher": fisher,
+        "grasp": sum((-w * h).sum().item() for w, h in zip(weights, hg)),
+        "grasp_abs_sum": sum((w * h).abs().sum().item() for w, h in zip(weights, hg)),
+    }
+
+
 def main():
     torch.manual_seed(SEED)
     out = {
@@ -246,6 +321,7 @@ def main():
         "naswot": naswot_case(),
     }
     out["fisher_grasp"] = fisher_grasp_case()
+    out["nb201_fisher_grasp"] = nb201_case()
     with open(OUT_PATH, "w") as f:
         json.dump(out, f)
         f.write("\n")

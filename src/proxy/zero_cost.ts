@@ -134,9 +134,10 @@ const fisherGroup: Implementation = async (ctx, arch) => {
 
 const graspGroup: Implementation = async (ctx, arch) => {
   const { x, labels } = labelledBatch(ctx.images, ctx.settings);
-  const c = buildClassifier(ctx.space, arch, { ...ctx.settings, lastAct: true });
+  const build = (o: { reluMasks: boolean }) =>
+    buildClassifier(ctx.space, arch, { ...ctx.settings, lastAct: true, ...o });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const { value, graph } = await graspScore(ctx.gpu, c, x, labels, { seed });
+  const { value, graph } = await graspScore(ctx.gpu, build, x, labels, { seed });
   return { values: { grasp: value }, graph };
 };
 
