@@ -241,3 +241,35 @@ Deno.test("grasp of an NB-201 classifier matches PyTorch's double backward", asy
     "grasp",
   );
 });
+
+Deno.test("reluMasks build: masks from the plain pass reproduce it; a zero mask blocks the gradient", async () => {
+  const gpu = await acquireGpu();
+  const optimizer = { kind: "sgd" as const, lr: 0, momentum: 0, weightDecay: 0 };
+  const run = async (reluMasks: boolean, mask?: (z: Float32Array) => Float32Array) => {
+    const net = tinyNet(6, { reluMasks });
+    const labels = net.builder.input("labels", [6]);
+    net.builder.crossEntropyLoss(net.logits, labels);
+    const bn = net.builder.tensors.find((t) => t.name === "bn")!;
+    if (!reluMasks) net.builder.observe(bn);
+    const graph = await compileGraph(gpu, net.builder, { optimizer, seed: 1, maxIterations: 1 });
+    try {
+      graph.importParams(goldenParams());
+      graph.write(net.input, Float32Array.from(fg.x));
+      graph.write(labels, Float32Array.from(fg.labels));
+      if (mask) graph.write(net.builder.reluMasks.get("bn")!, mask(plainBn!));
+      graph.train(1);
+      if (!reluMasks) plainBn = await graph.exportValue(bn);
+      return await graph.exportGradients();
+    } finally {
+      graph.destroy();
+    }
+  };
+  let plainBn: Float32Array | undefined;
+  const plain = await run(false);
+  assert([...tinyNet(1, { reluMasks: true }).builder.reluMasks.keys()].join() === "bn");
+  const masked = await run(true, (z) => z); // BN's fused-ReLU output: > 0 exactly where z > 0
+  for (const [name, g] of plain) assertClose(masked.get(name)!, g, { atol: 0, rtol: 1e-6 }, name);
+  const blocked = await run(true, (z) => new Float32Array(z.length));
+  assert(blocked.get("a.weight")!.every((v) => v === 0), "no gradient through a zero mask");
+  assert(blocked.get("fc.bias")!.some((v) => v !== 0));
+});
