@@ -6,7 +6,7 @@
  * broadcast to the prod(W_l.shape[1:]) weights of channel k, so
  * score = Σ_l Σ_k |Δ_k| · prod(W_l.shape[1:]).
  * The classifier must be built with `layerOutputs: true` so that no layer writes into a sum (its
- * output would then not be a alone). A layer the loss does not reach adds 0, as in foresight.
+ * output would then be the sum, not a). A layer the loss does not reach adds 0, as in foresight.
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";

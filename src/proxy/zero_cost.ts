@@ -124,6 +124,7 @@ const fisherGroup: Implementation = async (ctx, arch) => {
   const { x, labels } = labelledBatch(ctx.images, ctx.settings);
   const c = buildClassifier(ctx.space, arch, {
     ...ctx.settings,
+    batch: labels.length, // the gradient proxies' batch, whatever labelledBatch draws
     lastAct: true,
     layerOutputs: true,
   });
@@ -135,7 +136,12 @@ const fisherGroup: Implementation = async (ctx, arch) => {
 const graspGroup: Implementation = async (ctx, arch) => {
   const { x, labels } = labelledBatch(ctx.images, ctx.settings);
   const build = (o: { reluMasks: boolean }) =>
-    buildClassifier(ctx.space, arch, { ...ctx.settings, lastAct: true, ...o });
+    buildClassifier(ctx.space, arch, {
+      ...ctx.settings,
+      batch: labels.length,
+      lastAct: true,
+      ...o,
+    });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
   const { value, graph } = await graspScore(ctx.gpu, build, x, labels, { seed });
   return { values: { grasp: value }, graph };
