@@ -39,6 +39,8 @@ const NASLIB_KEY: Record<string, string> = {
   synflow: "synflow",
   jacob_cov: "jacov",
   naswot: "nwot",
+  fisher: "fisher",
+  grasp: "grasp",
 };
 
 const space = values.space!;

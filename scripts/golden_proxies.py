@@ -9,15 +9,24 @@ scripts/golden_proxies.py). Seeded. Float32 values printed with 9 significant di
   stride 2, no bias -> global average pool -> linear 10), as foresight/pruners measures it
   (spec section 9): grad_norm = sum over conv/linear weights of ||dL/dW||_F and
   snip = sum |W * dL/dW|, L = cross-entropy on one labelled batch, BN in train mode.
+* fisher_grasp: the same Tiny network with its own seed (SEED + 1, drawn after every other case so
+  their values are unchanged): fisher with foresight's hooks on the conv/linear outputs, and grasp
+  by the real double backward (T = 1, one iteration), in float64 on the float32 weights and batch.
 """
 import json
 import math
+import os
+import sys
 
 import numpy as np
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_nbmacro import hashed_tensor, init_param  # noqa: E402  (the shared weight hash)
+from golden_spaces import Nb201Backbone, parse_nb201  # noqa: E402
 
 SEED = 20211207
 OUT_PATH = "fixtures/golden/proxies.json"
@@ -166,6 +175,138 @@ def naswot_case():
     }
 
 
+def fisher_case(net, x, labels):
+    """foresight fisher.py: the output a of every conv/linear layer (bias included, before BN) and
+    g = dL/da; per channel delta_k = 0.5 * mean_n (sum_spatial a * g)^2; score = sum over layers
+    and channels of |delta_k| * prod(W.shape[1:])."""
+    acts = {}
+    hooks = []
+    for name in ("a", "b", "fc"):
+        def keep(module, inputs, output, name=name):
+            output.retain_grad()
+            acts[name] = output
+        hooks.append(getattr(net, name).register_forward_hook(keep))
+    net.zero_grad()
+    F.cross_entropy(net(x), labels).backward()
+    for h in hooks:
+        h.remove()
+    channels = {}
+    score = 0.0
+    for name, act in acts.items():
+        prod = act.detach() * act.grad
+        g_nk = prod.sum(dim=(2, 3)) if prod.dim() > 2 else prod
+        delta = g_nk.pow(2).mean(0).mul(0.5)
+        channels[name] = delta.tolist()
+        fan_in = getattr(net, name).weight[0].numel()
+        score += delta.abs().sum().item() * fan_in
+    return channels, score
+
+
+def grasp_case(net, x, labels):
+    """foresight grasp.py: g = dL/dW (pass 1); pass 2 recomputes dL/dW with create_graph, z =
+    sum <g (detached), dL/dW>, and z's gradient is Hg; score = sum -W * Hg over conv/linear
+    weights."""
+    weights = [net.a.weight, net.b.weight, net.fc.weight]
+    g = torch.autograd.grad(F.cross_entropy(net(x), labels), weights)
+    grad_f = torch.autograd.grad(F.cross_entropy(net(x), labels), weights, create_graph=True)
+    z = sum((gi.detach() * fi).sum() for gi, fi in zip(g, grad_f))
+    hg = torch.autograd.grad(z, weights)
+    score = sum((-w * h).sum().item() for w, h in zip(weights, hg))
+    scale = sum((w * h).abs().sum().item() for w, h in zip(weights, hg))
+    return {n: h.reshape(-1).tolist() for n, h in zip(("a", "b", "fc"), hg)}, score, scale
+
+
+def fisher_grasp_case():
+    torch.manual_seed(SEED + 1)
+    net = Tiny().train()
+    x = torch.randn(6, 3, 8, 8)
+    labels = torch.randint(0, 10, (6,))
+    params = {name: floats(p) for name, p in net.named_parameters()}
+    net64 = net.double()
+    x64 = torch.tensor(floats(x), dtype=torch.float64).reshape(x.shape)
+    channels, fisher = fisher_case(net64, x64, labels)
+    hg, grasp, scale = grasp_case(net64, x64, labels)
+    return {
+        "x": floats(x),
+        "labels": labels.tolist(),
+        "params": params,
+        "fisher_channels": channels,
+        "fisher": fisher,
+        "hg": hg,
+        "grasp": grasp,
+        "grasp_abs_sum": scale,
+    }
+
+
+NB201_ARCH = "|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+
+
+class Nb201Classifier(nn.Module):
+    """gennas' classification copy (src/proxy/cost.ts): backbone, lastact BN + ReLU, pool, fc."""
+
+    def __init__(self, c, cells):
+        super().__init__()
+        self.model = Nb201Backbone(parse_nb201(NB201_ARCH), c, cells)
+        self.lastact = nn.BatchNorm2d(4 * c)
+        self.fc = nn.Linear(4 * c, 10)
+
+    def forward(self, x):
+        return self.fc(F.relu(self.lastact(self.model.taps(x)[2])).mean(dim=(2, 3)))
+
+
+def gennas_name(name):
+    """The parameter's name in gennas' graph."""
+    if name.startswith("lastact."):
+        return "classifier." + name
+    return "classifier." + name[3:] if name.startswith("fc.") else name
+
+
+def nb201_case(seed=7, c=4, batch=4, cells=1):
+    """fisher and grasp of an NB-201 classifier (C = 4, one cell per stack, batch 4) from the hashed weights of
+    tests/support/golden_hash.ts, float64: checks the residual conv that gennas adds into a sum,
+    the none and pool edges and grasp's finite difference at the scale of a real network."""
+    net = Nb201Classifier(c, cells).double().train()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            p.copy_(init_param(seed, gennas_name(name), tuple(p.shape)))
+    x = hashed_tensor("nb201-proxies/x", (batch, 3, 32, 32), 4096)
+    labels = torch.tensor([3, 1, 7, 0])
+    layers = {name: m for name, m in net.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+    used = torch.autograd.grad(
+        F.cross_entropy(net(x), labels), [m.weight for m in layers.values()], allow_unused=True)
+    layers = {n: m for (n, m), g in zip(layers.items(), used) if g is not None}
+    acts = {}
+    hooks = []
+    for name, m in layers.items():
+        def keep(module, inputs, output, name=name):
+            output.retain_grad()
+            acts[name] = output
+        hooks.append(m.register_forward_hook(keep))
+    F.cross_entropy(net(x), labels).backward()
+    for h in hooks:
+        h.remove()
+    fisher = 0.0
+    for name, act in acts.items():
+        prod = act.detach() * act.grad
+        g_nk = prod.sum(dim=(2, 3)) if prod.dim() > 2 else prod
+        fisher += g_nk.pow(2).mean(0).mul(0.5).abs().sum().item() * layers[name].weight[0].numel()
+    weights = [m.weight for m in layers.values()]
+    g = torch.autograd.grad(F.cross_entropy(net(x), labels), weights)
+    grad_f = torch.autograd.grad(F.cross_entropy(net(x), labels), weights, create_graph=True)
+    hg = torch.autograd.grad(sum((gi.detach() * fi).sum() for gi, fi in zip(g, grad_f)), weights)
+    return {
+        "arch": NB201_ARCH,
+        "seed": seed,
+        "init_channels": c,
+        "cells_per_stack": cells,
+        "labels": labels.tolist(),
+        "layers": len(layers),
+        "fisher": fisher,
+        "grasp": sum((-w * h).sum().item() for w, h in zip(weights, hg)),
+        "grasp_abs_sum": sum((w * h).abs().sum().item() for w, h in zip(weights, hg)),
+    }
+
+
 def main():
     torch.manual_seed(SEED)
     out = {
@@ -179,6 +320,8 @@ def main():
         "synflow": [synflow_case(1.0), synflow_case(3e9)],
         "naswot": naswot_case(),
     }
+    out["fisher_grasp"] = fisher_grasp_case()
+    out["nb201_fisher_grasp"] = nb201_case()
     with open(OUT_PATH, "w") as f:
         json.dump(out, f)
         f.write("\n")

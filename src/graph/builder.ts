@@ -25,6 +25,7 @@ import {
   SubsampleOp,
 } from "./ops_layout.ts";
 import { PickOp } from "./ops_pick.ts";
+import { ReluMaskOp } from "./ops_mask.ts";
 import {
   type InitSpec,
   Param,
@@ -90,14 +91,26 @@ export class GraphBuilder {
   readonly gradInputs = new Set<Tensor>();
   /** Activations kept in buffers of their own after a pass (CompiledGraph.exportValue). */
   readonly observed = new Set<Tensor>();
+  /** Activations whose gradient is kept after a pass (CompiledGraph.exportGradientValues). */
+  readonly observedGrads = new Set<Tensor>();
+  /** `reluMasks` builds: the mask input of each ReLU input, by that input's name. */
+  readonly reluMasks = new Map<string, Tensor>();
+  readonly #masked = new Map<Tensor, Tensor>();
   readonly #producers = new Map<Tensor, OpNode[]>();
   readonly #names = new Set<string>();
 
   /**
    * `batchNorm: false` builds every batch norm as the identity (its fused ReLU kept): the
-   * BN-disabled copy synflow scores (spec §9).
+   * BN-disabled copy synflow scores (spec §9). `layerOutputs: true` gives every conv and linear
+   * layer an output tensor of its own, added into a sum (`into`) by a copy, so each layer's
+   * output can be read (fisher, spec §9); the network computed is the same. `reluMasks: true`
+   * builds every ReLU as x · [m > 0] with m a host-written input (`reluMasks`, keyed by the ReLU
+   * input's name, which names the same tensor in the unmasked build): the ReLU pattern frozen
+   * (grasp, spec §9).
    */
-  constructor(readonly options: { batchNorm?: boolean } = {}) {}
+  constructor(
+    readonly options: { batchNorm?: boolean; layerOutputs?: boolean; reluMasks?: boolean } = {},
+  ) {}
 
   /** Host-written tensor (clean images, targets). */
   input(name: string, shape: readonly number[]): Tensor {
@@ -134,6 +147,14 @@ export class GraphBuilder {
 
   /** Conv2d with PyTorch's default init; weight `${name}.weight`, bias `${name}.bias`. */
   conv2d(name: string, x: Tensor, o: Conv2dOptions, into?: Tensor): Tensor {
+    if (into && this.options.layerOutputs) {
+      return this.addInto(`${name}.sum`, this.conv2d(name, x, o), into);
+    }
+    if (o.reluInput && this.options.reluMasks) {
+      const masked = this.#masked.get(x) ?? this.#maskRelu(`${x.name}.masked_relu`, x);
+      this.#masked.set(x, masked);
+      return this.conv2d(name, masked, { ...o, reluInput: false }, into);
+    }
     const shape = conv2dShape({
       batch: x.n,
       inChannels: x.c,
@@ -169,6 +190,10 @@ export class GraphBuilder {
 
   /** BatchNorm2d (γ=1, β=0, running mean 0 / var 1) with an optional fused ReLU. */
   batchNorm(name: string, x: Tensor, o: BatchNormOptions, into?: Tensor): Tensor {
+    if (o.relu && this.options.reluMasks && this.options.batchNorm !== false) {
+      const pre = this.batchNorm(name, x, { ...o, relu: false });
+      return this.#maskRelu(`${name}.masked_relu`, pre, into);
+    }
     if (this.options.batchNorm === false) {
       // A copy, not x or the relu's output itself: callers may sum into a BN's output.
       const y = o.relu ? this.unary(`${name}.relu`, "relu", x) : x;
@@ -197,6 +222,7 @@ export class GraphBuilder {
   }
 
   unary(name: string, op: UnaryOp, x: Tensor, alpha?: number, into?: Tensor): Tensor {
+    if (op === "relu" && this.options.reluMasks) return this.#maskRelu(name, x, into);
     const y = this.#output(name, x.shape, into);
     return this.#add(new UnaryOpNode(name, op, x, y, alpha), y, into);
   }
@@ -289,6 +315,9 @@ export class GraphBuilder {
     o: { bias: boolean },
     into?: Tensor,
   ): Tensor {
+    if (into && this.options.layerOutputs) {
+      return this.addInto(`${name}.sum`, this.linear(name, x, outFeatures, o), into);
+    }
     const [batch, inFeatures] = x.shape;
     const init = pytorchDefaultInit(inFeatures);
     const weight = this.param(`${name}.weight`, [outFeatures, inFeatures], { init, decay: true });
@@ -344,6 +373,12 @@ export class GraphBuilder {
     this.observed.add(t);
   }
 
+  /** Keeps an activation's gradient readable after a training pass (e.g. fisher's ∂L/∂a). */
+  observeGrad(t: Tensor): void {
+    if (t.kind !== "activation") throw new Error(`${t.name}: only activations can be observed`);
+    this.observedGrads.add(t);
+  }
+
   /** Softmax cross-entropy of [N, K] logits against `labels` [N] (class indices as f32). */
   crossEntropyLoss(logits: Tensor, labels: Tensor): void {
     if (logits.shape.length !== 2 || !sameShape(labels.shape, [logits.shape[0]])) {
@@ -364,6 +399,17 @@ export class GraphBuilder {
   seedLoss(output: Tensor, seed: Tensor): void {
     this.#assertShape("seed loss", output, seed.shape);
     this.losses.push({ output, target: seed, trainWeight: 1, evalWeight: 1, kind: "seed" });
+  }
+
+  /** x · [m > 0], m the (shared) mask input of x. */
+  #maskRelu(name: string, x: Tensor, into?: Tensor): Tensor {
+    let mask = this.reluMasks.get(x.name);
+    if (!mask) {
+      mask = this.input(`${x.name}.relu_mask`, x.shape);
+      this.reluMasks.set(x.name, mask);
+    }
+    const y = this.#output(name, x.shape, into);
+    return this.#add(new ReluMaskOp(name, x, mask, y), y, into);
   }
 
   #claim(name: string): void {

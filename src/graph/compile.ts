@@ -122,7 +122,7 @@ export async function compileGraph(
     if (t.kind === "param") {
       const info = paramInfo.get(t.name)!;
       slot = place(table.create(t.size, `${t.name}.grad`, "grads"), "grads", info.offset);
-    } else if (t.kind === "input") {
+    } else if (t.kind === "input" || builder.observedGrads.has(t)) {
       slot = place(table.create(t.size, `${t.name}.grad`, "input"), `grad:${t.id}`);
     } else {
       slot = table.create(t.size, `${t.name}.grad`, "transient");
@@ -520,6 +520,26 @@ export class CompiledGraph {
     if (!buffer) throw new Error(`${t.name}: no gradient (requireGrad it before compiling)`);
     const [grad] = await this.recorder.readback([{ buffer, offset: 0, size: t.size * 4 }]);
     return grad;
+  }
+
+  /**
+   * The gradients of activations marked with GraphBuilder.observeGrad, from the last iteration,
+   * in one readback; zeros for one the loss does not reach.
+   */
+  async exportGradientValues(ts: readonly Tensor[]): Promise<Float32Array[]> {
+    const reached = ts.filter((t) => this.buffers.has(`grad:${t.id}`));
+    const read = await this.recorder.readback(reached.map((t) => ({
+      buffer: this.buffers.get(`grad:${t.id}`)!,
+      offset: 0,
+      size: t.size * 4,
+    })));
+    return ts.map((t) => {
+      if (this.buffers.has(`grad:${t.id}`)) return read[reached.indexOf(t)];
+      if (!this.c.builder.observedGrads.has(t)) {
+        throw new Error(`${t.name}: gradient not observed (observeGrad it before compiling)`);
+      }
+      return new Float32Array(t.size);
+    });
   }
 
   /** Running statistics by name. */

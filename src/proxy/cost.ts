@@ -45,9 +45,14 @@ export function buildClassifier<A>(
     batchNorm?: boolean;
     /** Add the space's BN + ReLU before the pooling where its benchmark has one (proxies). */
     lastAct?: boolean;
+    /** Every conv/linear layer keeps an output of its own (GraphBuilder option; fisher). */
+    layerOutputs?: boolean;
+    /** Every ReLU with a host-written frozen pattern (GraphBuilder option; grasp). */
+    reluMasks?: boolean;
   },
 ): ClassifierGraph {
-  const g = new GraphBuilder({ batchNorm: o.batchNorm });
+  const { batchNorm, layerOutputs, reluMasks } = o;
+  const g = new GraphBuilder({ batchNorm, layerOutputs, reluMasks });
   const input = g.input("input", [o.batch ?? 1, 3, 32, 32]);
   const taps = space.build(g, input, arch, o);
   let last = taps[taps.length - 1];

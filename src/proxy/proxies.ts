@@ -15,6 +15,8 @@ export const PROXY_NAMES = [
   "synflow",
   "jacob_cov",
   "naswot",
+  "fisher",
+  "grasp",
   "ensemble",
 ] as const;
 export type ProxyName = typeof PROXY_NAMES[number];
@@ -28,6 +30,8 @@ export const ZERO_COST_PROXIES: readonly ProxyName[] = [
   "synflow",
   "jacob_cov",
   "naswot",
+  "fisher",
+  "grasp",
 ];
 
 export const DEFAULT_PROXIES: readonly ProxyName[] = ["gennas"];

@@ -18,6 +18,8 @@ import { crossEntropyPass, gradientMeasures, layerWeights } from "./zc_gradients
 import { logSynflow } from "./zc_synflow.ts";
 import { naswotScore } from "./zc_naswot.ts";
 import { inputJacobian, jacobCovScore } from "./zc_jacob.ts";
+import { fisherScore } from "./zc_fisher.ts";
+import { graspScore } from "./zc_grasp.ts";
 
 /** What a zero-cost proxy needs of a run (a ProxyBase satisfies it). */
 export interface ZeroCostContext {
@@ -125,11 +127,32 @@ const naswotGroup: Implementation = async (ctx, arch) => {
   return { values: { naswot: value }, graph };
 };
 
+const fisherGroup: Implementation = async (ctx, arch) => {
+  const settings = zeroCostSettings(ctx);
+  const { x, labels } = labelledBatch(ctx.images, settings);
+  const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true, layerOutputs: true });
+  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
+  const { value, graph } = await fisherScore(ctx.gpu, c, x, labels, { seed });
+  return { values: { fisher: value }, graph };
+};
+
+const graspGroup: Implementation = async (ctx, arch) => {
+  const settings = zeroCostSettings(ctx);
+  const { x, labels } = labelledBatch(ctx.images, settings);
+  const build = (o: { reluMasks: boolean }) =>
+    buildClassifier(ctx.space, arch, { ...settings, lastAct: true, ...o });
+  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
+  const { value, graph } = await graspScore(ctx.gpu, build, x, labels, { seed });
+  return { values: { grasp: value }, graph };
+};
+
 const GROUPS: { names: readonly ProxyName[]; run: Implementation }[] = [
   { names: ["grad_norm", "snip"], run: gradientGroup },
   { names: ["synflow"], run: synflowGroup },
   { names: ["jacob_cov"], run: jacobGroup },
   { names: ["naswot"], run: naswotGroup },
+  { names: ["fisher"], run: fisherGroup },
+  { names: ["grasp"], run: graspGroup },
 ];
 
 /** Every zero-cost proxy that has an implementation here. */
