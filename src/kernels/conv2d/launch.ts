@@ -52,6 +52,12 @@ interface DirectFlags {
 
 /** aux is the bias (forward) or the forward's input (data gradient through a fused ReLU). */
 const DIRECT = declareBindings({ src: "read", weights: "read", aux: "read?", dst: "read_write" });
+const DIRECT_UNIFORM = declareBindings({
+  src: "read",
+  weights: "uniform",
+  aux: "read?",
+  dst: "read_write",
+});
 
 function directLaunch<B>(
   ctx: LaunchContext<B>,
@@ -141,9 +147,10 @@ function directLaunch<B>(
       workgroups: grid1d(count, AUX_WG),
     });
   }
+  const layoutDecl = choice.source === "uniform" ? DIRECT_UNIFORM : DIRECT;
   launches.push({
-    kernel: { ...directKernel(d), constants, layout: DIRECT },
-    bindings: DIRECT.bind({ ...bindings, weights }),
+    kernel: { ...directKernel(d), constants, layout: layoutDecl },
+    bindings: layoutDecl.bind({ ...bindings, weights }),
     workgroups: grid(s.groups * bpg * Math.ceil(tiles / wg)),
   });
   return launches;
