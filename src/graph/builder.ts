@@ -167,12 +167,29 @@ export class GraphBuilder {
     return this.#add(op, y, into);
   }
 
-  /** BatchNorm2d (γ=1, β=0, running mean 0 / var 1) with an optional fused ReLU. */
-  batchNorm(name: string, x: Tensor, o: BatchNormOptions, into?: Tensor): Tensor {
+  /**
+   * BatchNorm2d (γ=1, β=0, running mean 0 / var 1) with an optional fused ReLU; `residual` (a
+   * plain, untracked batch norm only) is added to the output by the same launch, as
+   * `addInto(…, residual, result)` would after it.
+   */
+  batchNorm(
+    name: string,
+    x: Tensor,
+    o: BatchNormOptions,
+    into?: Tensor,
+    residual?: Tensor,
+  ): Tensor {
     if (this.options.batchNorm === false) {
       // A copy, not x or the relu's output itself: callers may sum into a BN's output.
       const y = o.relu ? this.unary(`${name}.relu`, "relu", x) : x;
-      return this.addInto(name, y, into);
+      const sum = this.addInto(name, y, into);
+      return residual ? this.addInto(`${name}.residual`, residual, sum) : sum;
+    }
+    if (residual) {
+      if (o.affine || o.track) {
+        throw new Error(`${name}: a residual needs a plain, untracked batch norm (internal)`);
+      }
+      this.#assertShape(name, residual, x.shape);
     }
     const c = x.c;
     const gamma = o.affine
@@ -192,7 +209,7 @@ export class GraphBuilder {
       track: o.track,
       eps: o.eps ?? 1e-5,
       momentum: o.momentum ?? 0.1,
-    });
+    }, residual);
     return this.#add(op, y, into);
   }
 
