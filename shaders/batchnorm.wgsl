@@ -13,7 +13,9 @@
 //                   bn_backward_dx (elementwise, grid-stride dx, then dγ/dβ) keeps each kernel ≤ 7.
 // The source is generated (src/gpu/wgsl.ts) at two widths: elements of vec4f (needs S % 4 == 0;
 // lavapipe runs them about twice as fast) or of f32, the scalar fallback;
-// and with or without AFFINE: γ/β read, or γ = 1, β = 0 (and no γ, β, dγ, dβ bindings). Within a
+// and with or without AFFINE: γ/β read, or γ = 1, β = 0 (and no γ, β, dγ, dβ bindings); plain
+// kernels also with RESIDUAL (train forward adds a residual input, backward writes its gradient,
+// dy: a skip connection fused into the batch norm that it is summed with). Within a
 // channel, invocation `lid` takes elements lid, lid + WG, …; reductions combine those partial
 // results in a fixed tree: deterministic for a given WG.
 //
@@ -99,6 +101,10 @@ fn affine_params(c: u32) -> vec2f {
 #if AFFINE
 @group(0) @binding(4) var<storage, read> gamma: array<f32>;
 @group(0) @binding(5) var<storage, read> beta: array<f32>;
+#endif
+#if RESIDUAL
+// Plain train forward only: y = (act(x̂) (+ y)) + residual (a skip connection summed in).
+@group(0) @binding(4) var<storage, read> residual: array<$T>;
 #endif
 @group(0) @binding(6) var<storage, read_write> running_mean: array<f32>;
 @group(0) @binding(7) var<storage, read_write> running_var: array<f32>;
@@ -219,7 +225,14 @@ fn normalise_channel(c: u32, lid: u32, stats: vec2f, g: f32, b: f32) {
   let scale = g * invstd;
   for (var k = lid; k < MW; k += WG) {
     let i = channel_element(c, k);
+#if RESIDUAL
+    // After the accumulation: the sum rounds as a separate add of the residual would.
+    var v = activation((x[i] - stats.x) * scale + b);
+    if (ACCUMULATE) { v += dst[i]; }
+    dst[i] = v + residual[i];
+#else
     store(i, activation((x[i] - stats.x) * scale + b));
+#endif
   }
 }
 
@@ -275,6 +288,11 @@ fn bn_eval(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 @group(0) @binding(6) var<storage, read> beta_in: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dgamma_out: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dbeta_out: array<f32>;
+#endif
+#if RESIDUAL
+// Plain backward only: the gradient of the forward's residual, dy itself (= or +=).
+@group(0) @binding(5) var<storage, read_write> dresidual: array<$T>;
+override ACCUMULATE_RESIDUAL: bool = false;
 #endif
 
 // dy through the ReLU, whose mask z > 0 is recomputed exactly as the forward computes z.
@@ -340,7 +358,15 @@ fn store_input_grad(i: u32, value: $T) {
 fn channel_input_grads(c: u32, lid: u32, k: Coefficients) {
   for (var j = lid; j < MW; j += WG) {
     let i = channel_element(c, j);
+#if RESIDUAL
+    let grad = dy[i];
+    store_input_grad(i, input_grad(x[i], grad, k));
+    var r = grad;
+    if (ACCUMULATE_RESIDUAL) { r += dresidual[i]; }
+    dresidual[i] = r;
+#else
     store_input_grad(i, input_grad(x[i], dy[i], k));
+#endif
   }
 }
 

@@ -490,6 +490,12 @@ const SOURCE_RUNS = [
   { c: 2, source: "direct", variant: { layout: "oihw", relu: false } }, // f32
   { c: 0, source: "scratch", variant: { layout: "oihw", relu: true } }, // vec4
   { c: 2, source: "scratch", variant: { layout: "ihwo", relu: false } }, // f32
+  // Uniform bindings (weights a multiple of 4 floats, at most 64 KiB): forward vec4 along Cout /
+  // data vec4 along Cout, forward vec4 along Cin / data vec4 along Cin, f32 both ways.
+  { c: 1, source: "uniform", variant: { layout: "ihwo", relu: false } },
+  { c: 1, source: "uniform", variant: { layout: "oihw", relu: true } },
+  { c: 0, source: "uniform", variant: { layout: "oihw", relu: false } },
+  { c: 0, source: "uniform", variant: { layout: "ihwo", relu: true } },
 ] as const;
 
 Deno.test("conv2d reads weights in place or transposed, in every vector mode (cpu)", async () => {
@@ -525,7 +531,16 @@ Deno.test("conv2d reads weights in place or transposed, in every vector mode (cp
   }
   for (const pass of ["forward", "data"]) {
     for (
-      const mode of ["direct dst", "direct loop", "direct none", "scratch dst", "scratch none"]
+      const mode of [
+        "direct dst",
+        "direct loop",
+        "direct none",
+        "scratch dst",
+        "scratch none",
+        "uniform dst",
+        "uniform loop",
+        "uniform none",
+      ]
     ) {
       if (!seen.has(`${pass} ${mode}`)) {
         throw new Error(`${pass} never ran with weights ${mode}: ${[...seen].join("; ")}`);

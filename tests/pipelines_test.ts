@@ -119,3 +119,12 @@ Deno.test("preprocess: #if/#else nest, $NAME substitutes, #include inlines, erro
   assert.throws(() => preprocess("#if A\n", { A: true }), /without #endif/);
   assert.throws(() => preprocess("#endif"), /#endif without #if/);
 });
+
+Deno.test("uniform bindings of different least sizes are different layouts", () => {
+  const at = (bytes: number) =>
+    declareBindings({ src: "read", w: "uniform", dst: "read_write" }, { minBytes: { w: bytes } });
+  assert.notEqual(at(512).key, at(9216).key);
+  assert.equal(at(512).key, at(512).key);
+  assert.equal(at(512).entries[1].minBytes, 512);
+  assert.equal(declareBindings({ w: "uniform" }).entries[0].minBytes, 0);
+});

@@ -1,8 +1,9 @@
 /** GPU buffer allocation, uploads and accounting. */
 import type { BufferSlice } from "./kernel.ts";
 
-export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
-  GPUBufferUsage.COPY_DST;
+/** UNIFORM too: a kernel may bind a small read-only range (conv weights) as a uniform buffer. */
+export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM |
+  GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 export function alignUp(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;

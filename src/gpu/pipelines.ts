@@ -114,7 +114,7 @@ export class PipelineCache {
       buffer = this.#device.createBuffer({
         label: `empty ${access} binding`,
         size: PLACEHOLDER_BYTES,
-        usage: GPUBufferUsage.STORAGE,
+        usage: access === "uniform" ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE,
       });
       this.#placeholders.set(access, buffer);
     }
@@ -138,7 +138,13 @@ export class PipelineCache {
         entries: declared.entries.map((e, binding) => ({
           binding,
           visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: e.access === "read" ? "read-only-storage" : "storage" },
+          buffer: {
+            type:
+              ({ read: "read-only-storage", read_write: "storage", uniform: "uniform" } as const)[
+                e.access
+              ],
+            minBindingSize: e.minBytes,
+          },
         })),
       });
       const pipeline = this.#device.createPipelineLayout({ bindGroupLayouts: [bindGroup] });

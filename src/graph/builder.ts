@@ -188,16 +188,34 @@ export class GraphBuilder {
     return this.#add(op, y, into);
   }
 
-  /** BatchNorm2d (γ=1, β=0, running mean 0 / var 1) with an optional fused ReLU. */
-  batchNorm(name: string, x: Tensor, o: BatchNormOptions, into?: Tensor): Tensor {
+  /**
+   * BatchNorm2d (γ=1, β=0, running mean 0 / var 1) with an optional fused ReLU; `residual` (a
+   * plain, untracked batch norm only) is added to the output by the same launch, as
+   * `addInto(…, residual, result)` would after it.
+   */
+  batchNorm(
+    name: string,
+    x: Tensor,
+    o: BatchNormOptions,
+    into?: Tensor,
+    residual?: Tensor,
+  ): Tensor {
     if (o.relu && this.options.reluMasks && this.options.batchNorm !== false) {
+      if (residual) throw new Error(`${name}: a masked ReLU takes no fused residual`);
       const pre = this.batchNorm(name, x, { ...o, relu: false });
       return this.#maskRelu(`${name}.masked_relu`, pre, into);
     }
     if (this.options.batchNorm === false) {
       // A copy, not x or the relu's output itself: callers may sum into a BN's output.
       const y = o.relu ? this.unary(`${name}.relu`, "relu", x) : x;
-      return this.addInto(name, y, into);
+      const sum = this.addInto(name, y, into);
+      return residual ? this.addInto(`${name}.residual`, residual, sum) : sum;
+    }
+    if (residual) {
+      if (o.affine || o.track) {
+        throw new Error(`${name}: a residual needs a plain, untracked batch norm (internal)`);
+      }
+      this.#assertShape(name, residual, x.shape);
     }
     const c = x.c;
     const gamma = o.affine
@@ -217,7 +235,7 @@ export class GraphBuilder {
       track: o.track,
       eps: o.eps ?? 1e-5,
       momentum: o.momentum ?? 0.1,
-    });
+    }, residual);
     return this.#add(op, y, into);
   }
 

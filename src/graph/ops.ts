@@ -206,11 +206,17 @@ export class BatchNormOp extends OpNode {
     readonly runningMean: State | undefined,
     readonly runningVar: State | undefined,
     readonly config: BatchNormConfig,
+    /**
+     * Summed into the output by the same launch (a skip connection): y (= or +=) bn(x) +
+     * residual; plain (non-affine, untracked) batch norms only. Its gradient is dy.
+     */
+    readonly residual?: Tensor,
   ) {
     super(name);
   }
   get inputs(): readonly Tensor[] {
-    return this.gamma && this.beta ? [this.x, this.gamma, this.beta] : [this.x];
+    const own = this.gamma && this.beta ? [this.x, this.gamma, this.beta] : [this.x];
+    return this.residual ? [...own, this.residual] : own;
   }
   get outputs(): readonly Tensor[] {
     return [this.y, this.mean, this.invstd];
@@ -232,6 +238,7 @@ export class BatchNormOp extends OpNode {
         ? ctx.value(this.runningMean)
         : undefined,
       runningVar: (useRunning || track) && this.runningVar ? ctx.value(this.runningVar) : undefined,
+      residual: this.residual ? ctx.value(this.residual) : undefined,
     }, {
       mode: useRunning ? "eval" : "train",
       affine: this.config.affine,
@@ -245,6 +252,10 @@ export class BatchNormOp extends OpNode {
     const dx = ctx.gradTarget(0);
     const dgamma = this.gamma ? ctx.gradTarget(1) : undefined;
     const dbeta = this.beta ? ctx.gradTarget(2) : undefined;
+    const dresidual = this.residual ? ctx.gradTarget(this.inputs.length - 1) : undefined;
+    if (dresidual && !dx) {
+      throw new Error(`${this.name}: a residual gradient needs the input gradient too`);
+    }
     if (!dx && !dgamma) return [];
     // Frozen γ/β (GraphBuilder.freezeParams): the affine kernel still writes their gradients.
     const discard = () => ctx.scratch(this.#shape.channels, `${this.name}.frozen_affine_grad`);
@@ -258,11 +269,13 @@ export class BatchNormOp extends OpNode {
       beta: this.beta ? ctx.value(this.beta) : undefined,
       dgamma: dgamma?.slot ?? (this.gamma ? discard() : undefined),
       dbeta: dbeta?.slot ?? (this.beta ? discard() : undefined),
+      dresidual: dresidual?.slot,
     }, {
       affine: this.config.affine,
       relu: this.config.relu,
       accumulate: dx?.accumulate ?? false,
       accumulateParams: dgamma?.accumulate ?? false,
+      accumulateResidual: dresidual?.accumulate ?? false,
     });
   }
 }

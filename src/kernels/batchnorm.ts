@@ -45,6 +45,11 @@ export interface BatchNormForwardIO<B> {
   beta?: B;
   runningMean?: B;
   runningVar?: B;
+  /**
+   * Train forward of a plain (non-affine, untracked) batch norm: y (= or +=) act(x̂) + residual,
+   * a skip connection summed in by the same launch.
+   */
+  residual?: B;
 }
 
 export interface BatchNormBackwardIO<B> {
@@ -58,6 +63,8 @@ export interface BatchNormBackwardIO<B> {
   beta?: B;
   dgamma?: B;
   dbeta?: B;
+  /** Plain backward: the gradient of the forward's residual (dy itself), = or +=. */
+  dresidual?: B;
 }
 
 export interface BatchNormBackwardOptions {
@@ -67,6 +74,8 @@ export interface BatchNormBackwardOptions {
   accumulate?: boolean;
   /** dγ, dβ += result. */
   accumulateParams?: boolean;
+  /** dresidual += dy. */
+  accumulateResidual?: boolean;
 }
 
 /** Floats of per-channel coefficients passed from the split backward reduce to its dx launch. */
@@ -89,6 +98,25 @@ const BACKWARD_PLAIN = declareBindings({
   dx: "read_write",
   mean: "read",
   invstd: "read",
+});
+/** The plain train forward with a residual where γ sits (5 and the running stats stay empty). */
+const FORWARD_RESIDUAL = declareBindings({
+  x: "read",
+  y: "read_write",
+  mean: "read_write",
+  invstd: "read_write",
+  residual: "read",
+  unused: "read?",
+  runningMean: "read_write?",
+  runningVar: "read_write?",
+});
+const BACKWARD_RESIDUAL = declareBindings({
+  x: "read",
+  dy: "read",
+  dx: "read_write",
+  mean: "read",
+  invstd: "read",
+  dresidual: "read_write",
 });
 const BACKWARD_AFFINE = declareBindings({
   x: "read",
@@ -164,6 +192,7 @@ interface Variant {
   readonly name: string;
   readonly entryPoint: string;
   readonly affine: boolean;
+  readonly residual?: boolean;
 }
 
 const SPLIT_KERNELS = {
@@ -187,7 +216,11 @@ function bnLaunch<B>(
   return {
     kernel: {
       name: vec4 ? `${v.name}_vec4` : v.name,
-      source: preprocess(template, { ...widthDefines(vec4 ? 4 : 1), AFFINE: v.affine }),
+      source: preprocess(template, {
+        ...widthDefines(vec4 ? 4 : 1),
+        AFFINE: v.affine,
+        RESIDUAL: v.residual ?? false,
+      }),
       entryPoint: v.entryPoint,
       constants: {
         WG: perChannel ? geometry.channelWG : geometry.elementWG,
@@ -219,6 +252,25 @@ export function batchNormForward<B>(
     ? { gamma: required(io.gamma, "gamma (affine)"), beta: required(io.beta, "beta (affine)") }
     : {};
   const flags = { EPS: o.eps ?? 1e-5, RELU: o.relu ? 1 : 0, ACCUMULATE: o.accumulate ? 1 : 0 };
+  if (io.residual !== undefined) {
+    if (affine || o.mode !== "train" || io.runningMean || io.runningVar) {
+      throw new TypeError("batch norm: a residual needs a plain, untracked train-mode forward");
+    }
+    const bindings = FORWARD_RESIDUAL.bind({
+      x: io.x,
+      y: io.y,
+      mean: required(io.mean, "mean (train mode)"),
+      invstd: required(io.invstd, "invstd (train mode)"),
+      residual: io.residual,
+    });
+    const kernel = {
+      name: "bn_train_plain_residual",
+      entryPoint: "bn_train",
+      affine,
+      residual: true,
+    };
+    return [bnLaunch(ctx, s, kernel, flags, FORWARD_RESIDUAL, bindings)];
+  }
   if (o.mode === "eval") {
     const bindings = FORWARD.bind({
       x: io.x,
@@ -268,6 +320,25 @@ export function batchNormBackward<B>(
     ACCUMULATE: o.accumulate ? 1 : 0,
   };
   const { x, dy, dx, mean, invstd } = io;
+  if (io.dresidual !== undefined) {
+    if (o.affine) throw new TypeError("batch norm: a residual gradient needs a plain batch norm");
+    const bindings = BACKWARD_RESIDUAL.bind({
+      x,
+      dy,
+      dx: required(dx, "dx (plain)"),
+      mean,
+      invstd,
+      dresidual: io.dresidual,
+    });
+    const kernel = {
+      name: "bn_backward_plain_residual",
+      entryPoint: "bn_backward",
+      affine: false,
+      residual: true,
+    };
+    const constants = { ...flags, ACCUMULATE_RESIDUAL: o.accumulateResidual ? 1 : 0 };
+    return [bnLaunch(ctx, s, kernel, constants, BACKWARD_RESIDUAL, bindings)];
+  }
   if (!o.affine) {
     const bindings = BACKWARD_PLAIN.bind({ x, dy, dx: required(dx, "dx (plain)"), mean, invstd });
     const kernel = { name: "bn_backward_plain", entryPoint: "bn_backward", affine: false };

@@ -300,15 +300,26 @@ function nb201Node(
   const ordered = [...terms].sort((a, b) =>
     Number(a.op === "skip_connect") - Number(b.op === "skip_connect")
   );
+  // One skip is summed in by the last conv edge's batch norm (no copy launch either way).
+  const lastConv = ordered.findLastIndex((t) => t.op.startsWith("nor_conv"));
+  const fused = lastConv >= 0 ? ordered.findIndex((t) => t.op === "skip_connect") : -1;
   let sum: Tensor | undefined;
-  for (const term of ordered) {
+  ordered.forEach((term, i) => {
+    if (i === fused) return;
     const module = `${cell}.options.${term.index * 5 + REFERENCE_OP_ORDER.indexOf(term.op)}`;
-    sum = nb201Edge(g, module, term, sum);
-  }
+    const residual = i === lastConv && fused >= 0 ? ordered[fused].source : undefined;
+    sum = nb201Edge(g, module, term, sum, residual);
+  });
   return sum!;
 }
 
-function nb201Edge(g: GraphBuilder, module: string, term: EdgeTerm, into?: Tensor): Tensor {
+function nb201Edge(
+  g: GraphBuilder,
+  module: string,
+  term: EdgeTerm,
+  into?: Tensor,
+  residual?: Tensor,
+): Tensor {
   const x = term.source;
   switch (term.op) {
     case "skip_connect":
@@ -329,7 +340,7 @@ function nb201Edge(g: GraphBuilder, module: string, term: EdgeTerm, into?: Tenso
         bias: true,
         reluInput: true, // ReLUConvBN's ReLU, fused into the conv
       });
-      return g.batchNorm(`${module}.op.2`, conv, { affine: false, track: false }, into);
+      return g.batchNorm(`${module}.op.2`, conv, { affine: false, track: false }, into, residual);
     }
   }
 }

@@ -52,6 +52,23 @@ interface DirectFlags {
 
 /** aux is the bias (forward) or the forward's input (data gradient through a fused ReLU). */
 const DIRECT = declareBindings({ src: "read", weights: "read", aux: "read?", dst: "read_write" });
+/**
+ * Uniform weights: one layout per weight size (minBindingSize). Pipelines of different sizes
+ * sharing one layout let wgpu check a bound group against the previous pipeline's size when the
+ * pipeline changes (seen on lavapipe: "bound with size 512 where the shader expects 9216").
+ */
+const directUniform = (() => {
+  const layouts = new Map<number, ReturnType<typeof declareUniform>>();
+  const declareUniform = (bytes: number) =>
+    declareBindings({ src: "read", weights: "uniform", aux: "read?", dst: "read_write" }, {
+      minBytes: { weights: bytes },
+    });
+  return (bytes: number) => {
+    let layout = layouts.get(bytes);
+    if (!layout) layouts.set(bytes, layout = declareUniform(bytes));
+    return layout;
+  };
+})();
 
 function directLaunch<B>(
   ctx: LaunchContext<B>,
@@ -141,9 +158,12 @@ function directLaunch<B>(
       workgroups: grid1d(count, AUX_WG),
     });
   }
+  const layoutDecl = choice.source === "uniform"
+    ? directUniform(choice.structure.uniformVec4s * 16)
+    : DIRECT;
   launches.push({
-    kernel: { ...directKernel(d), constants, layout: DIRECT },
-    bindings: DIRECT.bind({ ...bindings, weights }),
+    kernel: { ...directKernel(d), constants, layout: layoutDecl },
+    bindings: layoutDecl.bind({ ...bindings, weights }),
     workgroups: grid(s.groups * bpg * Math.ceil(tiles / wg)),
   });
   return launches;

@@ -17,7 +17,12 @@ import {
   type WeightVector,
 } from "./structure.ts";
 import { type AxisTaps, columnSlot, sumOfProducts, usedPairs, usedTaps } from "./taps.ts";
-import { layoutStrides, type WeightLayout, type WeightSource } from "./weights.ts";
+import {
+  layoutStrides,
+  uniformWeightsFit,
+  type WeightLayout,
+  type WeightSource,
+} from "./weights.ts";
 
 export type Conv2dPass = "forward" | "data" | "weight";
 
@@ -77,6 +82,12 @@ interface ClassTuning {
 
 /** Cost of a vec4 gather in f32 gathers (measured on lavapipe: ≈ 2.1). */
 const VEC4_LOADS = 2.1;
+/**
+ * Cost of a uniform-buffer load at a lane-invariant index, vec4 and f32, in f32 gathers
+ * (measured on lavapipe: a vec4 ≈ 0.9; an f32 assumed half of that).
+ */
+const UNIFORM_VEC4_LOADS = 0.9;
+const UNIFORM_F32_LOADS = 0.45;
 
 const TUNING: Record<DeviceClass, ClassTuning> = {
   cpu: {
@@ -160,7 +171,16 @@ export function chooseDirect(
     const g = directGeometry(s, pass);
     let best: DirectChoice | undefined;
     let bestTotal = Infinity;
-    for (const source of forced ? [forced] : ["direct", "scratch"] as const) {
+    if (forced === "uniform" && !uniformWeightsFit(s)) {
+      throw new Error("conv2d: weights too large for a uniform binding (internal)");
+    }
+    const sources: readonly WeightSource[] = forced
+      ? [forced]
+      : device === "cpu" && uniformWeightsFit(s)
+      ? ["direct", "scratch", "uniform"]
+      : ["direct", "scratch"];
+    const uniformVec4s = s.outChannels * (s.inChannels / s.groups) * s.kernelH * s.kernelW / 4;
+    for (const source of sources) {
       for (const ocb of tune.channelBlocks) {
         if (ocb > powerOfTwoAtLeast(g.outPerGroup)) continue;
         for (const kb of tune.loopBlocks) {
@@ -173,7 +193,16 @@ export function chooseDirect(
             if (rows > powerOfTwoAtLeast(Math.ceil(g.outH / g.rowsPerBlockRow))) continue;
             for (const cols of tune.colBlocks) {
               if (cols > powerOfTwoAtLeast(Math.ceil(g.outW / g.colsPerBlockCol))) continue;
-              const structure = directStructure(s, pass, ocb, rows, cols, kb, vector);
+              const structure = directStructure(
+                s,
+                pass,
+                ocb,
+                rows,
+                cols,
+                kb,
+                vector,
+                source === "uniform" ? uniformVec4s : 0,
+              );
               const candidate = scoreDirect(s, g, structure, tune);
               if (!candidate) continue;
               const total = totalCost(s, candidate.cost, source === "scratch" ? 1 : 0, tune);
@@ -225,13 +254,14 @@ function weightVectorFor(
 }
 
 function weightLoadCount(d: DirectStructure, taps: number): number {
+  const vec4 = d.uniformVec4s > 0 ? UNIFORM_VEC4_LOADS : VEC4_LOADS;
   switch (d.weightVector) {
     case "dst":
-      return d.kb * taps * (d.ocb / 4) * VEC4_LOADS;
+      return d.kb * taps * (d.ocb / 4) * vec4;
     case "loop":
-      return (d.kb / 4) * taps * d.ocb * VEC4_LOADS;
+      return (d.kb / 4) * taps * d.ocb * vec4;
     case "none":
-      return d.kb * taps * d.ocb;
+      return d.kb * taps * d.ocb * (d.uniformVec4s > 0 ? UNIFORM_F32_LOADS : 1);
   }
 }
 

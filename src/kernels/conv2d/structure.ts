@@ -35,6 +35,8 @@ export interface DirectStructure {
   vectorStore: boolean;
   /** Data gradient with a fused ReLU, vector stores: the x mask read as vec4 too. */
   vectorMask: boolean;
+  /** Weights bound as a uniform array of this many vec4s (0: a storage binding). */
+  uniformVec4s: number;
 }
 
 export interface WeightStructure {
@@ -109,6 +111,7 @@ export function directStructure(
   cols: number,
   kb: number,
   weightVector: WeightVector,
+  uniformVec4s = 0,
 ): DirectStructure {
   return {
     pass,
@@ -129,6 +132,7 @@ export function directStructure(
     vectorStore: directGeometry(s, pass).outW % 4 === 0 &&
       (cols * directGeometry(s, pass).colsPerBlockCol) % 4 === 0,
     vectorMask: false,
+    uniformVec4s,
   };
 }
 

@@ -7,8 +7,24 @@ import type { Conv2dShape } from "./shape.ts";
  */
 export type WeightLayout = "oihw" | "ihwo";
 
-/** Where a direct pass reads its weights: in place, or from a transposed copy in scratch. */
-export type WeightSource = "direct" | "scratch";
+/**
+ * Where a direct pass reads its weights: in place from a storage binding ("direct"), from a
+ * transposed copy in scratch ("scratch", one more launch), or in place from a uniform binding
+ * ("uniform": ungrouped convs whose weights are at most 64 KiB, a multiple of 4 floats; the kernel's weight indices
+ * are the same for every lane, and lavapipe loads a uniform buffer at such an index once per
+ * SIMD row instead of lane by lane).
+ */
+export type WeightSource = "direct" | "scratch" | "uniform";
+
+/** Largest uniform binding every WebGPU device allows (maxUniformBufferBindingSize default). */
+export const MAX_UNIFORM_BYTES = 65536;
+
+/** Whether a direct pass of `s` can read its weights as a uniform binding. */
+export function uniformWeightsFit(s: Conv2dShape): boolean {
+  if (s.groups !== 1) return false;
+  const count = s.outChannels * (s.inChannels / s.groups) * s.kernelH * s.kernelW;
+  return count % 4 === 0 && count * 4 <= MAX_UNIFORM_BYTES;
+}
 
 /**
  * Strides (in floats) of a weight layout seen from a direct pass: weight (g, c, tap, ch) with

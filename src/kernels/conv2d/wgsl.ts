@@ -28,7 +28,8 @@ function directName(d: DirectStructure): string {
   const phase = (d.pass === "data" ? `_m${d.padModH}x${d.padModW}` : "") +
     (d.colAlign >= 0 ? `_a${d.colAlign}` : "");
   const weights = d.weightVector === "none" ? "" : `_w${d.weightVector === "dst" ? "d" : "l"}`;
-  const stores = (d.vectorStore ? "_v4" : "") + (d.vectorMask ? "_m4" : "");
+  const stores = (d.vectorStore ? "_v4" : "") + (d.vectorMask ? "_m4" : "") +
+    (d.uniformVec4s > 0 ? `_ubo${d.uniformVec4s}` : "");
   return `conv2d_${d.pass === "forward" ? "fwd" : "bwd_data"}_o${d.ocb}r${d.rows}c${d.cols}` +
     `u${d.kb}_k${d.kernelH}x${d.kernelW}_s${d.strideH}x${d.strideW}_d${d.dilationH}x` +
     `${d.dilationW}${phase}${weights}${stores}`;
@@ -112,11 +113,21 @@ function directDeclarations(d: DirectStructure): string[] {
   const index = d.colAlign < 0
     ? "base + row.index + col.index"
     : "(base + row.index + col.index) / 4u";
+  const weightDecl = d.uniformVec4s > 0
+    ? [
+      `@group(0) @binding(1) var<uniform> weight: array<vec4f, ${d.uniformVec4s}>;`,
+      ...(d.weightVector === "none"
+        ? ["fn weight_f32(i: u32) -> f32 { return weight[i / 4u][i % 4u]; }"]
+        : []),
+    ]
+    : [
+      `@group(0) @binding(1) var<storage, read> weight: array<${
+        d.weightVector === "none" ? "f32" : "vec4f"
+      }>;`,
+    ];
   return [
     `@group(0) @binding(0) var<storage, read> src: array<${srcType}>;`,
-    `@group(0) @binding(1) var<storage, read> weight: array<${
-      d.weightVector === "none" ? "f32" : "vec4f"
-    }>;`,
+    ...weightDecl,
     `@group(0) @binding(2) var<storage, read> aux: array<${auxType}>;`,
     `@group(0) @binding(3) var<storage, read_write> dst: array<${dstType}>;`,
     "",
@@ -229,9 +240,9 @@ function weightLoads(d: DirectStructure, taps: readonly number[]): string[] {
     for (let j = 0; j < d.kb; j++) {
       for (const tap of taps) {
         for (let o = 0; o < d.ocb; o++) {
-          out.push(
-            `    let w${j}_${o}_${tap} = weight[wo${o} + wc + ${j}u * W_LOOP + ${tap}u * W_TAP];`,
-          );
+          const index = `wo${o} + wc + ${j}u * W_LOOP + ${tap}u * W_TAP`;
+          const load = d.uniformVec4s > 0 ? `weight_f32(${index})` : `weight[${index}]`;
+          out.push(`    let w${j}_${o}_${tap} = ${load};`);
         }
       }
     }
