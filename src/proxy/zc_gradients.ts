@@ -7,7 +7,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
-import { compileGraph, type GraphStats } from "../graph/compile.ts";
+import { type CompiledGraph, compileGraph, type GraphStats } from "../graph/compile.ts";
 import { Conv2dOp, LinearOp } from "../graph/ops.ts";
 import type { Tensor } from "../graph/tensor.ts";
 
@@ -15,6 +15,22 @@ import type { Tensor } from "../graph/tensor.ts";
 export function layerWeights(g: GraphBuilder): string[] {
   return g.ops.filter((op) => op instanceof Conv2dOp || op instanceof LinearOp)
     .map((op) => (op as Conv2dOp | LinearOp).weight.name);
+}
+
+/**
+ * Compiles a zero-cost graph for one pass from the weights drawn with `seed`: SGD at lr 0, so the
+ * step leaves the weights as drawn and the gradient buffer holds ∂L/∂W.
+ */
+export function compileOnePass(
+  gpu: Gpu,
+  builder: GraphBuilder,
+  seed: number,
+): Promise<CompiledGraph> {
+  return compileGraph(gpu, builder, {
+    optimizer: { kind: "sgd", lr: 0, momentum: 0, weightDecay: 0 },
+    seed,
+    maxIterations: 1,
+  });
 }
 
 export interface GradientPass {
@@ -38,12 +54,7 @@ export async function crossEntropyPass(
 ): Promise<GradientPass> {
   const labelTensor = c.builder.input("labels", [c.logits.shape[0]]);
   c.builder.crossEntropyLoss(c.logits, labelTensor);
-  // lr 0: the optimizer step leaves the weights as drawn, the gradient buffer holds ∂L/∂W.
-  const graph = await compileGraph(gpu, c.builder, {
-    optimizer: { kind: "sgd", lr: 0, momentum: 0, weightDecay: 0 },
-    seed: o.seed,
-    maxIterations: 1,
-  });
+  const graph = await compileOnePass(gpu, c.builder, o.seed);
   try {
     if (o.params) graph.importParams(o.params);
     graph.write(c.input, x);

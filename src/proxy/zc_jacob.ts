@@ -6,7 +6,8 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
-import { compileGraph, type GraphStats } from "../graph/compile.ts";
+import type { GraphStats } from "../graph/compile.ts";
+import { compileOnePass } from "./zc_gradients.ts";
 import type { Tensor } from "../graph/tensor.ts";
 
 const K = 1e-5;
@@ -22,11 +23,7 @@ export async function inputJacobian(
   c.builder.freezeParams(); // only ∂y/∂x: no weight gradients
   const seedTensor = c.builder.input("jacob.seed", c.logits.shape);
   c.builder.seedLoss(c.logits, seedTensor);
-  const graph = await compileGraph(gpu, c.builder, {
-    optimizer: { kind: "sgd", lr: 0, momentum: 0, weightDecay: 0 },
-    seed: o.seed,
-    maxIterations: 1,
-  });
+  const graph = await compileOnePass(gpu, c.builder, o.seed);
   try {
     if (o.params) graph.importParams(o.params);
     graph.write(c.input, x);

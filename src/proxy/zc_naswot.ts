@@ -10,7 +10,8 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
-import { compileGraph, type GraphStats } from "../graph/compile.ts";
+import type { GraphStats } from "../graph/compile.ts";
+import { compileOnePass } from "./zc_gradients.ts";
 import { BatchNormOp, Conv2dOp, UnaryOpNode } from "../graph/ops.ts";
 import type { Tensor } from "../graph/tensor.ts";
 import { BufferAllocator } from "../gpu/buffers.ts";
@@ -94,11 +95,7 @@ export async function naswotScore(
   // The graph needs a loss to compile; only its train-mode forward (BN batch statistics, as the
   // reference) runs.
   c.builder.seedLoss(c.logits, c.builder.input("naswot.seed", c.logits.shape));
-  const graph = await compileGraph(gpu, c.builder, {
-    optimizer: { kind: "sgd", lr: 0, momentum: 0, weightDecay: 0 },
-    seed: o.seed,
-    maxIterations: 1,
-  });
+  const graph = await compileOnePass(gpu, c.builder, o.seed);
   const scratch = new BufferAllocator(gpu.device);
   try {
     if (o.params) graph.importParams(o.params);

@@ -12,7 +12,8 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
-import { compileGraph, type GraphStats } from "../graph/compile.ts";
+import type { GraphStats } from "../graph/compile.ts";
+import { compileOnePass } from "./zc_gradients.ts";
 import { Conv2dOp, LinearOp } from "../graph/ops.ts";
 import type { Tensor } from "../graph/tensor.ts";
 
@@ -32,11 +33,7 @@ export async function logSynflow(
   );
   const seedTensor = c.builder.input("synflow.seed", c.logits.shape);
   c.builder.seedLoss(c.logits, seedTensor);
-  const graph = await compileGraph(gpu, c.builder, {
-    optimizer: { kind: "sgd", lr: 0, momentum: 0, weightDecay: 0 },
-    seed: o.seed,
-    maxIterations: 1,
-  });
+  const graph = await compileOnePass(gpu, c.builder, o.seed);
   try {
     if (o.params) graph.importParams(o.params);
     const params = await graph.exportParams();
