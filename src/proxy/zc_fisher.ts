@@ -11,7 +11,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
 import type { GraphStats } from "../graph/compile.ts";
-import { compileOnePass } from "./zc_gradients.ts";
+import { withCrossEntropyPass } from "./zc_gradients.ts";
 import { Conv2dOp, LinearOp } from "../graph/ops.ts";
 import type { Tensor } from "../graph/tensor.ts";
 
@@ -70,14 +70,7 @@ export async function fisherScore(
     c.builder.observe(l.output);
     c.builder.observeGrad(l.output);
   }
-  const labelTensor = c.builder.input("labels", [c.logits.shape[0]]);
-  c.builder.crossEntropyLoss(c.logits, labelTensor);
-  const graph = await compileOnePass(gpu, c.builder, o.seed);
-  try {
-    if (o.params) graph.importParams(o.params);
-    graph.write(c.input, x);
-    graph.write(labelTensor, labels);
-    graph.train(1);
+  return withCrossEntropyPass(gpu, c, x, labels, o, async (graph) => {
     const channels = new Map<string, Float64Array>();
     let value = 0;
     const add = (l: FisherLayer, a: Float32Array, g: Float32Array) => {
@@ -108,7 +101,5 @@ export async function fisherScore(
     }
     if (chunk.length > 0) await flush();
     return { value, channels, graph: graph.stats };
-  } finally {
-    graph.destroy();
-  }
+  });
 }

@@ -43,15 +43,17 @@ export interface GradientPass {
 
 /**
  * Adds labels and a cross-entropy loss to a classifier graph, runs one forward/backward on
- * (x, labels) from the weights drawn with `seed`, and reads back weights and gradients.
+ * (x, labels) from the weights drawn with `seed` (or `params`), and returns what `read` takes
+ * from the compiled graph before it is destroyed.
  */
-export async function crossEntropyPass(
+export async function withCrossEntropyPass<T>(
   gpu: Gpu,
   c: { builder: GraphBuilder; input: Tensor; logits: Tensor },
   x: Float32Array,
   labels: Float32Array,
-  o: { seed: number; params?: ReadonlyMap<string, Float32Array>; loss?: boolean },
-): Promise<GradientPass> {
+  o: { seed: number; params?: ReadonlyMap<string, Float32Array> },
+  read: (graph: CompiledGraph) => Promise<T>,
+): Promise<T> {
   const labelTensor = c.builder.input("labels", [c.logits.shape[0]]);
   c.builder.crossEntropyLoss(c.logits, labelTensor);
   const graph = await compileOnePass(gpu, c.builder, o.seed);
@@ -60,13 +62,26 @@ export async function crossEntropyPass(
     graph.write(c.input, x);
     graph.write(labelTensor, labels);
     graph.train(1);
+    return await read(graph);
+  } finally {
+    graph.destroy();
+  }
+}
+
+/** One cross-entropy pass; reads back weights and gradients (and the loss when asked). */
+export function crossEntropyPass(
+  gpu: Gpu,
+  c: { builder: GraphBuilder; input: Tensor; logits: Tensor },
+  x: Float32Array,
+  labels: Float32Array,
+  o: { seed: number; params?: ReadonlyMap<string, Float32Array>; loss?: boolean },
+): Promise<GradientPass> {
+  return withCrossEntropyPass(gpu, c, x, labels, o, async (graph) => {
     // evaluate() costs an extra forward; only tests need the loss.
     const loss = o.loss ? (await graph.evaluate()).trainLosses[0] : NaN;
     const [params, grads] = [await graph.exportParams(), await graph.exportGradients()];
     return { params, grads, loss, graph: graph.stats };
-  } finally {
-    graph.destroy();
-  }
+  });
 }
 
 /** grad_norm and snip from one pass's weights and gradients (float64 sums). */
