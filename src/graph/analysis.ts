@@ -44,6 +44,9 @@ export function analyse(builder: GraphBuilder): Analysis {
     if (p.trainable && !builder.paramsFrozen && live.has(p)) requiresGrad.add(p);
   }
   for (const t of builder.gradInputs) if (live.has(t)) requiresGrad.add(t);
+  // An observed gradient is computed even when nothing upstream of it requires one (fisher
+  // with frozen parameters).
+  for (const t of builder.observedGrads) if (live.has(t)) requiresGrad.add(t);
   for (const op of liveOps) {
     if (!op.inputs.some((t) => requiresGrad.has(t))) continue;
     for (const t of op.outputs) if (t.kind === "activation") requiresGrad.add(t);

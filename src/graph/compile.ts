@@ -513,6 +513,18 @@ export class CompiledGraph {
     return { buffer, offset: 0, size: t.size * 4 };
   }
 
+  /**
+   * Where an activation gradient marked with GraphBuilder.observeGrad lives, for kernels run
+   * after a pass; undefined when the loss does not reach it.
+   */
+  gradSlice(t: Tensor): BufferSlice | undefined {
+    if (!this.c.builder.observedGrads.has(t)) {
+      throw new Error(`${t.name}: gradient not observed (observeGrad it before compiling)`);
+    }
+    const buffer = this.buffers.get(`grad:${t.id}`);
+    return buffer && { buffer, offset: 0, size: t.size * 4 };
+  }
+
   /** The gradient of an input marked with GraphBuilder.requireGrad, from the last iteration. */
   async exportInputGradient(t: Tensor): Promise<Float32Array> {
     const buffer = this.buffers.get(`grad:${t.id}`);

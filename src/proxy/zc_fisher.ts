@@ -14,9 +14,10 @@ import type { GraphStats } from "../graph/compile.ts";
 import { withCrossEntropyPass } from "./zc_gradients.ts";
 import { Conv2dOp, LinearOp } from "../graph/ops.ts";
 import type { Tensor } from "../graph/tensor.ts";
-
-/** Bytes of activations (and as many of gradients) per readback. */
-const READ_CHUNK_BYTES = 32 * 1024 * 1024;
+import { PARAM_ALIGN } from "../graph/analysis.ts";
+import { alignUp, BufferAllocator } from "../gpu/buffers.ts";
+import { bindLaunch } from "../gpu/recorder.ts";
+import { rowDot } from "../kernels/row_dot.ts";
 
 interface FisherLayer {
   name: string;
@@ -41,14 +42,20 @@ export function fisherLayers(g: GraphBuilder): FisherLayer[] {
 /** Δ_k = ½ · mean_n (Σ_s a[n,k,s] · g[n,k,s])² of one [N, C, ...] output, in float64. */
 export function fisherChannels(a: Float32Array, g: Float32Array, n: number, c: number) {
   const spatial = a.length / (n * c);
+  const dots = new Float64Array(n * c);
+  for (let r = 0; r < n * c; r++) {
+    let s = 0;
+    for (let j = 0; j < spatial; j++) s += a[r * spatial + j] * g[r * spatial + j];
+    dots[r] = s;
+  }
+  return fisherFromDots(dots, n, c);
+}
+
+/** Δ_k from the per-sample, per-channel sums d[n·C + k] = Σ_s a·g. */
+export function fisherFromDots(dots: ArrayLike<number>, n: number, c: number): Float64Array {
   const delta = new Float64Array(c);
   for (let i = 0; i < n; i++) {
-    for (let k = 0; k < c; k++) {
-      const base = (i * c + k) * spatial;
-      let s = 0;
-      for (let j = 0; j < spatial; j++) s += a[base + j] * g[base + j];
-      delta[k] += s * s;
-    }
+    for (let k = 0; k < c; k++) delta[k] += dots[i * c + k] ** 2;
   }
   for (let k = 0; k < c; k++) delta[k] *= 0.5 / n;
   return delta;
@@ -56,9 +63,10 @@ export function fisherChannels(a: Float32Array, g: Float32Array, n: number, c: n
 
 /**
  * fisher of a classifier graph on (x, labels), weights drawn with `seed` (or `params`); also
- * each layer's Δ (by layer name) for tests.
+ * each layer's Δ (by layer name) for tests. The sums Σ_s a·g are formed on the GPU (row_dot),
+ * one submit after the pass, so only N·C floats per layer are read back.
  */
-export async function fisherScore(
+export function fisherScore(
   gpu: Gpu,
   c: { builder: GraphBuilder; input: Tensor; logits: Tensor },
   x: Float32Array,
@@ -70,36 +78,51 @@ export async function fisherScore(
     c.builder.observe(l.output);
     c.builder.observeGrad(l.output);
   }
+  // Only activation gradients are read: no weight-gradient kernels.
+  c.builder.freezeParams();
   return withCrossEntropyPass(gpu, c, x, labels, o, async (graph) => {
-    const channels = new Map<string, Float64Array>();
-    let value = 0;
-    const add = (l: FisherLayer, a: Float32Array, g: Float32Array) => {
-      const delta = fisherChannels(a, g, l.output.n, l.output.c);
-      channels.set(l.name, delta);
-      for (const d of delta) value += Math.abs(d) * l.fanIn;
-    };
-    let chunk: FisherLayer[] = [];
-    let bytes = 0;
-    const flush = async () => {
-      const outputs = chunk.map((l) => l.output);
-      const [as, gs] = [
-        await graph.exportValues(outputs),
-        await graph.exportGradientValues(outputs),
-      ];
-      chunk.forEach((l, i) => add(l, as[i], gs[i]));
-      chunk = [];
-      bytes = 0;
-    };
-    for (const l of layers) {
-      if (!graph.computes(l.output)) {
-        channels.set(l.name, new Float64Array(l.output.c)); // cannot reach the loss: adds 0
-        continue;
-      }
-      chunk.push(l);
-      bytes += l.output.size * 4;
-      if (bytes >= READ_CHUNK_BYTES) await flush();
+    const reached = layers.filter((l) => graph.computes(l.output) && graph.gradSlice(l.output));
+    const offsets: number[] = [];
+    let floats = 0;
+    for (const l of reached) {
+      offsets.push(floats);
+      floats = alignUp(floats + l.output.n * l.output.c, PARAM_ALIGN);
     }
-    if (chunk.length > 0) await flush();
-    return { value, channels, graph: graph.stats };
+    const scratch = new BufferAllocator(gpu.device);
+    try {
+      const out = scratch.storage(Math.max(1, floats) * 4, "fisher.dots");
+      gpu.device.pushErrorScope("validation");
+      const dispatches = reached.map((l, i) => {
+        const rows = l.output.n * l.output.c;
+        return bindLaunch(
+          gpu,
+          rowDot({ rows, length: l.output.size / rows }, {
+            a: graph.valueSlice(l.output),
+            b: graph.gradSlice(l.output)!,
+            out: { buffer: out, offset: offsets[i] * 4, size: rows * 4 },
+          }),
+        );
+      });
+      await gpu.pipelines.verify();
+      const error = await gpu.device.popErrorScope();
+      if (error) throw new Error(`fisher kernels: ${error.message}`);
+      graph.recorder.submit(dispatches);
+      const [dots] = await graph.recorder.readback([{ buffer: out, offset: 0, size: out.size }]);
+      const channels = new Map<string, Float64Array>();
+      let value = 0;
+      for (const l of layers) {
+        const i = reached.indexOf(l);
+        const rows = l.output.n * l.output.c;
+        // A layer that cannot reach the loss adds 0.
+        const delta = i < 0
+          ? new Float64Array(l.output.c)
+          : fisherFromDots(dots.subarray(offsets[i], offsets[i] + rows), l.output.n, l.output.c);
+        channels.set(l.name, delta);
+        for (const d of delta) value += Math.abs(d) * l.fanIn;
+      }
+      return { value, channels, graph: graph.stats };
+    } finally {
+      scratch.destroy();
+    }
   });
 }

@@ -95,6 +95,7 @@ export async function naswotScore(
   // The graph needs a loss to compile; only its train-mode forward (BN batch statistics, as the
   // reference) runs.
   c.builder.seedLoss(c.logits, c.builder.input("naswot.seed", c.logits.shape));
+  c.builder.freezeParams(); // no backward at all: nothing is compiled or allocated for it
   const graph = await compileOnePass(gpu, c.builder, o.seed);
   const scratch = new BufferAllocator(gpu.device);
   try {
