@@ -2,47 +2,40 @@
  * Per-kernel time of one GenNAS training iteration, from GPU timestamp queries (each dispatch in
  * its own compute pass, so the figures include per-pass overhead but not host encoding).
  *
- *   deno run -A bench/profile.ts [--space nb201|nb101] [--arch ARCH] [--init-channels 16] [--batch 16]
+ *   deno run -A bench/profile.ts [--space nb201|nb101|nbnlp|…] [--arch ARCH] [--init-channels N]
+ *     [--batch 16] [--task TASK]
+ *
+ * Any space and task `gennas score` takes (the space's default task and optimizer when not given).
  */
 import { parseArgs } from "node:util";
-import { acquireGpu } from "../src/gpu/device.ts";
 import { compileGraph } from "../src/graph/compile.ts";
+import { prepareProxy } from "../src/proxy/run.ts";
 import { buildProxyGraph } from "../src/proxy/score.ts";
-import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
-import { prepareTask } from "../src/proxy/task.ts";
-import { getSpace } from "../src/spaces/index.ts";
-import { PRESETS } from "../src/tasks/presets.ts";
-import { loadImageSet } from "../src/data/images.ts";
+import { optimizerFor } from "../src/proxy/sequence.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     space: { type: "string", default: "nb201" },
     arch: { type: "string" },
-    "init-channels": { type: "string", default: "16" },
+    "init-channels": { type: "string" },
     batch: { type: "string", default: "16" },
-    task: { type: "string", default: "combo" },
+    task: { type: "string" },
   },
 });
-const gpu = await acquireGpu();
+const { gpu, space, task, settings } = await prepareProxy({
+  space: values.space!,
+  task: values.task,
+  settings: {
+    initChannels: values["init-channels"] ? Number(values["init-channels"]) : undefined,
+    batch: Number(values.batch),
+  },
+});
 if (!gpu.device.features.has("timestamp-query")) throw new Error("adapter lacks timestamp-query");
-const space = getSpace(values.space!);
-const settings = {
-  ...DEFAULT_PROXY_SETTINGS,
-  initChannels: Number(values["init-channels"]),
-  batch: Number(values.batch),
-};
-const images = await loadImageSet(undefined);
-const task = prepareTask(
-  values.task!,
-  PRESETS[values.task as keyof typeof PRESETS],
-  images,
-  settings,
-);
 const arch = space.parse(values.arch ?? space.example);
 const built = buildProxyGraph(space, arch, task, settings);
 const graph = await compileGraph(gpu, built.builder, {
-  optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 4e-5 },
+  optimizer: optimizerFor(space, settings),
   seed: 1,
   maxIterations: 100,
 });
@@ -79,7 +72,7 @@ function family(label: string): string {
 /** Forward / data-gradient / weight-gradient conv, BN, elementwise+pool+layout, loss, optimizer. */
 function category(label: string, index: number): string {
   const p = graph.phases;
-  if (index >= p.backward) return "optimizer (SGD + step counter)";
+  if (index >= p.backward) return "optimizer (+ step counter)";
   if (index >= p.forward && index < p.loss) return "loss";
   if (label.startsWith("bn_")) return "batch norm (fwd + bwd)";
   if (label.startsWith("conv2d_bwd_weight") || label.startsWith("conv2d_reduce")) {

@@ -4,7 +4,12 @@ import { softmaxCrossEntropy } from "../src/kernels/cross_entropy.ts";
 import { loadImageSet } from "../src/data/images.ts";
 import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
 import { scoreZeroCost } from "../src/proxy/zero_cost.ts";
-import { crossEntropyPass, gradientMeasures, layerWeights } from "../src/proxy/zc_gradients.ts";
+import {
+  compileOnePass,
+  crossEntropyPass,
+  gradientMeasures,
+  layerWeights,
+} from "../src/proxy/zc_gradients.ts";
 import { logSynflow } from "../src/proxy/zc_synflow.ts";
 import { logAbsDet, naswotScore, reluInputs } from "../src/proxy/zc_naswot.ts";
 import {
@@ -260,4 +265,33 @@ Deno.test("naswot through an NB-201 classifier, including a ReLU'd all-zero node
   const features = reluInputs(c.builder).reduce((sum, t) => sum + t.size / 4, 0);
   for (let i = 0; i < 4; i++) assert.equal(out.kernel[i * 4 + i], features, "K_ii = all features");
   assert(Number.isFinite(out.value) && out.value > 0, String(out.value));
+});
+
+Deno.test("frozen-parameter passes: a conv of an all-zero node summed with a skip (jacob_cov)", async () => {
+  const gpu = await acquireGpu();
+  const space = getSpace("nb201");
+  // Node 3 = skip(0) + conv1x1(node 1, all zeros) + skip(2): with frozen weights the conv's
+  // output needs no gradient while the skip connections summed into its batch norm do.
+  const arch = space.parse(
+    "|none~0|+|avg_pool_3x3~0|none~1|+|skip_connect~0|nor_conv_1x1~1|skip_connect~2|",
+  );
+  const build = () => buildClassifier(space, arch, { initChannels: 4, batch: 4, lastAct: true });
+  const x = randomArray(new Rng("frozen residual"), 4 * 3 * 32 * 32, 2);
+  const { jacobian } = await inputJacobian(gpu, build(), x, { seed: 3 });
+  // The same input gradient with trainable weights (every gradient formed).
+  const c = build();
+  c.builder.requireGrad(c.input);
+  const seedTensor = c.builder.input("seed", c.logits.shape);
+  c.builder.seedLoss(c.logits, seedTensor);
+  const graph = await compileOnePass(gpu, c.builder, 3);
+  try {
+    graph.write(c.input, x);
+    graph.write(seedTensor, new Float32Array(seedTensor.size).fill(1));
+    graph.train(1);
+    const want = await graph.exportInputGradient(c.input);
+    assert(want.some((v) => v !== 0), "the skip path reaches the input");
+    assertClose(jacobian, want, { atol: 1e-7, rtol: 1e-5 }, "frozen vs trainable input gradient");
+  } finally {
+    graph.destroy();
+  }
 });

@@ -253,16 +253,15 @@ export class BatchNormOp extends OpNode {
     const dgamma = this.gamma ? ctx.gradTarget(1) : undefined;
     const dbeta = this.beta ? ctx.gradTarget(2) : undefined;
     const dresidual = this.residual ? ctx.gradTarget(this.inputs.length - 1) : undefined;
-    if (dresidual && !dx) {
-      throw new Error(`${this.name}: a residual gradient needs the input gradient too`);
-    }
-    if (!dx && !dgamma) return [];
+    if (!dx && !dgamma && !dresidual) return [];
     // Frozen γ/β (GraphBuilder.freezeParams): the affine kernel still writes their gradients.
     const discard = () => ctx.scratch(this.#shape.channels, `${this.name}.frozen_affine_grad`);
     return batchNormBackward(ctx, this.#shape, {
       x: ctx.value(this.x),
       dy: ctx.grad(this.y),
-      dx: dx?.slot,
+      // The kernel forms the residual's gradient beside dx: an x the loss needs no gradient of
+      // (its only path from the input is frozen, e.g. a conv of an all-zero node) gets scratch.
+      dx: dx?.slot ?? (dresidual ? ctx.scratch(this.x.size, `${this.name}.unused_dx`) : undefined),
       mean: ctx.value(this.mean),
       invstd: ctx.value(this.invstd),
       gamma: this.gamma ? ctx.value(this.gamma) : undefined,
