@@ -1,10 +1,11 @@
+import assert from "node:assert/strict";
 import {
   linearBackwardData,
   linearBackwardWeight,
   linearForward,
   type LinearShape,
 } from "../src/kernels/linear.ts";
-import type { BufferSlice } from "../src/gpu/kernel.ts";
+import type { BufferSlice, DeviceClass } from "../src/gpu/kernel.ts";
 import { Rng } from "../src/util/rng.ts";
 import { assertClose, KernelBench, randomArray, type Tolerance, withBench } from "./support/gpu.ts";
 import {
@@ -50,10 +51,18 @@ const SHAPES: LinearShape[] = [
   { batch: 37, inFeatures: 70, outFeatures: 67 }, // several row blocks and column groups
   { batch: 1, inFeatures: 1, outFeatures: 1 },
   { batch: 16, inFeatures: 48, outFeatures: 400 }, // recurrent encoder shape
+  { batch: 20, inFeatures: 36, outFeatures: 44 }, // blocked (cpu): row and column tails
+  { batch: 3, inFeatures: 8, outFeatures: 4 }, // blocked (cpu): one partial block
 ];
 
-async function checkForward(bench: KernelBench, rng: Rng, c: Case): Promise<void> {
+async function checkForward(
+  bench: KernelBench,
+  rng: Rng,
+  c: Case,
+  deviceClass?: DeviceClass,
+): Promise<void> {
   const { shape } = c;
+  const ctx = { ...bench.context, deviceClass: deviceClass ?? bench.context.deviceClass };
   const x = bench.input(c.x);
   const w = bench.input(c.w);
   const bias = bench.input(c.bias);
@@ -61,7 +70,6 @@ async function checkForward(bench: KernelBench, rng: Rng, c: Case): Promise<void
   const y = bench.output(shape.batch * shape.outFeatures);
   const yNoBias = bench.output(shape.batch * shape.outFeatures);
   const yAcc = bench.input(prior);
-  const ctx = bench.context;
   await bench.run([
     ...linearForward(ctx, shape, { x, w, bias, y }),
     ...linearForward(ctx, shape, { x, w, y: yNoBias }),
@@ -80,16 +88,22 @@ async function checkForward(bench: KernelBench, rng: Rng, c: Case): Promise<void
   assertClose(await bench.read(yAcc), plus(expected, prior), tol, `${label} accumulate`);
 }
 
-async function checkBackwardData(bench: KernelBench, rng: Rng, c: Case): Promise<void> {
+async function checkBackwardData(
+  bench: KernelBench,
+  rng: Rng,
+  c: Case,
+  deviceClass?: DeviceClass,
+): Promise<void> {
   const { shape } = c;
+  const ctx = { ...bench.context, deviceClass: deviceClass ?? bench.context.deviceClass };
   const dy = bench.input(c.dy);
   const w = bench.input(c.w);
   const prior = randomArray(rng, shape.batch * shape.inFeatures);
   const dx = bench.output(shape.batch * shape.inFeatures);
   const dxAcc = bench.input(prior);
   await bench.run([
-    ...linearBackwardData(bench.context, shape, { dy, w, dx }),
-    ...linearBackwardData(bench.context, shape, { dy, w, dx: dxAcc }, { accumulate: true }),
+    ...linearBackwardData(ctx, shape, { dy, w, dx }),
+    ...linearBackwardData(ctx, shape, { dy, w, dx: dxAcc }, { accumulate: true }),
   ]);
   const tol = tolerance(shape.outFeatures);
   const label = `backward data ${JSON.stringify(shape)}`;
@@ -98,8 +112,14 @@ async function checkBackwardData(bench: KernelBench, rng: Rng, c: Case): Promise
   assertClose(await bench.read(dxAcc), plus(expected, prior), tol, `${label} accumulate`);
 }
 
-async function checkBackwardWeight(bench: KernelBench, rng: Rng, c: Case): Promise<void> {
+async function checkBackwardWeight(
+  bench: KernelBench,
+  rng: Rng,
+  c: Case,
+  deviceClass?: DeviceClass,
+): Promise<void> {
   const { shape } = c;
+  const ctx = { ...bench.context, deviceClass: deviceClass ?? bench.context.deviceClass };
   const dy = bench.input(c.dy);
   const x = bench.input(c.x);
   const nw = shape.outFeatures * shape.inFeatures;
@@ -110,7 +130,6 @@ async function checkBackwardWeight(bench: KernelBench, rng: Rng, c: Case): Promi
   const dwOnly = bench.output(nw);
   const dwAcc = bench.input(priorW);
   const dbiasAcc = bench.input(priorB);
-  const ctx = bench.context;
   await bench.run([
     ...linearBackwardWeight(ctx, shape, { dy, x, dw, dbias }),
     ...linearBackwardWeight(ctx, shape, { dy, x, dw: dwOnly }),
@@ -151,6 +170,41 @@ Deno.test("linear backward weight and bias (with/without dbias, accumulate) matc
   await withBench(async (bench) => {
     const rng = new Rng("linear backward weight");
     for (const shape of SHAPES) await checkBackwardWeight(bench, rng, randomCase(rng, shape));
+  });
+});
+
+Deno.test("linear under both tilings: the cpu one takes the blocked kernels where shapes fit", async () => {
+  const shapes = [
+    { batch: 16, inFeatures: 600, outFeatures: 600 }, // a recurrent cell's step
+    { batch: 20, inFeatures: 36, outFeatures: 44 },
+    { batch: 37, inFeatures: 70, outFeatures: 67 }, // no vec4 rows: portable kernel everywhere
+  ];
+  const names = (deviceClass: DeviceClass, s: LinearShape) => {
+    const ctx = { scratch: () => undefined as never, deviceClass };
+    const io = new Proxy({}, { get: () => ({}) }) as Record<string, BufferSlice>;
+    return [
+      linearForward(ctx, s, { x: io.x, w: io.w, bias: io.b, y: io.y })[0].kernel.name,
+      linearBackwardData(ctx, s, { dy: io.dy, w: io.w, dx: io.dx })[0].kernel.name,
+      linearBackwardWeight(ctx, s, { dy: io.dy, x: io.x, dw: io.dw, dbias: io.db })[0].kernel.name,
+    ];
+  };
+  assert.deepEqual(names("cpu", shapes[0]).map((n) => n.match(/_(n4|k4)_/)?.[1]), [
+    "k4",
+    "n4",
+    "n4",
+  ]);
+  assert(names("gpu", shapes[0]).every((n) => !/_(n4|k4)_/.test(n)));
+  assert(names("cpu", shapes[2]).every((n) => !/_(n4|k4)_/.test(n)));
+  await withBench(async (bench) => {
+    const rng = new Rng("linear tilings");
+    for (const deviceClass of ["cpu", "gpu"] as const) {
+      for (const shape of shapes) {
+        const c = randomCase(rng, shape);
+        await checkForward(bench, rng, c, deviceClass);
+        await checkBackwardData(bench, rng, c, deviceClass);
+        await checkBackwardWeight(bench, rng, c, deviceClass);
+      }
+    }
   });
 });
 

@@ -1,13 +1,15 @@
 /**
  * nn.Linear with PyTorch's layout: x [N][in], w [out][in], bias [out], y [N][out]. Forward and
  * both gradients are one strided matrix-product kernel (shaders/linear.wgsl) with 8×4 register
- * blocks per invocation; only the strides differ.
+ * blocks per invocation; only the strides differ. Under the "cpu" tilings, shapes that fit take
+ * the blocked form of src/kernels/linear_blocked.ts instead.
  */
 import template from "../../shaders/linear.wgsl" with { type: "text" };
 import { declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
 import { type DeviceClass, grid, type Launch, type LaunchContext } from "../gpu/kernel.ts";
 import { preprocess } from "../gpu/wgsl.ts";
 import { checkPositiveIntegers } from "./common.ts";
+import { blockedGemm, blockedMode, type GemmEntry, type GemmShape } from "./linear_blocked.ts";
 
 const source = preprocess(template);
 
@@ -31,19 +33,6 @@ export interface AccumulateOption {
   accumulate?: boolean;
 }
 
-/** C[M][N] = Σ_k A(m, k)·B(k, n) with A(m, k) = a[m·aSm + k·aSk], B(k, n) = b[k·bSk + n·bSn]. */
-interface GemmShape {
-  m: number;
-  n: number;
-  k: number;
-  aSm: number;
-  aSk: number;
-  bSk: number;
-  bSn: number;
-}
-
-type GemmEntry = "gemm" | "gemm_bias" | "gemm_row_sum";
-
 /** Rows and columns of C per invocation: TM and TN in shaders/linear.wgsl. */
 const BLOCK_ROWS = 8;
 const BLOCK_COLS = 4;
@@ -66,6 +55,10 @@ function gemm<B>(
   bindings: readonly (B | undefined)[],
   accumulate: boolean | undefined,
 ): Launch<B> {
+  if (ctx.deviceClass === "cpu" && blockedMode(g, entryPoint)) {
+    const [a, b, c, extra] = bindings;
+    return blockedGemm(name, entryPoint, g, { a: a!, b: b!, c: c!, extra }, accumulate);
+  }
   const wg = workgroupSize(ctx.deviceClass);
   const groupsPerRowBlock = Math.ceil(Math.ceil(g.n / BLOCK_COLS) / wg);
   return {

@@ -1,0 +1,229 @@
+/**
+ * The lavapipe ("cpu" tilings) form of the linear kernels: A in a uniform buffer, B read as vec4s,
+ * large register blocks (shaders/linear_blocked.wgsl). 3–4× the GFLOP/s of the portable kernel
+ * at the recurrent cells' shapes (16 × 600 × 600: ≈ 12 against 3–4). Shapes it cannot take (A
+ * over 64 KiB, B rows not whole vec4s) keep the portable kernel.
+ */
+import template from "../../shaders/linear_blocked.wgsl" with { type: "text" };
+import { declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
+import { grid, type Launch } from "../gpu/kernel.ts";
+import { preprocess } from "../gpu/wgsl.ts";
+
+/** C[M][N] = Σ_k A(m, k)·B(k, n) with A(m, k) = a[m·aSm + k·aSk], B(k, n) = b[k·bSk + n·bSn]. */
+export interface GemmShape {
+  m: number;
+  n: number;
+  k: number;
+  aSm: number;
+  aSk: number;
+  bSk: number;
+  bSn: number;
+}
+
+export type GemmEntry = "gemm" | "gemm_bias" | "gemm_row_sum";
+type Mode = "n4" | "k4";
+
+/** WebGPU's guaranteed maxUniformBufferBindingSize. */
+const MAX_UNIFORM_BYTES = 65536;
+const WG = 8;
+const TM = 16;
+/** n4: vec4 column groups per lane; k4: columns per lane. */
+const TV = 2;
+const TC = 8;
+
+/** The blocked form that takes this product, if any. */
+export function blockedMode(g: GemmShape, entry: GemmEntry): Mode | undefined {
+  // A is bound whole: M·K floats (x or dy), whole vec4s, within one uniform binding.
+  const aFloats = g.m * g.k;
+  if (aFloats % 4 !== 0 || aFloats * 4 > MAX_UNIFORM_BYTES) return undefined;
+  if (g.aSm * (g.m - 1) + g.aSk * (g.k - 1) !== aFloats - 1) return undefined;
+  if (entry !== "gemm_bias" && g.bSn === 1 && g.n % 4 === 0 && g.bSk % 4 === 0) return "n4";
+  if (
+    entry !== "gemm_row_sum" && g.bSk === 1 && g.aSk === 1 && g.k % 4 === 0 &&
+    g.aSm % 4 === 0 && g.bSn % 4 === 0
+  ) return "k4";
+  return undefined;
+}
+
+const layouts = new Map<string, DeclaredBindings & { bind: (v: never) => unknown[] }>();
+
+/** One layout per A size (minBindingSize), as the conv kernels' uniform weights. */
+function layoutFor(entry: GemmEntry, aBytes: number) {
+  const key = `${entry}/${aBytes}`;
+  let layout = layouts.get(key);
+  if (!layout) {
+    const extra = entry === "gemm_row_sum" ? "read_write?" : "read?";
+    layout = declareBindings(
+      { a: "uniform", b: "read", c: "read_write", extra },
+      { minBytes: { a: aBytes } },
+    ) as never;
+    layouts.set(key, layout!);
+  }
+  return layout!;
+}
+
+/** The launch of a blocked product (blockedMode must have accepted it). */
+export function blockedGemm<B>(
+  name: string,
+  entry: GemmEntry,
+  g: GemmShape,
+  io: { a: B; b: B; c: B; extra?: B },
+  accumulate: boolean | undefined,
+): Launch<B> {
+  const mode = blockedMode(g, entry);
+  if (!mode) throw new Error(`${name}: no blocked form for ${JSON.stringify(g)}`);
+  const aVec4s = (g.m * g.k) / 4;
+  const layout = layoutFor(entry, aVec4s * 16);
+  const columns = mode === "n4" ? Math.ceil(g.n / 4 / TV) : Math.ceil(g.n / TC);
+  const kernelName = `${name}_${mode}_m${TM}${mode === "n4" ? `v${TV}` : `c${TC}`}_ubo${aVec4s}`;
+  return {
+    kernel: {
+      name: kernelName,
+      source: sourceOf(mode, entry, aVec4s),
+      entryPoint: "main",
+      constants: {
+        WG,
+        M: g.m,
+        N: g.n,
+        K: g.k,
+        A_SM: g.aSm,
+        A_SK: g.aSk,
+        B_SK: g.bSk,
+        B_SN: g.bSn,
+        ACCUMULATE: accumulate ? 1 : 0,
+      },
+      layout,
+    },
+    bindings: (layout.bind as (v: unknown) => (B | undefined)[])(io),
+    workgroups: grid(Math.ceil(g.m / TM) * Math.ceil(columns / WG)),
+  };
+}
+
+const sources = new Map<string, string>();
+
+function sourceOf(mode: Mode, entry: GemmEntry, aVec4s: number): string {
+  const key = `${mode}/${entry}/${aVec4s}`;
+  let source = sources.get(key);
+  if (!source) {
+    const main = mode === "n4" ? n4Main(entry) : k4Main(entry);
+    source = `${preprocess(template)}\n${declarations(mode, entry, aVec4s)}\n${main}\n`;
+    sources.set(key, source);
+  }
+  return source;
+}
+
+function declarations(mode: Mode, entry: GemmEntry, aVec4s: number): string {
+  const lines = [
+    `@group(0) @binding(0) var<uniform> a4: array<vec4f, ${aVec4s}>;`,
+    "@group(0) @binding(1) var<storage, read> b4: array<vec4f>;",
+    `@group(0) @binding(2) var<storage, read_write> c: array<${mode === "n4" ? "vec4f" : "f32"}>;`,
+  ];
+  if (entry === "gemm_bias") {
+    lines.push("@group(0) @binding(3) var<storage, read> bias: array<f32>;");
+  }
+  if (entry === "gemm_row_sum") {
+    lines.push("@group(0) @binding(3) var<storage, read_write> row_sum: array<f32>;");
+  }
+  return lines.join("\n");
+}
+
+const SIGNATURE = "@compute @workgroup_size(WG)\n" +
+  "fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,\n" +
+  "        @builtin(num_workgroups) nwg: vec3u) {";
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Lanes own TV vec4 column groups of TM rows; A(m, k) one uniform scalar per row and k. */
+function n4Main(entry: GemmEntry): string {
+  const out = [SIGNATURE];
+  out.push("  let groups = N / 4u;");
+  out.push(`  let blocks = (groups + ${TV - 1}u) / ${TV}u;`);
+  out.push("  let per_row = (blocks + WG - 1u) / WG;");
+  out.push("  let g = group_index(wid, nwg);");
+  out.push(`  let m0 = (g / per_row) * ${TM}u;`);
+  out.push("  let blk = (g % per_row) * WG + lid.x;");
+  out.push("  if (blk >= blocks || m0 >= M) { return; }");
+  out.push(`  let q0 = blk * ${TV}u;`);
+  for (const v of range(TV)) out.push(`  let bq${v} = min(q0 + ${v}u, groups - 1u);`);
+  for (const r of range(TM)) out.push(`  let ar${r} = min(m0 + ${r}u, M - 1u) * A_SM;`);
+  for (const r of range(TM)) {
+    for (const v of range(TV)) out.push(`  var acc${r}_${v} = vec4f(0.0);`);
+  }
+  const sums = entry === "gemm_row_sum";
+  if (sums) { for (const r of range(TM)) out.push(`  var s${r} = 0.0;`); }
+  out.push("  var bk = 0u;");
+  out.push("  for (var k = 0u; k < K; k++) {");
+  for (const v of range(TV)) out.push(`    let bv${v} = b4[bk + bq${v}];`);
+  out.push("    bk += B_SK / 4u;");
+  out.push("    let ka = k * A_SK;");
+  for (const r of range(TM)) {
+    out.push(`    let i${r} = ar${r} + ka;`);
+    out.push(`    let av${r} = a4[i${r} / 4u][i${r} % 4u];`);
+    for (const v of range(TV)) {
+      out.push(`    acc${r}_${v} = fma(vec4f(av${r}), bv${v}, acc${r}_${v});`);
+    }
+    if (sums) out.push(`    s${r} += av${r};`);
+  }
+  out.push("  }");
+  for (const r of range(TM)) {
+    for (const v of range(TV)) {
+      out.push(`  if (m0 + ${r}u < M && q0 + ${v}u < groups) {`);
+      out.push(`    let at = (m0 + ${r}u) * groups + q0 + ${v}u;`);
+      out.push(`    c[at] = select(acc${r}_${v}, acc${r}_${v} + c[at], ACCUMULATE);`);
+      out.push("  }");
+    }
+  }
+  if (sums) {
+    out.push("  if (blk == 0u) {");
+    for (const r of range(TM)) {
+      out.push(`    if (m0 + ${r}u < M) {`);
+      out.push(
+        `      row_sum[m0 + ${r}u] = select(s${r}, s${r} + row_sum[m0 + ${r}u], ACCUMULATE);`,
+      );
+      out.push("    }");
+    }
+    out.push("  }");
+  }
+  out.push("}");
+  return out.join("\n");
+}
+
+/** Lanes own TC columns of TM rows; four k per step, A rows and B columns as vec4s. */
+function k4Main(entry: GemmEntry): string {
+  const out = [SIGNATURE];
+  out.push(`  let blocks = (N + ${TC - 1}u) / ${TC}u;`);
+  out.push("  let per_row = (blocks + WG - 1u) / WG;");
+  out.push("  let g = group_index(wid, nwg);");
+  out.push(`  let m0 = (g / per_row) * ${TM}u;`);
+  out.push("  let blk = (g % per_row) * WG + lid.x;");
+  out.push("  if (blk >= blocks || m0 >= M) { return; }");
+  out.push(`  let n0 = blk * ${TC}u;`);
+  for (const q of range(TC)) out.push(`  let bn${q} = min(n0 + ${q}u, N - 1u) * (B_SN / 4u);`);
+  for (const r of range(TM)) out.push(`  let ar${r} = min(m0 + ${r}u, M - 1u) * (A_SM / 4u);`);
+  for (const r of range(TM)) for (const q of range(TC)) out.push(`  var acc${r}_${q} = 0.0;`);
+  out.push("  for (var k = 0u; k < K / 4u; k++) {");
+  for (const q of range(TC)) out.push(`    let bv${q} = b4[bn${q} + k];`);
+  for (const r of range(TM)) {
+    out.push(`    let av${r} = a4[ar${r} + k];`);
+    for (const q of range(TC)) {
+      const [a, b] = [`av${r}`, `bv${q}`];
+      out.push(
+        `    acc${r}_${q} = fma(${a}.w, ${b}.w, fma(${a}.z, ${b}.z, fma(${a}.y, ${b}.y, ` +
+          `fma(${a}.x, ${b}.x, acc${r}_${q}))));`,
+      );
+    }
+  }
+  out.push("  }");
+  for (const r of range(TM)) {
+    for (const q of range(TC)) {
+      out.push(`  if (m0 + ${r}u < M && n0 + ${q}u < N) {`);
+      out.push(`    let at = (m0 + ${r}u) * N + n0 + ${q}u;`);
+      const value = entry === "gemm_bias" ? `acc${r}_${q} + bias[n0 + ${q}u]` : `acc${r}_${q}`;
+      out.push(`    let v = ${value};`);
+      out.push("    c[at] = select(v, v + c[at], ACCUMULATE);");
+      out.push("  }");
+    }
+  }
+  out.push("}");
+  return out.join("\n");
+}
