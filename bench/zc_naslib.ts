@@ -6,14 +6,14 @@
  *     [--proxies params,flops,grad_norm,snip,synflow,jacob_cov]
  *
  * Draws --n architectures (seeded) from nb201_naslib_zc_725.jsonl or nb101_naslib_zc_sample.jsonl
- * and prints, per proxy, Spearman(ours, NASLib's) on them, both proxies' Spearman with the
- * table's accuracy (NASLib's val_accuracy on CIFAR-10 / val_acc_mean_of_samples), and the median
- * seconds per architecture after the first two (which compile the shaders).
+ * and prints, per proxy, Spearman(ours, NASLib's) on them, both proxies' Spearman and Kendall τ
+ * with the table's accuracy (NASLib's val_accuracy on CIFAR-10 / val_acc_mean_of_samples), and
+ * the median seconds per architecture after the first two (which compile the shaders).
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { join } from "node:path";
-import { spearman } from "../src/eval/metrics.ts";
+import { kendallTauB, spearman } from "../src/eval/metrics.ts";
 import { archCost } from "../src/proxy/cost.ts";
 import { parseProxies } from "../src/proxy/proxies.ts";
 import { prepareBase } from "../src/proxy/run.ts";
@@ -107,7 +107,10 @@ console.log(
     median(cpuSeconds.slice(2)).toPrecision(3)
   } (median, warm; load average ${Deno.loadavg()[0].toFixed(1)})`,
 );
-console.log("proxy      ρ(ours, NASLib)  ρ(ours, acc)  ρ(NASLib, acc)  s/arch (median, warm)");
+console.log(
+  "proxy      ρ(ours, NASLib)  ρ(ours, acc)  ρ(NASLib, acc)  τ(ours, acc)  τ(NASLib, acc)  " +
+    "s/arch (median, warm)",
+);
 for (const name of names) {
   const mine = ours.get(name)!.map(finite);
   const theirs = picked.map((r) => finite(naslib(r, name)));
@@ -115,6 +118,8 @@ for (const name of names) {
   console.log(
     `${name.padEnd(10)} ${spearman(mine, theirs).toFixed(3).padStart(15)}  ${
       spearman(mine, acc).toFixed(3).padStart(12)
-    }  ${spearman(theirs, acc).toFixed(3).padStart(14)}  ${median(warm).toPrecision(3)}`,
+    }  ${spearman(theirs, acc).toFixed(3).padStart(14)}  ${
+      kendallTauB(mine, acc).toFixed(3).padStart(12)
+    }  ${kendallTauB(theirs, acc).toFixed(3).padStart(14)}  ${median(warm).toPrecision(3)}`,
   );
 }

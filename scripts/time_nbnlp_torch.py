@@ -5,6 +5,7 @@ with frozen raw recurrent weights) and an eval-mode pass every 10 iterations, on
 Random inputs and targets: the timing does not depend on the signals.
 
 Run: /usr/bin/python3 scripts/time_nbnlp_torch.py <ptb table> <recepie_id> [...]
+(GENNAS_TORCH_THREADS sets the thread count; default 1, as the authors' code was timed here.)
 """
 import json
 import math
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(__file__))
 from golden_nbnlp import Net  # noqa: E402
 
-torch.set_num_threads(1)
+torch.set_num_threads(int(os.environ.get("GENNAS_TORCH_THREADS", "1")))
 
 
 def locked(x, p, training):
