@@ -15,14 +15,7 @@
 //   gemm_row_sum  as gemm, and row_sum[m] (= or +=) Σ_k A(m, k)   (weight and bias gradients)
 
 override WG: u32 = 16;
-override M: u32;
-override N: u32;
-override K: u32;
-override A_SM: u32;
-override A_SK: u32;
-override B_SK: u32;
-override B_SN: u32;
-override ACCUMULATE: bool = false;
+#include "gemm"
 
 const TM = 8u;
 const TN = 4u;

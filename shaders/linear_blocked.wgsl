@@ -13,13 +13,6 @@
 // Out-of-range rows and columns read clamped indices and are never stored.
 
 override WG: u32 = 8u;
-override M: u32;
-override N: u32;
-override K: u32;
-override A_SM: u32;
-override A_SK: u32;
-override B_SK: u32;
-override B_SN: u32;
-override ACCUMULATE: bool = false;
+#include "gemm"
 
 #include "index"

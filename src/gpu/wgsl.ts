@@ -9,12 +9,14 @@
  */
 import indexSnippet from "../../shaders/common/index.wgsl" with { type: "text" };
 import storeSnippet from "../../shaders/common/store.wgsl" with { type: "text" };
+import gemmSnippet from "../../shaders/common/gemm.wgsl" with { type: "text" };
 
 export type Defines = Readonly<Record<string, string | number | boolean>>;
 
 const INCLUDES: Readonly<Record<string, string>> = {
   index: indexSnippet,
   store: storeSnippet,
+  gemm: gemmSnippet,
 };
 
 /** The element type of a kernel generated at one vector width. */

@@ -9,7 +9,13 @@ import { declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
 import { type DeviceClass, grid, type Launch, type LaunchContext } from "../gpu/kernel.ts";
 import { preprocess } from "../gpu/wgsl.ts";
 import { checkPositiveIntegers } from "./common.ts";
-import { blockedGemm, blockedMode, type GemmEntry, type GemmShape } from "./linear_blocked.ts";
+import {
+  blockedGemm,
+  blockedMode,
+  gemmConstants,
+  type GemmEntry,
+  type GemmShape,
+} from "./linear_blocked.ts";
 
 const source = preprocess(template);
 
@@ -66,17 +72,7 @@ function gemm<B>(
       name,
       source,
       entryPoint,
-      constants: {
-        WG: wg,
-        M: g.m,
-        N: g.n,
-        K: g.k,
-        A_SM: g.aSm,
-        A_SK: g.aSk,
-        B_SK: g.bSk,
-        B_SN: g.bSn,
-        ACCUMULATE: accumulate ? 1 : 0,
-      },
+      constants: gemmConstants(g, wg, accumulate),
       layout,
     },
     bindings,

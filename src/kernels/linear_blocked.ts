@@ -31,6 +31,25 @@ const TM = 16;
 const TV = 2;
 const TC = 8;
 
+/** The override constants both forms of the kernel share (shaders/linear*.wgsl). */
+export function gemmConstants(
+  g: GemmShape,
+  wg: number,
+  accumulate: boolean | undefined,
+): Record<string, number> {
+  return {
+    WG: wg,
+    M: g.m,
+    N: g.n,
+    K: g.k,
+    A_SM: g.aSm,
+    A_SK: g.aSk,
+    B_SK: g.bSk,
+    B_SN: g.bSn,
+    ACCUMULATE: accumulate ? 1 : 0,
+  };
+}
+
 /** The blocked form that takes this product, if any. */
 export function blockedMode(g: GemmShape, entry: GemmEntry): Mode | undefined {
   // A is bound whole: M·K floats (x or dy), whole vec4s, within one uniform binding.
@@ -81,17 +100,7 @@ export function blockedGemm<B>(
       name: kernelName,
       source: sourceOf(mode, entry, aVec4s),
       entryPoint: "main",
-      constants: {
-        WG,
-        M: g.m,
-        N: g.n,
-        K: g.k,
-        A_SM: g.aSm,
-        A_SK: g.aSk,
-        B_SK: g.bSk,
-        B_SN: g.bSn,
-        ACCUMULATE: accumulate ? 1 : 0,
-      },
+      constants: gemmConstants(g, WG, accumulate),
       layout,
     },
     bindings: (layout.bind as (v: unknown) => (B | undefined)[])(io),
