@@ -16,3 +16,17 @@ override WG: u32 = 8u;
 #include "gemm"
 
 #include "index"
+
+struct Tile {
+  m0: u32,   // first row of the lane's block
+  blk: u32,  // its column block
+  live: bool,
+}
+
+// Workgroups are numbered row block first; the lanes of one take consecutive column blocks.
+fn tile_of(group: u32, lane: u32, blocks: u32, rows: u32) -> Tile {
+  let per_row = (blocks + WG - 1u) / WG;
+  let m0 = (group / per_row) * rows;
+  let blk = (group % per_row) * WG + lane;
+  return Tile(m0, blk, blk < blocks && m0 < M);
+}

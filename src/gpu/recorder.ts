@@ -45,6 +45,25 @@ export function bindLaunch(gpu: Gpu, launch: Launch<BufferSlice>): Dispatch {
   return { pipeline, bindGroup, workgroups: launch.workgroups, label: name };
 }
 
+/**
+ * Binds lists of launches under one validation scope and waits for their pipelines, so that a
+ * bad shader or binding fails here, named by `what` (a graph's compilation, kernels run after a
+ * pass), rather than at submit.
+ */
+export async function bindChecked(
+  gpu: Gpu,
+  what: string,
+  ...lists: readonly (readonly Launch<BufferSlice>[])[]
+): Promise<Dispatch[][]> {
+  gpu.device.pushErrorScope("validation");
+  const bound = lists.map((list) => list.map((launch) => bindLaunch(gpu, launch)));
+  const verified = gpu.pipelines.verify().then(() => undefined, (e: unknown) => e);
+  const [shaderError, error] = [await verified, await gpu.device.popErrorScope()];
+  if (shaderError) throw shaderError; // a ShaderError names its kernel
+  if (error) throw new Error(`${what}: ${error.message}`);
+  return bound;
+}
+
 export class Recorder {
   readonly #gpu: Gpu;
   submits = 0;

@@ -6,7 +6,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { alignUp, BufferAllocator } from "../gpu/buffers.ts";
 import type { BufferSlice, DeviceClass, Launch } from "../gpu/kernel.ts";
-import { bindLaunch, type Dispatch, Recorder } from "../gpu/recorder.ts";
+import { bindChecked, type Dispatch, Recorder } from "../gpu/recorder.ts";
 import { stepIncrement } from "../kernels/optim.ts";
 import type { GraphBuilder } from "./builder.ts";
 import { analyse, type Analysis, layoutParams, PARAM_ALIGN, type ParamInfo } from "./analysis.ts";
@@ -346,14 +346,16 @@ export class CompiledGraph {
       resolved.set(slot.id, slice);
       return slice;
     };
-    const bind = (launch: Launch<Slot>) =>
-      bindLaunch(gpu, { ...launch, bindings: launch.bindings.map((s) => s && resolve(s)) });
-    gpu.device.pushErrorScope("validation");
-    const trainDispatches = c.train.map(bind);
-    const evalDispatches = c.evaluation.map(bind);
-    await gpu.pipelines.verify();
-    const bindError = await gpu.device.popErrorScope();
-    if (bindError) throw new Error(`graph compilation: ${bindError.message}`);
+    const onBuffers = (launch: Launch<Slot>) => ({
+      ...launch,
+      bindings: launch.bindings.map((s) => s && resolve(s)),
+    });
+    const [trainDispatches, evalDispatches] = await bindChecked(
+      gpu,
+      "graph compilation",
+      c.train.map(onBuffers),
+      c.evaluation.map(onBuffers),
+    );
     const transientBytes = plan.bufferBytes.reduce((a, b) => a + b, 0);
     const stats: GraphStats = {
       dispatchesPerIteration: trainDispatches.length,

@@ -5,7 +5,7 @@
  * over 64 KiB, B rows not whole vec4s) keep the portable kernel.
  */
 import template from "../../shaders/linear_blocked.wgsl" with { type: "text" };
-import { declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
+import { declareBindings } from "../gpu/bindings.ts";
 import { grid, type Launch } from "../gpu/kernel.ts";
 import { preprocess } from "../gpu/wgsl.ts";
 
@@ -64,21 +64,21 @@ export function blockedMode(g: GemmShape, entry: GemmEntry): Mode | undefined {
   return undefined;
 }
 
-const layouts = new Map<string, DeclaredBindings & { bind: (v: never) => unknown[] }>();
+const declare = (aBytes: number, extra: "read?" | "read_write?") =>
+  declareBindings({ a: "uniform", b: "read", c: "read_write", extra }, {
+    minBytes: { a: aBytes },
+  });
+const layouts = new Map<string, ReturnType<typeof declare>>();
 
 /** One layout per A size (minBindingSize), as the conv kernels' uniform weights. */
 function layoutFor(entry: GemmEntry, aBytes: number) {
   const key = `${entry}/${aBytes}`;
   let layout = layouts.get(key);
   if (!layout) {
-    const extra = entry === "gemm_row_sum" ? "read_write?" : "read?";
-    layout = declareBindings(
-      { a: "uniform", b: "read", c: "read_write", extra },
-      { minBytes: { a: aBytes } },
-    ) as never;
-    layouts.set(key, layout!);
+    layout = declare(aBytes, entry === "gemm_row_sum" ? "read_write?" : "read?");
+    layouts.set(key, layout);
   }
-  return layout!;
+  return layout;
 }
 
 /** The launch of a blocked product (blockedMode must have accepted it). */
@@ -103,7 +103,7 @@ export function blockedGemm<B>(
       constants: gemmConstants(g, WG, accumulate),
       layout,
     },
-    bindings: (layout.bind as (v: unknown) => (B | undefined)[])(io),
+    bindings: layout.bind(io),
     workgroups: grid(Math.ceil(g.m / TM) * Math.ceil(columns / WG)),
   };
 }
@@ -142,16 +142,21 @@ const SIGNATURE = "@compute @workgroup_size(WG)\n" +
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/** m0 (first row) and blk (column block) of this lane, given the column blocks per row block. */
+function tilePrologue(blocks: string): string[] {
+  return [
+    `  let t = tile_of(group_index(wid, nwg), lid.x, ${blocks}, ${TM}u);`,
+    "  if (!t.live) { return; }",
+    "  let m0 = t.m0;",
+    "  let blk = t.blk;",
+  ];
+}
+
 /** Lanes own TV vec4 column groups of TM rows; A(m, k) one uniform scalar per row and k. */
 function n4Main(entry: GemmEntry): string {
   const out = [SIGNATURE];
   out.push("  let groups = N / 4u;");
-  out.push(`  let blocks = (groups + ${TV - 1}u) / ${TV}u;`);
-  out.push("  let per_row = (blocks + WG - 1u) / WG;");
-  out.push("  let g = group_index(wid, nwg);");
-  out.push(`  let m0 = (g / per_row) * ${TM}u;`);
-  out.push("  let blk = (g % per_row) * WG + lid.x;");
-  out.push("  if (blk >= blocks || m0 >= M) { return; }");
+  out.push(...tilePrologue(`(groups + ${TV - 1}u) / ${TV}u`));
   out.push(`  let q0 = blk * ${TV}u;`);
   for (const v of range(TV)) out.push(`  let bq${v} = min(q0 + ${v}u, groups - 1u);`);
   for (const r of range(TM)) out.push(`  let ar${r} = min(m0 + ${r}u, M - 1u) * A_SM;`);
@@ -200,12 +205,7 @@ function n4Main(entry: GemmEntry): string {
 /** Lanes own TC columns of TM rows; four k per step, A rows and B columns as vec4s. */
 function k4Main(entry: GemmEntry): string {
   const out = [SIGNATURE];
-  out.push(`  let blocks = (N + ${TC - 1}u) / ${TC}u;`);
-  out.push("  let per_row = (blocks + WG - 1u) / WG;");
-  out.push("  let g = group_index(wid, nwg);");
-  out.push(`  let m0 = (g / per_row) * ${TM}u;`);
-  out.push("  let blk = (g % per_row) * WG + lid.x;");
-  out.push("  if (blk >= blocks || m0 >= M) { return; }");
+  out.push(...tilePrologue(`(N + ${TC - 1}u) / ${TC}u`));
   out.push(`  let n0 = blk * ${TC}u;`);
   for (const q of range(TC)) out.push(`  let bn${q} = min(n0 + ${q}u, N - 1u) * (B_SN / 4u);`);
   for (const r of range(TM)) out.push(`  let ar${r} = min(m0 + ${r}u, M - 1u) * (A_SM / 4u);`);

@@ -16,7 +16,7 @@ import { Conv2dOp, LinearOp } from "../graph/ops.ts";
 import type { Tensor } from "../graph/tensor.ts";
 import { PARAM_ALIGN } from "../graph/analysis.ts";
 import { alignUp, BufferAllocator } from "../gpu/buffers.ts";
-import { bindLaunch } from "../gpu/recorder.ts";
+import { bindChecked } from "../gpu/recorder.ts";
 import { rowDot } from "../kernels/row_dot.ts";
 
 interface FisherLayer {
@@ -91,21 +91,18 @@ export function fisherScore(
     const scratch = new BufferAllocator(gpu.device);
     try {
       const out = scratch.storage(Math.max(1, floats) * 4, "fisher.dots");
-      gpu.device.pushErrorScope("validation");
-      const dispatches = reached.map((l, i) => {
-        const rows = l.output.n * l.output.c;
-        return bindLaunch(
-          gpu,
-          rowDot({ rows, length: l.output.size / rows }, {
+      const [dispatches] = await bindChecked(
+        gpu,
+        "fisher kernels",
+        reached.map((l, i) => {
+          const rows = l.output.n * l.output.c;
+          return rowDot({ rows, length: l.output.size / rows }, {
             a: graph.valueSlice(l.output),
             b: graph.gradSlice(l.output)!,
             out: { buffer: out, offset: offsets[i] * 4, size: rows * 4 },
-          }),
-        );
-      });
-      await gpu.pipelines.verify();
-      const error = await gpu.device.popErrorScope();
-      if (error) throw new Error(`fisher kernels: ${error.message}`);
+          });
+        }),
+      );
       graph.recorder.submit(dispatches);
       const [dots] = await graph.recorder.readback([{ buffer: out, offset: 0, size: out.size }]);
       const channels = new Map<string, Float64Array>();

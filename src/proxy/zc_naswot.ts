@@ -15,7 +15,7 @@ import { compileOnePass } from "./zc_gradients.ts";
 import { BatchNormOp, Conv2dOp, UnaryOpNode } from "../graph/ops.ts";
 import type { Tensor } from "../graph/tensor.ts";
 import { BufferAllocator } from "../gpu/buffers.ts";
-import { bindLaunch } from "../gpu/recorder.ts";
+import { bindChecked } from "../gpu/recorder.ts";
 import { hammingAccumulate, hammingWords } from "../kernels/hamming.ts";
 
 /** The tensors whose sign pattern is a ReLU's input, one entry per ReLU application. */
@@ -115,16 +115,16 @@ export async function naswotScore(
       const words = Math.max(...onGpu.map((t) => hammingWords(t.size / n)));
       const bits = scratch.upload(new Float32Array(n * words), "naswot.bits");
       const k = scratch.upload(new Float32Array(n * n), "naswot.k");
-      gpu.device.pushErrorScope("validation");
-      const dispatches = onGpu.flatMap((t) =>
-        hammingAccumulate(
-          { samples: n, features: t.size / n, uses: uses.get(t)! },
-          { x: graph.valueSlice(t), bits, k },
-        ).map((launch) => bindLaunch(gpu, launch))
+      const [dispatches] = await bindChecked(
+        gpu,
+        "naswot kernels",
+        onGpu.flatMap((t) =>
+          hammingAccumulate(
+            { samples: n, features: t.size / n, uses: uses.get(t)! },
+            { x: graph.valueSlice(t), bits, k },
+          )
+        ),
       );
-      await gpu.pipelines.verify();
-      const error = await gpu.device.popErrorScope();
-      if (error) throw new Error(`naswot kernels: ${error.message}`);
       graph.recorder.submit(dispatches);
       const [read] = await graph.recorder.readback([k]);
       const counts = new Uint32Array(read.buffer, read.byteOffset, n * n);
