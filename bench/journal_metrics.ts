@@ -12,6 +12,7 @@ import { archCost } from "../src/proxy/cost.ts";
 import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
 import { getSpace } from "../src/spaces/index.ts";
 import { Rng } from "../src/util/rng.ts";
+import { readJournal } from "../src/util/journal.ts";
 import type { RankReport } from "../src/proxy/run.ts";
 import { nbnlpBaselines } from "./fidelity_nbnlp.ts";
 
@@ -20,12 +21,20 @@ if (!path) {
   console.error("usage: deno run -A bench/journal_metrics.ts JOURNAL.jsonl");
   Deno.exit(2);
 }
-// deno-lint-ignore no-explicit-any
-const lines: any[] = (await Deno.readTextFile(path)).split("\n").filter((l) => l.trim())
-  .map((l) => JSON.parse(l));
-const header = lines.find((l) => l.type === "header");
-const scores = lines.filter((l) => l.type === "score");
-const { space, truth: truthPath, sample } = header.settings;
+interface ScoreRecord {
+  type: string;
+  arch: string;
+  key: string;
+  loss: number;
+  seconds: number;
+}
+const { header, records } = await readJournal<ScoreRecord>(path);
+const scores = records.filter((r) => r.type === "score");
+const { space, truth: truthPath, sample } = header.settings as {
+  space: string;
+  truth: string;
+  sample?: number;
+};
 const truth = await loadTruth(space as TruthSpace, truthPath);
 const keys: string[] = scores.map((s) => s.key);
 const accuracies = keys.map((k) => truth.accuracy.get(k) ?? NaN);

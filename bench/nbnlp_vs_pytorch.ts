@@ -11,7 +11,8 @@
  * Default ids: 4 OK PTB cells drawn with Python's random.seed(0) (see the README).
  */
 import { parseArgs } from "node:util";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { openJournal } from "../src/util/journal.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -33,14 +34,11 @@ interface Result {
   cpu_seconds: number;
 }
 
-const done: Result[] = [];
-try {
-  for (const line of (await Deno.readTextFile(values.out!)).split("\n")) {
-    if (line.trim()) done.push(JSON.parse(line));
-  }
-} catch (e) {
-  if (!(e instanceof Deno.errors.NotFound)) throw e;
-}
+await Deno.mkdir(dirname(values.out!), { recursive: true });
+// One record per (cell, engine); a rerun with the same journal skips what it holds.
+const { journal, records: done } = await openJournal<Result>(values.out!, "nbnlp-vs-pytorch", {
+  iterations: 100,
+});
 
 /** Runs a command under GNU time; wall and CPU seconds of the whole process. */
 async function timed(cmd: string[], env: Record<string, string> = {}) {
@@ -82,17 +80,18 @@ const engines: Record<Engine, (id: string) => Promise<{ seconds: number; cpu_sec
     }),
 };
 
-await Deno.mkdir(join(values.out!, ".."), { recursive: true });
 const ids = values.ids!.split(",");
 for (const id of ids) {
   for (const engine of Object.keys(engines) as Engine[]) {
     if (done.some((r) => r.id === id && r.engine === engine)) continue;
     const r = { id, engine, ...(await engines[engine](id)) };
     done.push(r);
-    await Deno.writeTextFile(values.out!, JSON.stringify(r) + "\n", { append: true });
+    await journal.append(r);
     console.error(`${id} ${engine}: ${r.seconds.toFixed(1)} s (CPU ${r.cpu_seconds.toFixed(1)} s)`);
   }
 }
+
+journal.close();
 
 const get = (id: string, e: Engine) => done.find((r) => r.id === id && r.engine === e);
 const median = (v: number[]) => {
