@@ -1,5 +1,6 @@
 /**
- * Proxy-task search (spec §7): regularized evolution over task configs. The fitness of a config is
+ * Proxy-task search (spec §7): regularized evolution over task configs (CNN configs for image
+ * spaces, NLP configs for nbnlp). The fitness of a config is
  * ρ(−loss, accuracy) over a labelled set of architectures — the sign respected, not |ρ| (spec
  * §10.10): a task whose loss rises with accuracy scores badly. Each config gets its own batch and
  * targets drawn from (seed, config), as the reference redraws per config.
@@ -11,15 +12,20 @@ import { prepareBase, type ProxyOptions, rankCandidates } from "../proxy/run.ts"
 import { scoreArch } from "../proxy/score.ts";
 import { getSpace } from "../spaces/index.ts";
 import { prepareTask } from "../proxy/task.ts";
-import { mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
+import { DEFAULT_KEEP, mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
+import { mutateNlpTaskConfig, randomNlpTaskConfig } from "../tasks/generate_nlp.ts";
+import type { NlpTaskConfig } from "../tasks/nlp.ts";
+import { prepareSequenceTask } from "../proxy/sequence.ts";
 import { saveTaskConfig } from "../tasks/io.ts";
 import type { TaskConfig } from "../tasks/schema.ts";
 import { besideJournal } from "../util/journal.ts";
 import { openSearchJournal } from "./journal.ts";
-import { InputError } from "../util/errors.ts";
 import { hashString } from "../util/rng.ts";
 import { regularizedEvolution, validateEvolutionOptions } from "./evolution.ts";
 import type { SearchBudget, SearchEvent, SearchHooks, SearchResult } from "./types.ts";
+
+/** A CNN task config, or an NLP one for a sequence space (nbnlp). */
+export type AnyTaskConfig = TaskConfig | NlpTaskConfig;
 
 export interface TaskSearchOptions extends Omit<ProxyOptions, "task"> {
   /** Ground truth of the labelled architectures. */
@@ -58,7 +64,7 @@ export interface TaskSearchProgress {
 
 export interface TaskEvaluation {
   index: number;
-  config: TaskConfig;
+  config: AnyTaskConfig;
   /** Spearman ρ(−loss, accuracy) on the labelled architectures: the fitness (maximised). */
   rho: number;
   kendall: number;
@@ -86,7 +92,7 @@ interface TaskRecord {
 }
 
 /** The identity of a config: its JSON (generation and journal round trips preserve it). */
-function configKey(config: TaskConfig): string {
+function configKey(config: AnyTaskConfig): string {
   return JSON.stringify(config);
 }
 
@@ -95,12 +101,6 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   const tournament = o.tournament ?? 10;
   const iterations = o.iterations ?? 400;
   validateEvolutionOptions({ population, tournament, iterations, seed: o.settings?.seed ?? 0 });
-  if (getSpace(o.space).proxy === "sequence") {
-    throw new InputError(
-      `task-search --space ${o.space}: the NLP task generator (spec §7) is not implemented; ` +
-        "task-search supports the image spaces nb201, nb101 and nbmacro",
-    );
-  }
   const table = await loadTruth(getSpace(o.space).name, o.truth, {
     dataset: o.dataset,
     metric: o.metric,
@@ -126,7 +126,7 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     images: base.images.name,
     proxy: settings,
   };
-  const journal = await openSearchJournal<TaskConfig, TaskRecord>({
+  const journal = await openSearchJournal<AnyTaskConfig, TaskRecord>({
     out: o.out,
     kind: "task-search",
     label: space.name,
@@ -150,10 +150,15 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   const total = population + iterations;
 
   const generation = { partialGrid: o.partialGrid ?? false };
-  const hooks: SearchHooks<TaskConfig> = {
+  const sequence = space.proxy === "sequence";
+  const hooks: SearchHooks<AnyTaskConfig> = {
     direction: "max",
-    sample: (rng) => randomTaskConfig(rng, generation),
-    mutate: (parent, rng) => mutateTaskConfig(parent, rng, 0.8, generation),
+    sample: (rng) =>
+      sequence ? randomNlpTaskConfig(rng, generation) : randomTaskConfig(rng, generation),
+    mutate: (parent, rng) =>
+      sequence
+        ? mutateNlpTaskConfig(parent as NlpTaskConfig, rng, DEFAULT_KEEP, generation)
+        : mutateTaskConfig(parent as TaskConfig, rng, DEFAULT_KEEP, generation),
     key: configKey,
     evaluate: async (config) => {
       const started = performance.now();
@@ -161,7 +166,9 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
         ...settings,
         seed: hashString(`${settings.seed}/${configKey(config)}`),
       };
-      const task = prepareTask("candidate", config, base.images, taskSettings);
+      const task = sequence
+        ? prepareSequenceTask("candidate", config as NlpTaskConfig, taskSettings)
+        : prepareTask("candidate", config as TaskConfig, base.images, taskSettings);
       const losses: number[] = [];
       for (const arch of archs) {
         losses.push((await scoreArch(base.gpu, space, arch, task, taskSettings)).loss);
@@ -173,7 +180,7 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
       };
     },
   };
-  let result: SearchResult<TaskConfig>;
+  let result: SearchResult<AnyTaskConfig>;
   try {
     o.onEvent?.({ type: "start", done: replay.length, total, resumed, journal: out });
     result = await regularizedEvolution(hooks, {
@@ -185,7 +192,7 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
       replay,
       budget: o.budget,
       signal: o.signal,
-      onEvaluation: async (e: SearchEvent<TaskConfig>) => {
+      onEvaluation: async (e: SearchEvent<AnyTaskConfig>) => {
         await journal.record(e);
         o.onEvent?.({
           type: "evaluation",

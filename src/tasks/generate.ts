@@ -97,7 +97,7 @@ export function randomSignal(
   }
 }
 
-function setSignal(
+export function setSignal(
   features: StageFeatures,
   key: SignalKey,
   value: SinSignal | DotSignal | ResizeSignal | null,
@@ -105,7 +105,11 @@ function setSignal(
   (features as Record<SignalKey, unknown>)[key] = value;
 }
 
-function randomStage(rng: Rng, options: RandomTaskOptions): StageFeatures {
+/** A stage with every signal drawn by `draw` in SIGNAL_KEYS order (absent keys stay null). */
+export function drawStage(
+  draw: (key: SignalKey) => SinSignal | DotSignal | ResizeSignal | null,
+  keys: readonly SignalKey[] = SIGNAL_KEYS,
+): StageFeatures {
   const features: StageFeatures = {
     sin1d: null,
     sin2d: null,
@@ -113,8 +117,12 @@ function randomStage(rng: Rng, options: RandomTaskOptions): StageFeatures {
     dot_gaussian: null,
     resize: null,
   };
-  for (const key of SIGNAL_KEYS) setSignal(features, key, randomSignal(key, rng, options));
+  for (const key of keys) setSignal(features, key, draw(key));
   return features;
+}
+
+function randomStage(rng: Rng, options: RandomTaskOptions): StageFeatures {
+  return drawStage((key) => randomSignal(key, rng, options));
 }
 
 /** A fresh config as the reference generate_config draws it. */

@@ -1,14 +1,18 @@
 /** Reading and writing task config JSON files. */
 import { InputError } from "../util/errors.ts";
+import type { NlpTaskConfig } from "./nlp.ts";
 import { parseTaskConfig, type TaskConfig } from "./schema.ts";
 
 /** Pretty JSON (2-space indent, trailing newline), keys in schema order. */
-export function taskToJson(cfg: TaskConfig): string {
+export function taskToJson(cfg: TaskConfig | NlpTaskConfig): string {
   return `${JSON.stringify(cfg, null, 2)}\n`;
 }
 
 /** Writes a temp file next to `path` and renames it over `path`, so readers never see half a file. */
-export async function saveTaskConfig(path: string, cfg: TaskConfig): Promise<void> {
+export async function saveTaskConfig(
+  path: string,
+  cfg: TaskConfig | NlpTaskConfig,
+): Promise<void> {
   const temp = `${path}.tmp-${Deno.pid}-${Date.now().toString(36)}`;
   try {
     await Deno.writeTextFile(temp, taskToJson(cfg));
