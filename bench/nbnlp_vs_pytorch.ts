@@ -7,6 +7,7 @@
  * seconds and the median ratios.
  *
  *   deno run -A bench/nbnlp_vs_pytorch.ts [--ids 2004123,2004928,…] [--out FILE]
+ *     [--engines gennas,pytorch-1,pytorch-2]   (a subset: e.g. leave out the 2-thread runs)
  *
  * Default ids: 4 OK PTB cells drawn with Python's random.seed(0) (see the README).
  */
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     ids: { type: "string", default: "2004123,2004928,1002954,2001045" },
     out: { type: "string", default: "out/nbnlp-vs-pytorch.jsonl" },
     python: { type: "string", default: "/usr/bin/python3" },
+    engines: { type: "string", default: "gennas,pytorch-1,pytorch-2" },
   },
 });
 const dataDir = Deno.env.get("GENNAS_DATA") ??
@@ -81,8 +83,15 @@ const engines: Record<Engine, (id: string) => Promise<{ seconds: number; cpu_sec
 };
 
 const ids = values.ids!.split(",");
+const chosen = values.engines!.split(",") as Engine[];
+for (const e of chosen) {
+  if (!(e in engines)) {
+    throw new Error(`--engines: unknown ${e} (allowed: ${Object.keys(engines)})`);
+  }
+}
+if (!chosen.includes("gennas")) throw new Error("--engines must include gennas");
 for (const id of ids) {
-  for (const engine of Object.keys(engines) as Engine[]) {
+  for (const engine of chosen) {
     if (done.some((r) => r.id === id && r.engine === engine)) continue;
     const r = { id, engine, ...(await engines[engine](id)) };
     done.push(r);
@@ -103,7 +112,8 @@ const ratios: Record<string, number[]> = { "pytorch-1": [], "pytorch-2": [] };
 for (const id of ids) {
   const g = get(id, "gennas")!;
   const cells = (["pytorch-1", "pytorch-2"] as const).map((e) => {
-    const p = get(id, e)!;
+    const p = get(id, e);
+    if (!p) return "—";
     ratios[e].push(g.seconds / p.seconds);
     return `${p.seconds.toFixed(1)} (${p.cpu_seconds.toFixed(1)})`;
   });
@@ -112,8 +122,8 @@ for (const id of ids) {
       `${cells[0].padEnd(25)}  ${cells[1]}`,
   );
 }
-console.log(
-  `NB-NLP median ratio gennas/PyTorch (wall): ${median(ratios["pytorch-1"]).toFixed(2)} ` +
-    `against 1 thread, ${median(ratios["pytorch-2"]).toFixed(2)} against 2 threads ` +
-    `(worst ${Math.max(...ratios["pytorch-2"]).toFixed(2)})`,
+const summary = (["pytorch-1", "pytorch-2"] as const).filter((e) => ratios[e].length > 0).map((e) =>
+  `${median(ratios[e]).toFixed(2)} against ${e === "pytorch-1" ? "1 thread" : "2 threads"} ` +
+  `(worst ${Math.max(...ratios[e]).toFixed(2)})`
 );
+console.log(`NB-NLP median ratio gennas/PyTorch (wall): ${summary.join(", ")}`);

@@ -3,7 +3,7 @@
  * its own compute pass, so the figures include per-pass overhead but not host encoding).
  *
  *   deno run -A bench/profile.ts [--space nb201|nb101|nbnlp|…] [--arch ARCH] [--init-channels N]
- *     [--batch 16] [--task TASK]
+ *     [--batch 16] [--task TASK] [--nlp-unfused]
  *
  * Any space and task `gennas score` takes (the space's default task and optimizer when not given).
  */
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     "init-channels": { type: "string" },
     batch: { type: "string", default: "16" },
     task: { type: "string" },
+    "nlp-unfused": { type: "boolean", default: false },
   },
 });
 const { gpu, space, task, settings } = await prepareProxy({
@@ -29,11 +30,13 @@ const { gpu, space, task, settings } = await prepareProxy({
   settings: {
     initChannels: values["init-channels"] ? Number(values["init-channels"]) : undefined,
     batch: Number(values.batch),
+    nlpUnfused: values["nlp-unfused"],
   },
 });
 if (!gpu.device.features.has("timestamp-query")) throw new Error("adapter lacks timestamp-query");
 const arch = space.parse(values.arch ?? space.example);
-const built = buildProxyGraph(space, arch, task, settings);
+const limit = gpu.device.limits.maxStorageBuffersPerShaderStage;
+const built = buildProxyGraph(space, arch, task, settings, limit);
 const graph = await compileGraph(gpu, built.builder, {
   optimizer: optimizerFor(space, settings),
   seed: 1,
