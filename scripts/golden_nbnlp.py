@@ -71,6 +71,8 @@ CASES = [
     {"recipe": "mixed", "lr": 1e-3, "frozen": False, "seed": 5},
     {"recipe": "lstm", "lr": 1e-2, "frozen": False, "seed": 7},
     {"recipe": "lstm", "lr": 1e-2, "frozen": True, "seed": 7},
+    # A frozen recurrent weight carries node_1's bias (its first input is h_prev_2).
+    {"recipe": "mixed", "lr": 1e-3, "frozen": True, "seed": 5},
 ]
 
 

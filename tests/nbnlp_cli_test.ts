@@ -92,3 +92,52 @@ Deno.test("gennas search --space nbnlp: RE over the table's cells, test loss and
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("gennas task-search --space nbnlp: NLP configs, journal, a best task score accepts", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const args = [
+      "task-search",
+      "--space",
+      "nbnlp",
+      "--truth",
+      SMALL,
+      "--samples",
+      "3",
+      "--population",
+      "2",
+      "--tournament",
+      "1",
+      "--iterations",
+      "1",
+      "--out",
+      `${dir}/tasks.jsonl`,
+      ...QUICK,
+    ];
+    const r = await runCli(args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /3 task configs \(completed\) on 3 labelled architectures/);
+    const best = JSON.parse(await Deno.readTextFile(`${dir}/tasks.task.json`));
+    assert.deepEqual(Object.keys(best).sort(), ["batchsize", "dimension", "feature", "noise"]);
+    assert.deepEqual(Object.keys(best.feature).sort(), ["0", "1"]);
+    const journal = await Deno.readTextFile(`${dir}/tasks.jsonl`);
+    const again = await runCli(args);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await Deno.readTextFile(`${dir}/tasks.jsonl`), journal, "resumed: nothing rerun");
+    assert.equal(again.stdout.match(/best ρ.*/)?.[0], r.stdout.match(/best ρ.*/)?.[0]);
+    const score = await runCli([
+      "score",
+      "--space",
+      "nbnlp",
+      "--arch",
+      `${SMALL}#1000001`,
+      "--task",
+      `${dir}/tasks.task.json`,
+      ...QUICK,
+    ]);
+    assert.equal(score.code, 0, score.stderr);
+    assert.match(score.stdout, /loss +\d/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -219,6 +219,7 @@ function backward(
         if (!written.has(t)) throw new Error(`${op.name}: gradient of ${t.name} was never written`);
         return c.grad(t);
       },
+      gradIfWritten: (t: Tensor) => (written.has(t) ? c.grad(t) : undefined),
       gradTarget: (index: number) => {
         if (targets.has(index)) return targets.get(index);
         const t = op.inputs[index];

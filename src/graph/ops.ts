@@ -11,6 +11,7 @@ import {
 } from "../kernels/conv2d/mod.ts";
 import { batchNormBackward, batchNormForward } from "../kernels/batchnorm.ts";
 import {
+  linearBackwardBias,
   linearBackwardData,
   linearBackwardWeight,
   linearForward,
@@ -60,6 +61,8 @@ export interface BackwardContext extends LaunchContext<Slot> {
   value(t: Tensor): Slot;
   /** Gradient of one of this op's outputs. */
   grad(t: Tensor): Slot;
+  /** Gradient of one of this op's outputs, or undefined where none reached it. */
+  gradIfWritten(t: Tensor): Slot | undefined;
   /** Target for the gradient of inputs[i], or undefined when that input needs none. */
   gradTarget(inputIndex: number): GradTarget | undefined;
 }
@@ -150,8 +153,19 @@ abstract class WeightedOp extends OpNode {
       }
       const io = { dy, x, dw: dw.slot, dbias: db?.slot };
       launches.push(...this.weightLaunches(ctx, io, dw.accumulate));
+    } else if (db) {
+      launches.push(...this.biasLaunches(ctx, { dy, dbias: db.slot }, db.accumulate));
     }
     return launches;
+  }
+
+  /** The bias gradient alone, where the weight takes none (a frozen weight). */
+  protected biasLaunches(
+    _ctx: BackwardContext,
+    _io: { dy: Slot; dbias: Slot },
+    _accumulate: boolean,
+  ): Launch<Slot>[] {
+    throw new Error(`${this.name}: a trained bias beside a frozen weight is not supported`);
   }
 }
 
@@ -402,6 +416,13 @@ export class LinearOp extends WeightedOp {
   }
   protected weightLaunches(ctx: BackwardContext, io: WeightedIo["weight"], accumulate: boolean) {
     return linearBackwardWeight(ctx, this.shape, io, { accumulate });
+  }
+  protected override biasLaunches(
+    _ctx: BackwardContext,
+    io: { dy: Slot; dbias: Slot },
+    accumulate: boolean,
+  ): Launch<Slot>[] {
+    return [linearBackwardBias(this.shape, io, { accumulate })];
   }
 }
 

@@ -5,16 +5,20 @@
  * the blocked form of src/kernels/linear_blocked.ts instead.
  */
 import template from "../../shaders/linear.wgsl" with { type: "text" };
+import columnSumTemplate from "../../shaders/column_sum.wgsl" with { type: "text" };
 import { declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
 import { type DeviceClass, grid, type Launch, type LaunchContext } from "../gpu/kernel.ts";
 import { preprocess } from "../gpu/wgsl.ts";
 import { checkPositiveIntegers } from "./common.ts";
 import {
   blockedGemm,
+  blockedGemmSum,
   blockedMode,
+  blockedSumMode,
   gemmConstants,
   type GemmEntry,
   type GemmShape,
+  MAX_TERMS,
 } from "./linear_blocked.ts";
 
 const source = preprocess(template);
@@ -149,3 +153,138 @@ export function linearBackwardWeight<B>(
   const name = `linear_bwd_weight_${entry}`;
   return [gemm(ctx, name, entry, shape, WITH_ROW_SUM, bindings, o.accumulate)];
 }
+
+/** One product of a sum: its input (x, or dy for the data gradient) and weight. */
+export interface LinearTerm<B> {
+  x: B;
+  w: B;
+  /** inFeatures (forward) or outFeatures (data gradient) of this term. */
+  features: number;
+}
+
+/** Consecutive groups of at most `size`. */
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * y (= or +=) Σ_t x_t·w_tᵀ (+ bias): one launch per MAX_TERMS products where the blocked kernel
+ * takes them all, else one per product.
+ */
+export function linearForwardSum<B>(
+  ctx: LaunchContext<B>,
+  s: { batch: number; outFeatures: number },
+  terms: readonly LinearTerm<B>[],
+  io: { bias?: B; y: B },
+  o: AccumulateOption = {},
+): Launch<B>[] {
+  const shapes = terms.map((t): GemmShape => ({
+    m: s.batch,
+    n: s.outFeatures,
+    k: t.features,
+    aSm: t.features,
+    aSk: 1,
+    bSk: 1,
+    bSn: t.features,
+  }));
+  const launches: Launch<B>[] = [];
+  const groups = chunks(range(terms.length), MAX_TERMS);
+  for (const group of groups) {
+    const first = launches.length === 0;
+    const accumulate = first ? o.accumulate : true;
+    const bias = first ? io.bias : undefined;
+    const entry = bias === undefined ? "gemm" : "gemm_bias";
+    const g = group.map((i) => shapes[i]);
+    if (ctx.deviceClass === "cpu" && group.length > 1 && blockedSumMode(g, entry)) {
+      launches.push(blockedGemmSum(`linear_fwd_${entry}`, entry, g, {
+        a: group.map((i) => terms[i].x),
+        b: group.map((i) => terms[i].w),
+        c: io.y,
+        extra: bias,
+      }, accumulate));
+      continue;
+    }
+    group.forEach((i, j) => {
+      const t = terms[i];
+      const shape = { batch: s.batch, inFeatures: t.features, outFeatures: s.outFeatures };
+      launches.push(
+        ...linearForward(
+          ctx,
+          shape,
+          { x: t.x, w: t.w, y: io.y, bias: j === 0 ? bias : undefined },
+          {
+            accumulate: j === 0 ? accumulate : true,
+          },
+        ),
+      );
+    });
+  }
+  return launches;
+}
+
+/** dx (= or +=) Σ_t dy_t·w_t: the data gradient of an input several products read. */
+export function linearBackwardDataSum<B>(
+  ctx: LaunchContext<B>,
+  s: { batch: number; inFeatures: number },
+  terms: readonly LinearTerm<B>[],
+  io: { dx: B },
+  o: AccumulateOption = {},
+): Launch<B>[] {
+  const shapes = terms.map((t): GemmShape => ({
+    m: s.batch,
+    n: s.inFeatures,
+    k: t.features,
+    aSm: t.features,
+    aSk: 1,
+    bSk: s.inFeatures,
+    bSn: 1,
+  }));
+  const launches: Launch<B>[] = [];
+  for (const group of chunks(range(terms.length), MAX_TERMS)) {
+    const accumulate = launches.length === 0 ? o.accumulate : true;
+    const g = group.map((i) => shapes[i]);
+    if (ctx.deviceClass === "cpu" && group.length > 1 && blockedSumMode(g, "gemm")) {
+      launches.push(blockedGemmSum("linear_bwd_data", "gemm", g, {
+        a: group.map((i) => terms[i].x),
+        b: group.map((i) => terms[i].w),
+        c: io.dx,
+      }, accumulate));
+      continue;
+    }
+    group.forEach((i, j) => {
+      const t = terms[i];
+      const shape = { batch: s.batch, inFeatures: s.inFeatures, outFeatures: t.features };
+      launches.push(...linearBackwardData(ctx, shape, { dy: t.x, w: t.w, dx: io.dx }, {
+        accumulate: j === 0 ? accumulate : true,
+      }));
+    });
+  }
+  return launches;
+}
+
+const COLUMN_SUM = declareBindings({ x: "read", out: "read_write" });
+const columnSumSource = preprocess(columnSumTemplate);
+
+/** dbias (= or +=) Σ_batch dy, for a bias whose weight takes no gradient. */
+export function linearBackwardBias<B>(
+  s: { batch: number; outFeatures: number },
+  io: { dy: B; dbias: B },
+  o: AccumulateOption = {},
+): Launch<B> {
+  checkPositiveIntegers("linear bias", { ...s });
+  return {
+    kernel: {
+      name: "linear_bwd_bias",
+      source: columnSumSource,
+      entryPoint: "main",
+      constants: { WG: 64, R: s.batch, N: s.outFeatures, ACCUMULATE: o.accumulate ? 1 : 0 },
+      layout: COLUMN_SUM,
+    },
+    bindings: COLUMN_SUM.bind({ x: io.dy, out: io.dbias }),
+    workgroups: grid(Math.ceil(s.outFeatures / 64)),
+  };
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);

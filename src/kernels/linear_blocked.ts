@@ -5,7 +5,7 @@
  * over 64 KiB, B rows not whole vec4s) keep the portable kernel.
  */
 import template from "../../shaders/linear_blocked.wgsl" with { type: "text" };
-import { declareBindings } from "../gpu/bindings.ts";
+import { type BindingMode, declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
 import { grid, type Launch } from "../gpu/kernel.ts";
 import { preprocess } from "../gpu/wgsl.ts";
 
@@ -64,18 +64,34 @@ export function blockedMode(g: GemmShape, entry: GemmEntry): Mode | undefined {
   return undefined;
 }
 
-const declare = (aBytes: number, extra: "read?" | "read_write?") =>
-  declareBindings({ a: "uniform", b: "read", c: "read_write", extra }, {
-    minBytes: { a: aBytes },
-  });
-const layouts = new Map<string, ReturnType<typeof declare>>();
+/** Most products one launch sums (each binds a uniform A and a storage B; WebGPU guarantees
+ *  12 uniform buffers per stage). */
+export const MAX_TERMS = 4;
 
-/** One layout per A size (minBindingSize), as the conv kernels' uniform weights. */
-function layoutFor(entry: GemmEntry, aBytes: number) {
-  const key = `${entry}/${aBytes}`;
+const layouts = new Map<string, DeclaredBindings>();
+
+/**
+ * One layout per entry and A sizes (minBindingSize), as the conv kernels' uniform weights. Term 0
+ * binds a, b, c, extra at 0–3; term t ≥ 1 binds its A and B at 2t + 2 and 2t + 3.
+ */
+function layoutFor(entry: GemmEntry, aBytes: readonly number[]) {
+  const key = `${entry}/${aBytes.join(",")}`;
   let layout = layouts.get(key);
   if (!layout) {
-    layout = declare(aBytes, entry === "gemm_row_sum" ? "read_write?" : "read?");
+    const extra = entry === "gemm_row_sum" ? "read_write?" : "read?";
+    const entries: Record<string, BindingMode> = {
+      a: "uniform",
+      b: "read",
+      c: "read_write",
+      extra,
+    };
+    const minBytes: Record<string, number> = { a: aBytes[0] };
+    for (let t = 1; t < aBytes.length; t++) {
+      entries[`a${t}`] = "uniform";
+      entries[`b${t}`] = "read";
+      minBytes[`a${t}`] = aBytes[t];
+    }
+    layout = declareBindings(entries, { minBytes });
     layouts.set(key, layout);
   }
   return layout;
@@ -89,41 +105,96 @@ export function blockedGemm<B>(
   io: { a: B; b: B; c: B; extra?: B },
   accumulate: boolean | undefined,
 ): Launch<B> {
-  const mode = blockedMode(g, entry);
-  if (!mode) throw new Error(`${name}: no blocked form for ${JSON.stringify(g)}`);
-  const aVec4s = (g.m * g.k) / 4;
-  const layout = layoutFor(entry, aVec4s * 16);
+  return blockedGemmSum(
+    name,
+    entry,
+    [g],
+    { a: [io.a], b: [io.b], c: io.c, extra: io.extra },
+    accumulate,
+  );
+}
+
+/** The blocked form that sums these products in one launch, if every term takes the same. */
+export function blockedSumMode(terms: readonly GemmShape[], entry: GemmEntry): Mode | undefined {
+  if (terms.length < 1 || terms.length > MAX_TERMS) return undefined;
+  if (terms.length > 1 && entry === "gemm_row_sum") return undefined;
+  const [first] = terms;
+  const mode = blockedMode(first, entry);
+  const same = terms.every((g) =>
+    g.m === first.m && g.n === first.n && blockedMode(g, entry) === mode
+  );
+  return same ? mode : undefined;
+}
+
+/**
+ * C (= or +=) Σ_t A_t·B_t (+ bias) in one launch: the products share M and N, each has its own K
+ * and strides (term t's overrides carry the suffix t; term 0 has none).
+ */
+export function blockedGemmSum<B>(
+  name: string,
+  entry: GemmEntry,
+  terms: readonly GemmShape[],
+  io: { a: readonly B[]; b: readonly B[]; c: B; extra?: B },
+  accumulate: boolean | undefined,
+): Launch<B> {
+  const mode = blockedSumMode(terms, entry);
+  if (!mode || io.a.length !== terms.length || io.b.length !== terms.length) {
+    throw new Error(`${name}: no blocked form for ${JSON.stringify(terms)}`);
+  }
+  const aVec4s = terms.map((g) => (g.m * g.k) / 4);
+  const layout = layoutFor(entry, aVec4s.map((v) => v * 16));
+  const [g] = terms;
   const columns = mode === "n4" ? Math.ceil(g.n / 4 / TV) : Math.ceil(g.n / TC);
-  const kernelName = `${name}_${mode}_m${TM}${mode === "n4" ? `v${TV}` : `c${TC}`}_ubo${aVec4s}`;
+  const sums = terms.length > 1 ? `_sum${terms.length}` : "";
+  const kernelName = `${name}_${mode}_m${TM}${mode === "n4" ? `v${TV}` : `c${TC}`}${sums}_ubo${
+    aVec4s.join("_")
+  }`;
+  const constants = gemmConstants(g, WG, accumulate);
+  terms.slice(1).forEach((t, i) => {
+    const sfx = i + 1;
+    Object.assign(constants, {
+      [`K${sfx}`]: t.k,
+      [`A_SM${sfx}`]: t.aSm,
+      [`A_SK${sfx}`]: t.aSk,
+      [`B_SK${sfx}`]: t.bSk,
+      [`B_SN${sfx}`]: t.bSn,
+    });
+  });
+  const bindings: (B | undefined)[] = [io.a[0], io.b[0], io.c, io.extra];
+  for (let t = 1; t < terms.length; t++) bindings.push(io.a[t], io.b[t]);
   return {
     kernel: {
       name: kernelName,
       source: sourceOf(mode, entry, aVec4s),
       entryPoint: "main",
-      constants: gemmConstants(g, WG, accumulate),
+      constants,
       layout,
     },
-    bindings: layout.bind(io),
+    bindings,
     workgroups: grid(Math.ceil(g.m / TM) * Math.ceil(columns / WG)),
   };
 }
 
 const sources = new Map<string, string>();
 
-function sourceOf(mode: Mode, entry: GemmEntry, aVec4s: number): string {
-  const key = `${mode}/${entry}/${aVec4s}`;
+function sourceOf(mode: Mode, entry: GemmEntry, aVec4s: readonly number[]): string {
+  const key = `${mode}/${entry}/${aVec4s.join(",")}`;
   let source = sources.get(key);
   if (!source) {
-    const main = mode === "n4" ? n4Main(entry) : k4Main(entry);
+    const terms = aVec4s.length;
+    const main = mode === "n4" ? n4Main(entry, terms) : k4Main(entry, terms);
     source = `${preprocess(template)}\n${declarations(mode, entry, aVec4s)}\n${main}\n`;
     sources.set(key, source);
   }
   return source;
 }
 
-function declarations(mode: Mode, entry: GemmEntry, aVec4s: number): string {
+/** Term t's suffix on its bindings and overrides (term 0: none, as the one-product kernel). */
+const sfx = (t: number) => (t === 0 ? "" : `${t}`);
+
+function declarations(mode: Mode, entry: GemmEntry, aVec4s: readonly number[]): string {
   const lines = [
-    `@group(0) @binding(0) var<uniform> a4: array<vec4f, ${aVec4s}>;`,
+    `@group(0) @binding(0) var<uniform> a4: array<vec4f, ${aVec4s[0]}>;`,
     "@group(0) @binding(1) var<storage, read> b4: array<vec4f>;",
     `@group(0) @binding(2) var<storage, read_write> c: array<${mode === "n4" ? "vec4f" : "f32"}>;`,
   ];
@@ -132,6 +203,17 @@ function declarations(mode: Mode, entry: GemmEntry, aVec4s: number): string {
   }
   if (entry === "gemm_row_sum") {
     lines.push("@group(0) @binding(3) var<storage, read_write> row_sum: array<f32>;");
+  }
+  for (let t = 1; t < aVec4s.length; t++) {
+    lines.push(
+      `override K${t}: u32;`,
+      `override A_SM${t}: u32;`,
+      `override A_SK${t}: u32;`,
+      `override B_SK${t}: u32;`,
+      `override B_SN${t}: u32;`,
+      `@group(0) @binding(${2 * t + 2}) var<uniform> a4${t}: array<vec4f, ${aVec4s[t]}>;`,
+      `@group(0) @binding(${2 * t + 3}) var<storage, read> b4${t}: array<vec4f>;`,
+    );
   }
   return lines.join("\n");
 }
@@ -153,32 +235,37 @@ function tilePrologue(blocks: string): string[] {
 }
 
 /** Lanes own TV vec4 column groups of TM rows; A(m, k) one uniform scalar per row and k. */
-function n4Main(entry: GemmEntry): string {
+function n4Main(entry: GemmEntry, terms: number): string {
   const out = [SIGNATURE];
   out.push("  let groups = N / 4u;");
   out.push(...tilePrologue(`(groups + ${TV - 1}u) / ${TV}u`));
   out.push(`  let q0 = blk * ${TV}u;`);
   for (const v of range(TV)) out.push(`  let bq${v} = min(q0 + ${v}u, groups - 1u);`);
-  for (const r of range(TM)) out.push(`  let ar${r} = min(m0 + ${r}u, M - 1u) * A_SM;`);
   for (const r of range(TM)) {
     for (const v of range(TV)) out.push(`  var acc${r}_${v} = vec4f(0.0);`);
   }
   const sums = entry === "gemm_row_sum";
   if (sums) { for (const r of range(TM)) out.push(`  var s${r} = 0.0;`); }
-  out.push("  var bk = 0u;");
-  out.push("  for (var k = 0u; k < K; k++) {");
-  for (const v of range(TV)) out.push(`    let bv${v} = b4[bk + bq${v}];`);
-  out.push("    bk += B_SK / 4u;");
-  out.push("    let ka = k * A_SK;");
-  for (const r of range(TM)) {
-    out.push(`    let i${r} = ar${r} + ka;`);
-    out.push(`    let av${r} = a4[i${r} / 4u][i${r} % 4u];`);
-    for (const v of range(TV)) {
-      out.push(`    acc${r}_${v} = fma(vec4f(av${r}), bv${v}, acc${r}_${v});`);
+  for (const term of range(terms)) {
+    const x = sfx(term);
+    out.push("  {");
+    for (const r of range(TM)) out.push(`  let ar${r} = min(m0 + ${r}u, M - 1u) * A_SM${x};`);
+    out.push("  var bk = 0u;");
+    out.push(`  for (var k = 0u; k < K${x}; k++) {`);
+    for (const v of range(TV)) out.push(`    let bv${v} = b4${x}[bk + bq${v}];`);
+    out.push(`    bk += B_SK${x} / 4u;`);
+    out.push(`    let ka = k * A_SK${x};`);
+    for (const r of range(TM)) {
+      out.push(`    let i${r} = ar${r} + ka;`);
+      out.push(`    let av${r} = a4${x}[i${r} / 4u][i${r} % 4u];`);
+      for (const v of range(TV)) {
+        out.push(`    acc${r}_${v} = fma(vec4f(av${r}), bv${v}, acc${r}_${v});`);
+      }
+      if (sums) out.push(`    s${r} += av${r};`);
     }
-    if (sums) out.push(`    s${r} += av${r};`);
+    out.push("  }");
+    out.push("  }");
   }
-  out.push("  }");
   for (const r of range(TM)) {
     for (const v of range(TV)) {
       out.push(`  if (m0 + ${r}u < M && q0 + ${v}u < groups) {`);
@@ -203,26 +290,35 @@ function n4Main(entry: GemmEntry): string {
 }
 
 /** Lanes own TC columns of TM rows; four k per step, A rows and B columns as vec4s. */
-function k4Main(entry: GemmEntry): string {
+function k4Main(entry: GemmEntry, terms: number): string {
   const out = [SIGNATURE];
   out.push(...tilePrologue(`(N + ${TC - 1}u) / ${TC}u`));
   out.push(`  let n0 = blk * ${TC}u;`);
-  for (const q of range(TC)) out.push(`  let bn${q} = min(n0 + ${q}u, N - 1u) * (B_SN / 4u);`);
-  for (const r of range(TM)) out.push(`  let ar${r} = min(m0 + ${r}u, M - 1u) * (A_SM / 4u);`);
   for (const r of range(TM)) for (const q of range(TC)) out.push(`  var acc${r}_${q} = 0.0;`);
-  out.push("  for (var k = 0u; k < K / 4u; k++) {");
-  for (const q of range(TC)) out.push(`    let bv${q} = b4[bn${q} + k];`);
-  for (const r of range(TM)) {
-    out.push(`    let av${r} = a4[ar${r} + k];`);
+  for (const term of range(terms)) {
+    const x = sfx(term);
+    out.push("  {");
     for (const q of range(TC)) {
-      const [a, b] = [`av${r}`, `bv${q}`];
-      out.push(
-        `    acc${r}_${q} = fma(${a}.w, ${b}.w, fma(${a}.z, ${b}.z, fma(${a}.y, ${b}.y, ` +
-          `fma(${a}.x, ${b}.x, acc${r}_${q}))));`,
-      );
+      out.push(`  let bn${q} = min(n0 + ${q}u, N - 1u) * (B_SN${x} / 4u);`);
     }
+    for (const r of range(TM)) {
+      out.push(`  let ar${r} = min(m0 + ${r}u, M - 1u) * (A_SM${x} / 4u);`);
+    }
+    out.push(`  for (var k = 0u; k < K${x} / 4u; k++) {`);
+    for (const q of range(TC)) out.push(`    let bv${q} = b4${x}[bn${q} + k];`);
+    for (const r of range(TM)) {
+      out.push(`    let av${r} = a4${x}[ar${r} + k];`);
+      for (const q of range(TC)) {
+        const [a, b] = [`av${r}`, `bv${q}`];
+        out.push(
+          `    acc${r}_${q} = fma(${a}.w, ${b}.w, fma(${a}.z, ${b}.z, fma(${a}.y, ${b}.y, ` +
+            `fma(${a}.x, ${b}.x, acc${r}_${q}))));`,
+        );
+      }
+    }
+    out.push("  }");
+    out.push("  }");
   }
-  out.push("  }");
   for (const r of range(TM)) {
     for (const q of range(TC)) {
       out.push(`  if (m0 + ${r}u < M && n0 + ${q}u < N) {`);

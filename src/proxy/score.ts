@@ -44,8 +44,12 @@ export function buildProxyGraph<A>(
   arch: A,
   task: PreparedTask,
   settings: ProxySettings,
+  /** The device's maxStorageBuffersPerShaderStage where known (fused recurrent steps use it). */
+  maxStorageBuffers?: number,
 ): BuiltProxy {
-  if (space.proxy === "sequence") return buildSequenceGraph(space, arch, task, settings);
+  if (space.proxy === "sequence") {
+    return buildSequenceGraph(space, arch, task, settings, maxStorageBuffers);
+  }
   const g = new GraphBuilder();
   const clean = g.input("input", [task.batch, 3, 32, 32]);
   // Noise is drawn from the task seed (one noise pipeline per task, not per architecture): every
@@ -91,7 +95,8 @@ export async function scoreArch<A>(
 ): Promise<ScoreResult> {
   const started = performance.now();
   const seed = archSeed(settings, space.name, space.format(arch));
-  const built = buildProxyGraph(space, arch, task, settings);
+  const limit = gpu.device.limits.maxStorageBuffersPerShaderStage;
+  const built = buildProxyGraph(space, arch, task, settings, limit);
   const graph = await compileGraph(gpu, built.builder, {
     optimizer: optimizerFor(space, settings),
     seed,

@@ -66,6 +66,7 @@ export function buildSequenceGraph<A>(
   arch: A,
   task: PreparedTask,
   settings: ProxySettings,
+  maxStorageBuffers?: number,
 ): { builder: GraphBuilder; clean: Tensor; targets: Tensor[] } {
   if (!task.sequence || !space.buildSequence) {
     throw new Error(`space ${space.name} and task ${task.name}: both must be sequence kinds`);
@@ -80,6 +81,8 @@ export function buildSequenceGraph<A>(
     length,
     batch: task.batch,
     trainRecurrent: settings.nlpTrainRecurrent ?? false,
+    fuse: !settings.nlpUnfused,
+    maxBindings: maxStorageBuffers,
     seed: hashString(`dropout/${settings.seed}`),
   });
   const target = g.input("target0", output.shape);

@@ -25,6 +25,8 @@ export interface ProxySettings {
   iterationsPerSubmit: number;
   /** nbnlp: train the raw recurrent weights WeightDrop freezes (spec §4.5 quirk off). */
   nlpTrainRecurrent?: boolean;
+  /** nbnlp: run each cell step unfused, one launch per node and product (A/B benchmarks). */
+  nlpUnfused?: boolean;
 }
 
 export const DEFAULT_PROXY_SETTINGS: Readonly<ProxySettings> = Object.freeze({

@@ -45,6 +45,10 @@ export interface SequenceOptions {
   trainRecurrent: boolean;
   /** Seeds dropout masks (the same for every architecture of a run). */
   seed: number;
+  /** nbnlp: fuse each step's nodes (default true; src/spaces/nbnlp_fuse.ts). */
+  fuse?: boolean;
+  /** Storage buffers one fused kernel may bind (the device's limit; default WebGPU's least, 8). */
+  maxBindings?: number;
 }
 
 /** Optimizer defaults of a space; flags override lr and weight decay. */

@@ -14,9 +14,11 @@
  */
 import type { GraphBuilder } from "../graph/builder.ts";
 import { LinearOp } from "../graph/ops.ts";
+import { CellSegmentOp, type LevelNode, LinearLevelOp } from "../graph/ops_cell.ts";
 import { DropoutOp, SliceRowsOp, StackRowsOp } from "../graph/ops_seq.ts";
 import type { Param, Tensor } from "../graph/tensor.ts";
 import { hashString } from "../util/rng.ts";
+import { cellStages } from "./nbnlp_fuse.ts";
 import type { Cell } from "./nbnlp_recipe.ts";
 
 /** The training arguments of a NAS-Bench-NLP log that the GenNAS network uses. */
@@ -52,6 +54,10 @@ export interface NlpNetworkOptions {
   trainRecurrent: boolean;
   /** Seeds the dropout masks; masks depend on (seed, layer, position), not on the cell. */
   seed: number;
+  /** Fuse the cell's elementwise nodes into segments (src/spaces/nbnlp_fuse.ts); default true. */
+  fuse?: boolean;
+  /** Storage buffers a fused segment may bind (default MAX_SEGMENT_BINDINGS, WebGPU's least). */
+  maxBindings?: number;
 }
 
 /** Input and hidden size of each layer (the last one's hidden size is emsize when tied). */
@@ -178,12 +184,35 @@ function recurrentLayer(
     (_, k) => g.zeros(`${name}.h0.${k}`, [o.batch, hidden]),
   );
   const outputs: Tensor[] = [];
+  const stages = cellStages(cell, o.fuse ?? true, o.maxBindings);
   for (let t = 0; t < o.length; t++) {
     const at = `${name}.t${t}`;
     const values = new Map<string, Tensor>([["x", steps[t]]]);
     state.forEach((h, k) => values.set(`h_prev_${k}`, h));
     const isZero = (input: string) => t === 0 && input !== "x" && !cell.recipe[input];
-    for (const node of cell.order) {
+    for (const stage of stages) {
+      if (stage.kind === "segment") {
+        const results = stage.outputs.map((n) => g.activation(`${at}.${n}`, [o.batch, hidden]));
+        const sources = stage.inputs.map((i) => values.get(i)!);
+        const id = `${at}.segment.${stage.nodes[0]}`;
+        g.addOp(new CellSegmentOp(id, stage.program, sources, results), results[0]);
+        stage.outputs.forEach((n, k) => values.set(n, results[k]));
+        continue;
+      }
+      if (stage.kind === "linears") {
+        const nodes = stage.nodes.map((node): LevelNode => {
+          const all = blocks.get(node)!;
+          const live = all.filter((b) => !isZero(b.input));
+          const terms = (live.length > 0 ? live : all.slice(0, 1))
+            .map((b) => ({ input: values.get(b.input)!, weight: b.weight }));
+          const y = g.activation(`${at}.${node}`, [o.batch, hidden]);
+          values.set(node, y);
+          return { terms, bias: biases.get(node)!, y };
+        });
+        g.addOp(new LinearLevelOp(`${at}.linear.d${stage.depth}`, nodes, o.batch), nodes[0].y);
+        continue;
+      }
+      const node = stage.node;
       const spec = cell.recipe[node];
       const v = (i: number) => values.get(spec.input[i])!;
       const id = `${at}.${node}`;
