@@ -140,7 +140,17 @@ async function run(recipe: unknown, fuse: boolean) {
   }
 }
 
-for (const [name, recipe] of [...Object.entries(recipes), ["wide", WIDE] as const]) {
+/** PTB cell 2001045: a linear of depth 2 reads x beside an internal node. */
+const DEEP = {
+  node_0: { op: "linear", input: ["x", "h_prev_0"] },
+  node_1: { op: "activation_tanh", input: ["node_0"] },
+  node_4: { op: "linear", input: ["x", "node_1"] },
+  h_new_0: { op: "activation_leaky_relu", input: ["node_4"] },
+};
+
+for (
+  const [name, recipe] of [...Object.entries(recipes), ["wide", WIDE], ["deep", DEEP]] as const
+) {
   Deno.test(`nbnlp fused step (${name}) matches the unfused one, in fewer dispatches`, async () => {
     const fused = await run(recipe, true);
     const plain = await run(recipe, false);
