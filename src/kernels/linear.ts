@@ -170,9 +170,41 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 /**
- * y (= or +=) Σ_t x_t·w_tᵀ (+ bias): one launch per MAX_TERMS products where the blocked kernel
- * takes them all, else one per product.
+ * C (= or +=) Σ_t of the products, the bias (if any) added once: one blocked launch per MAX_TERMS
+ * products where the blocked kernel takes them all, else `single` launches one product.
  */
+function sumOfProducts<B>(
+  ctx: LaunchContext<B>,
+  name: string,
+  shapes: readonly GemmShape[],
+  terms: readonly LinearTerm<B>[],
+  io: { c: B; bias?: B },
+  accumulate: boolean | undefined,
+  single: (t: LinearTerm<B>, bias: B | undefined, accumulate: boolean | undefined) => Launch<B>[],
+): Launch<B>[] {
+  const launches: Launch<B>[] = [];
+  for (const group of chunks(range(terms.length), MAX_TERMS)) {
+    const first = launches.length === 0;
+    const acc = first ? accumulate : true;
+    const bias = first ? io.bias : undefined;
+    const entry = bias === undefined ? "gemm" : "gemm_bias";
+    const g = group.map((i) => shapes[i]);
+    if (ctx.deviceClass === "cpu" && group.length > 1 && blockedSumMode(g, entry)) {
+      const a = group.map((i) => terms[i].x);
+      const b = group.map((i) => terms[i].w);
+      launches.push(
+        blockedGemmSum(`${name}_${entry}`, entry, g, { a, b, c: io.c, extra: bias }, acc),
+      );
+      continue;
+    }
+    group.forEach((i, j) => {
+      launches.push(...single(terms[i], j === 0 ? bias : undefined, j === 0 ? acc : true));
+    });
+  }
+  return launches;
+}
+
+/** y (= or +=) Σ_t x_t·w_tᵀ (+ bias): the products of one recurrent-cell node. */
 export function linearForwardSum<B>(
   ctx: LaunchContext<B>,
   s: { batch: number; outFeatures: number },
@@ -189,39 +221,21 @@ export function linearForwardSum<B>(
     bSk: 1,
     bSn: t.features,
   }));
-  const launches: Launch<B>[] = [];
-  const groups = chunks(range(terms.length), MAX_TERMS);
-  for (const group of groups) {
-    const first = launches.length === 0;
-    const accumulate = first ? o.accumulate : true;
-    const bias = first ? io.bias : undefined;
-    const entry = bias === undefined ? "gemm" : "gemm_bias";
-    const g = group.map((i) => shapes[i]);
-    if (ctx.deviceClass === "cpu" && group.length > 1 && blockedSumMode(g, entry)) {
-      launches.push(blockedGemmSum(`linear_fwd_${entry}`, entry, g, {
-        a: group.map((i) => terms[i].x),
-        b: group.map((i) => terms[i].w),
-        c: io.y,
-        extra: bias,
-      }, accumulate));
-      continue;
-    }
-    group.forEach((i, j) => {
-      const t = terms[i];
-      const shape = { batch: s.batch, inFeatures: t.features, outFeatures: s.outFeatures };
-      launches.push(
-        ...linearForward(
-          ctx,
-          shape,
-          { x: t.x, w: t.w, y: io.y, bias: j === 0 ? bias : undefined },
-          {
-            accumulate: j === 0 ? accumulate : true,
-          },
-        ),
-      );
-    });
-  }
-  return launches;
+  return sumOfProducts(
+    ctx,
+    "linear_fwd",
+    shapes,
+    terms,
+    { c: io.y, bias: io.bias },
+    o.accumulate,
+    (t, bias, accumulate) =>
+      linearForward(
+        ctx,
+        { batch: s.batch, inFeatures: t.features, outFeatures: s.outFeatures },
+        { x: t.x, w: t.w, y: io.y, bias },
+        { accumulate },
+      ),
+  );
 }
 
 /** dx (= or +=) Σ_t dy_t·w_t: the data gradient of an input several products read. */
@@ -241,27 +255,21 @@ export function linearBackwardDataSum<B>(
     bSk: s.inFeatures,
     bSn: 1,
   }));
-  const launches: Launch<B>[] = [];
-  for (const group of chunks(range(terms.length), MAX_TERMS)) {
-    const accumulate = launches.length === 0 ? o.accumulate : true;
-    const g = group.map((i) => shapes[i]);
-    if (ctx.deviceClass === "cpu" && group.length > 1 && blockedSumMode(g, "gemm")) {
-      launches.push(blockedGemmSum("linear_bwd_data", "gemm", g, {
-        a: group.map((i) => terms[i].x),
-        b: group.map((i) => terms[i].w),
-        c: io.dx,
-      }, accumulate));
-      continue;
-    }
-    group.forEach((i, j) => {
-      const t = terms[i];
-      const shape = { batch: s.batch, inFeatures: s.inFeatures, outFeatures: t.features };
-      launches.push(...linearBackwardData(ctx, shape, { dy: t.x, w: t.w, dx: io.dx }, {
-        accumulate: j === 0 ? accumulate : true,
-      }));
-    });
-  }
-  return launches;
+  return sumOfProducts(
+    ctx,
+    "linear_bwd_data",
+    shapes,
+    terms,
+    { c: io.dx },
+    o.accumulate,
+    (t, _bias, accumulate) =>
+      linearBackwardData(
+        ctx,
+        { batch: s.batch, inFeatures: s.inFeatures, outFeatures: t.features },
+        { dy: t.x, w: t.w, dx: io.dx },
+        { accumulate },
+      ),
+  );
 }
 
 const COLUMN_SUM = declareBindings({ x: "read", out: "read_write" });
