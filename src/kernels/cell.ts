@@ -8,6 +8,7 @@
 import { type BindingMode, declareBindings } from "../gpu/bindings.ts";
 import { grid1d, type Launch } from "../gpu/kernel.ts";
 import { preprocess } from "../gpu/wgsl.ts";
+import { hashString } from "../util/rng.ts";
 
 export const CELL_FNS = ["tanh", "sigm", "leaky_relu", "prod", "sum", "blend"] as const;
 export type CellFn = typeof CELL_FNS[number];
@@ -71,9 +72,7 @@ function programKey(p: CellProgram): string {
 }
 
 function shortHash(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, "0");
+  return hashString(text).toString(16).padStart(8, "0");
 }
 
 const HEADER = preprocess(
