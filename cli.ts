@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "./src/deps.ts";
 import {
+  addBudgetOption,
   addProxyOptions,
   parseNonNegativeInteger,
   parsePositiveInteger,
@@ -54,7 +55,7 @@ function program(): Command {
     .action(async () => printInfo(describeGpu(await acquireGpu())));
 
   addProxyOptions(
-    root.command("score")
+    addBudgetOption(root.command("score"))
       .description("score one architecture (eval loss after training; lower is better)")
       .option(
         "--arch <arch>",
@@ -74,12 +75,13 @@ function program(): Command {
       task: flags.task,
       images: flags.images,
       settings: proxySettings(flags),
+      maxFlops: flags.maxFlops,
     });
     printScore(result, flags.json ?? false);
   });
 
   addProxyOptions(
-    root.command("rank")
+    addBudgetOption(root.command("rank"))
       .description("score many architectures and correlate with a benchmark's accuracies")
       .requiredOption(
         "--truth <table>",
@@ -124,6 +126,7 @@ function program(): Command {
       task: flags.task,
       images: flags.images,
       settings: proxySettings(flags),
+      maxFlops: flags.maxFlops,
       truth: flags.truth,
       dataset: flags.dataset,
       metric: flags.metric,
@@ -150,7 +153,7 @@ function program(): Command {
 
   const search = root.command("search", { isDefault: true })
     .description("end-to-end NAS: regularized evolution with the GenNAS loss as fitness (default)");
-  addProxyOptions(search, "search-N")
+  addProxyOptions(addBudgetOption(search), "search-N")
     .option("--strategy <name>", "evolution (regularized evolution) or random", "evolution")
     .option("--population <n>", "population size P", parsePositiveInteger, 50)
     .option("--tournament <n>", "tournament size S", parsePositiveInteger, 10)

@@ -63,6 +63,17 @@ export interface ProxyFlags {
   itersPerSubmit: number;
   width?: number;
   depth?: number;
+  maxFlops?: number;
+}
+
+/** --max-flops (score, rank, search): see src/proxy/budget.ts. */
+export function addBudgetOption(cmd: Command): Command {
+  return cmd.option(
+    "--max-flops <M>",
+    "skip architectures over this many million MACs per 32×32 image (as flops counts them): " +
+      "score refuses, rank drops, search redraws (default: no budget)",
+    parseNumber,
+  );
 }
 
 /** --space with the NDS --width/--depth folded in (`darts@w16d8`, see getSpace). */

@@ -56,7 +56,8 @@ export function printScore(r: ScoreReport, json: boolean): void {
   if (gennas && r.graph) {
     console.log(
       `cost        ${r.seconds.toFixed(2)} s · ${r.parameters.toLocaleString("en")} parameters · ` +
-        `${r.graph.dispatchesPerIteration} dispatches per iteration`,
+        `${(r.macs / 1e6).toFixed(1)} M MACs/image · ${r.graph.dispatchesPerIteration} ` +
+        `dispatches per iteration`,
     );
   }
 }
@@ -66,6 +67,12 @@ export function printRank(r: RankReport): void {
   const m = r.metrics;
   console.log(`ranked ${m.n} architectures against ${r.truthMetric}`);
   for (const note of r.truthNotes ?? []) console.log(`truth            ${note}`);
+  if (r.budget) {
+    console.log(
+      `budget           --max-flops ${r.budget.maxFlops} M MACs/image: ${r.budget.overBudget} ` +
+        `archs over it not scored (the ranked sample is no longer the drawn one)`,
+    );
+  }
   const primary = r.proxies[0]?.proxy ?? "gennas";
   if (primary === "gennas") {
     console.log(`sign convention  ${m.convention} (positive = lower loss ranks higher accuracy)`);

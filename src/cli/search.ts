@@ -78,6 +78,7 @@ export async function runSearchCommand(flags: SearchFlags): Promise<void> {
       task: flags.task,
       images: flags.images,
       settings: proxySettings(flags),
+      maxFlops: flags.maxFlops,
       strategy: flags.strategy,
       population: flags.population,
       tournament: flags.tournament,

@@ -28,6 +28,7 @@ import { type ProxyMetrics, type RankedArch, rankOutcome, type RankRecord } from
 import { isZeroCost, parseProxies, type ProxyName } from "./proxies.ts";
 import { scoreZeroCost } from "./zero_cost.ts";
 import { archCost } from "./cost.ts";
+import { checkBudget, validateMaxFlops, withinBudget } from "./budget.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
 import { scoreArch, type ScoreResult } from "./score.ts";
 import { prepareSequenceTask } from "./sequence.ts";
@@ -41,6 +42,8 @@ export interface ProxyOptions {
   images?: string;
   /** Overrides of the proxy defaults (seed, iterations, batch, init channels, …). */
   settings?: Partial<ProxySettings>;
+  /** Compute budget, M MACs per image (src/proxy/budget.ts); none when absent. */
+  maxFlops?: number;
 }
 
 export interface ProxyBase {
@@ -110,6 +113,8 @@ export interface ScoreReport extends Omit<ScoreResult, "graph"> {
   proxies: Partial<Record<ProxyName, number>>;
   /** Seconds of each requested proxy. */
   proxySeconds: Partial<Record<ProxyName, number>>;
+  /** Multiply-accumulates per 32×32 image of the classification copy (the `flops` baseline). */
+  macs: number;
   space: string;
   arch: string;
   key: string;
@@ -127,9 +132,11 @@ export async function score(o: ScoreOptions): Promise<ScoreReport> {
         `use it with gennas rank`,
     );
   }
+  validateMaxFlops(o.maxFlops);
   const space = getSpace(o.space);
   const arch = space.parse(o.arch ?? space.example);
   const ctx = await prepareProxy(o);
+  checkBudget(ctx.space, arch, ctx.settings, o.maxFlops);
   const proxies: Partial<Record<ProxyName, number>> = {};
   const proxySeconds: Partial<Record<ProxyName, number>> = {};
   let result: ScoreResult | undefined;
@@ -154,6 +161,7 @@ export async function score(o: ScoreOptions): Promise<ScoreReport> {
     trainLosses: result?.trainLosses ?? [],
     seconds: result?.seconds ?? 0,
     parameters: result?.parameters ?? cost.params,
+    macs: cost.macs,
     graph: result?.graph ?? zeroCost.graph,
     proxies,
     proxySeconds,
@@ -219,6 +227,8 @@ export interface RankReport {
   truthMetric: string;
   /** The truth table's notes (rows skipped, sign convention of a loss table). */
   truthNotes?: string[];
+  /** With --max-flops: the budget and how many drawn or listed archs it left unscored. */
+  budget?: { maxFlops: number; overBudget: number };
   journal?: string;
   report?: string;
   resumed: boolean;
@@ -278,9 +288,23 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   checkShardOutputs(shard, o);
   const space = getSpace(o.space);
   const table = await loadTruth(space.name, o.truth, { dataset: o.dataset, metric: o.metric });
+  validateMaxFlops(o.maxFlops);
   const seed = o.settings?.seed ?? DEFAULT_PROXY_SETTINGS.seed;
-  const candidates = await rankCandidates(space, table, o, seed);
+  const drawn = await rankCandidates(space, table, o, seed);
   const ctx = await prepareProxy(o);
+  const { kept: candidates, dropped: overBudget } = withinBudget(
+    ctx.space,
+    drawn,
+    (c) => c.arch,
+    ctx.settings,
+    o.maxFlops,
+  );
+  if (candidates.length < 2) {
+    throw new InputError(
+      `--max-flops ${o.maxFlops}: only ${candidates.length} of the architectures fit the budget; ` +
+        `a ranking needs 2`,
+    );
+  }
   const archs = candidates.map((c) => c.arch);
   const archTexts = candidates.map((c) => c.text);
   const keys = archs.map((a) => ctx.space.key(a));
@@ -299,6 +323,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     proxy: ctx.settings,
     // Recorded only when not the default, so journals of gennas-only runs keep their hash.
     ...(names.length === 1 && names[0] === "gennas" ? {} : { proxies: names }),
+    ...(o.maxFlops !== undefined ? { maxFlops: o.maxFlops, overBudget } : {}),
   };
   const zeroCostNames = names.filter(isZeroCost);
   const journal = await openRunJournal<RankRecord | ShardRunRecord>({
@@ -387,6 +412,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     secondsPerArch: median(freshSeconds),
     truthMetric: table.metric,
     truthNotes: table.notes,
+    ...(o.maxFlops !== undefined ? { budget: { maxFlops: o.maxFlops, overBudget } } : {}),
     journal: out,
     report: reportPath,
     resumed: journal.resumed,

@@ -8,6 +8,7 @@ import { loadTruth, type TruthTable } from "../eval/truth.ts";
 import { prepareProxy, type ProxyOptions, withoutTaskConfig } from "../proxy/run.ts";
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
+import { drawWithinBudget, validateMaxFlops } from "../proxy/budget.ts";
 import { allowed, InputError } from "../util/errors.ts";
 import { besideJournal } from "../util/journal.ts";
 import { openSearchJournal } from "./journal.ts";
@@ -103,6 +104,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   if (strategy === "evolution") {
     validateEvolutionOptions({ population, tournament, iterations, seed });
   }
+  validateMaxFlops(o.maxFlops);
   const table = o.truth
     ? await loadTruth(getSpace(o.space).name, o.truth, { dataset: o.dataset, metric: o.metric })
     : undefined;
@@ -125,6 +127,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     taskConfig: ctx.task.config,
     images: ctx.task.images,
     proxy: ctx.settings,
+    ...(o.maxFlops !== undefined ? { maxFlops: o.maxFlops } : {}),
   };
   const journal = await openSearchJournal<unknown, EvalRecord>({
     out: o.out,
@@ -149,8 +152,9 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   for (const r of replay) cache.set(r.key, r.fitness ?? NaN);
   const hooks: SearchHooks<unknown> = {
     direction: "min",
-    sample: (rng) => space.sample(rng),
-    mutate: (parent, rng) => space.mutate(parent, rng),
+    sample: (rng) => drawWithinBudget(space, (r) => space.sample(r), rng, ctx.settings, o.maxFlops),
+    mutate: (parent, rng) =>
+      drawWithinBudget(space, (r) => space.mutate(parent, r), rng, ctx.settings, o.maxFlops),
     // The key is the arch text: journal records, progress and the history show it as is.
     key: (a) => space.format(a),
     evaluate: async (arch) => {
