@@ -152,3 +152,31 @@ Deno.test("BN-disabled classifier builds (synflow) for every space: no BN parame
     assert(c.builder.states.length === 0, `${name}: no BN state`);
   }
 });
+
+Deno.test("archCost on nbnlp counts the cell's linear nodes (fused builds hide them)", () => {
+  const space = getSpace("nbnlp");
+  const rnn = space.parse(
+    JSON.stringify({
+      f: { op: "linear", input: ["x", "h_prev_0"] },
+      h_new_0: { op: "activation_tanh", input: ["f"] },
+    }),
+  );
+  const twoGates = space.parse(
+    JSON.stringify({
+      f: { op: "linear", input: ["x", "h_prev_0"] },
+      g: { op: "linear", input: ["x", "h_prev_0"] },
+      a: { op: "activation_tanh", input: ["f"] },
+      b: { op: "activation_sigm", input: ["g"] },
+      h_new_0: { op: "elementwise_prod", input: ["a", "b"] },
+    }),
+  );
+  const one = archCost(space, rnn, { initChannels: 16 });
+  const two = archCost(space, twoGates, { initChannels: 16 });
+  // One step's products in the 3 PTB layers (400→600, 600→600, 600→400, tied), x and h terms:
+  // (400 + 600)·600 + (600 + 600)·600 + (600 + 400)·400 MACs per linear node; a second gate adds
+  // as many, plus 600 + 600 + 400 biases.
+  const gateMacs = 1000 * 600 + 1200 * 600 + 1000 * 400;
+  assert.deepEqual(one.macs, gateMacs);
+  assert.deepEqual(two.macs, 2 * gateMacs);
+  assert.deepEqual(two.params - one.params, gateMacs + 1600);
+});

@@ -85,15 +85,25 @@ export function graphCost(g: GraphBuilder): GraphCost {
 /** Feature width of the input and output projections when a sequence space is counted. */
 export const SEQUENCE_COST_DIMENSION = 32;
 
-/** `params` and `flops` (MACs per sample) of one architecture's classification network; for a
- *  sequence space, its network for one time step of one sequence (every recurrent weight counted
- *  as trainable, input/output width SEQUENCE_COST_DIMENSION). */
+/** `params` and `flops` (MACs per sample) of one architecture's classification network. For a
+ *  sequence space: params of its network (every recurrent weight counted as trainable,
+ *  input/output width SEQUENCE_COST_DIMENSION), and as MACs the recurrent layers' products of one
+ *  steady-state time step (x and hidden terms), i.e. a 2-step network's MACs minus a 1-step one's:
+ *  the first step skips the products of the zero initial hidden state, and the encoder and decoder
+ *  count the same in both. */
 export function archCost<A>(space: NetworkSpace<A>, arch: A, o: BackboneOptions): GraphCost {
-  if (space.proxy === "sequence" && space.buildSequence) {
-    const g = new GraphBuilder();
-    const x = g.input("input", [1, SEQUENCE_COST_DIMENSION]);
-    space.buildSequence(g, x, arch, { length: 1, batch: 1, trainRecurrent: true, seed: 0 });
-    return graphCost(g);
+  const buildSequence = space.proxy === "sequence" ? space.buildSequence : undefined;
+  if (buildSequence) {
+    const count = (length: number) => {
+      const g = new GraphBuilder();
+      const x = g.input("input", [length, SEQUENCE_COST_DIMENSION]);
+      // Unfused: a fused step's products are LinearLevelOps, which graphCost does not see.
+      const options = { length, batch: 1, trainRecurrent: true, seed: 0, fuse: false };
+      buildSequence.call(space, g, x, arch, options);
+      return graphCost(g);
+    };
+    const [one, two] = [count(1), count(2)];
+    return { params: one.params, macs: two.macs - one.macs };
   }
   return graphCost(buildClassifier(space, arch, { ...o, batch: 1 }).builder);
 }
