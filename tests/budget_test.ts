@@ -64,7 +64,10 @@ Deno.test("budget: search draws stay within it, and an impossible budget is a cl
 Deno.test("gennas score --max-flops: over the budget exits 2 naming it; bad values exit 2", async () => {
   const over = await runCli(["score", "--arch", HEAVY, "--max-flops", "0.01", ...TINY]);
   assert.deepEqual(over.code, 2, over.stderr);
-  assert(/--max-flops 0\.01: .* M MACs per image, over the budget/.test(over.stderr), over.stderr);
+  assert(
+    /--max-flops 0\.01: .* M MACs per sample \(flops\), over the budget/.test(over.stderr),
+    over.stderr,
+  );
   for (const bad of ["0", "-3", "lots"]) {
     const r = await runCli(["score", "--max-flops", bad, ...TINY]);
     assert.deepEqual(r.code, 2, `${bad}: ${r.stderr}`);

@@ -56,7 +56,7 @@ export function printScore(r: ScoreReport, json: boolean): void {
   if (gennas && r.graph) {
     console.log(
       `cost        ${r.seconds.toFixed(2)} s · ${r.parameters.toLocaleString("en")} parameters · ` +
-        `${(r.macs / 1e6).toFixed(1)} M MACs/image · ${r.graph.dispatchesPerIteration} ` +
+        `${(r.macs / 1e6).toFixed(1)} M MACs (flops) · ${r.graph.dispatchesPerIteration} ` +
         `dispatches per iteration`,
     );
   }
@@ -69,7 +69,7 @@ export function printRank(r: RankReport): void {
   for (const note of r.truthNotes ?? []) console.log(`truth            ${note}`);
   if (r.budget) {
     console.log(
-      `budget           --max-flops ${r.budget.maxFlops} M MACs/image: ${r.budget.overBudget} ` +
+      `budget           --max-flops ${r.budget.maxFlops} M MACs: ${r.budget.overBudget} ` +
         `archs over it not scored (the ranked sample is no longer the drawn one)`,
     );
   }

@@ -15,7 +15,7 @@ export const BUDGET_DRAWS = 1000;
 export function validateMaxFlops(maxFlops: number | undefined): void {
   if (maxFlops !== undefined && !(Number.isFinite(maxFlops) && maxFlops > 0)) {
     throw new InputError(
-      `--max-flops must be a positive number (M MACs per image), got ${maxFlops}`,
+      `--max-flops must be a positive number (million MACs per sample, as flops counts them), got ${maxFlops}`,
     );
   }
 }
@@ -36,7 +36,9 @@ export function checkBudget<A>(
   const m = megaMacs(space, arch, o);
   if (m > maxFlops) {
     throw new InputError(
-      `--max-flops ${maxFlops}: ${space.format(arch)} costs ${m.toFixed(1)} M MACs per image, ` +
+      `--max-flops ${maxFlops}: ${space.format(arch)} costs ${
+        m.toFixed(1)
+      } M MACs per sample (flops), ` +
         `over the budget`,
     );
   }
