@@ -1,0 +1,100 @@
+/**
+ * Microbenchmark (issue 13): cost of a lane-dependent vec4 load on this adapter from a storage
+ * buffer (vec4 / four scalars / contiguous) against textureLoad of an rgba32float texture.
+ *   deno run -A bench/load_micro.ts
+ */
+const adapter = await navigator.gpu.requestAdapter();
+const device = await adapter!.requestDevice();
+const W = 512, H = 512; // texels
+const n = W * H * 4;
+const data = new Float32Array(n);
+for (let i = 0; i < n; i++) data[i] = (i % 97) * 0.01;
+const buf = device.createBuffer({
+  size: n * 4,
+  usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+});
+device.queue.writeBuffer(buf, 0, data);
+const tex = device.createTexture({
+  size: [W, H],
+  format: "rgba32float",
+  usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+});
+device.queue.writeTexture({ texture: tex }, data, { bytesPerRow: W * 16 }, [W, H]);
+const out = device.createBuffer({ size: 65536 * 16, usage: GPUBufferUsage.STORAGE });
+const LOADS = 64;
+const common = `const LOADS = ${LOADS}u;`;
+const srcs: Record<string, string> = {
+  storage_vec4: `${common}
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  var s = vec4<f32>(0.0);
+  for (var i = 0u; i < LOADS; i++) { s += a[(g.x * 7u + i * 1031u) & 262143u]; }
+  o[g.x] = s; }`,
+  storage_scalar4: `${common}
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  var s = vec4<f32>(0.0);
+  for (var i = 0u; i < LOADS; i++) { let b = ((g.x * 7u + i * 1031u) & 262143u) * 4u; s += vec4<f32>(a[b], a[b+1u], a[b+2u], a[b+3u]); }
+  o[g.x] = s; }`,
+  storage_contig: `${common}
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  var s = vec4<f32>(0.0);
+  for (var i = 0u; i < LOADS; i++) { s += a[(g.x + i * 1031u) & 262143u]; }
+  o[g.x] = s; }`,
+  texture: `${common}
+@group(0) @binding(0) var a: texture_2d<f32>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  var s = vec4<f32>(0.0);
+  for (var i = 0u; i < LOADS; i++) { let k = (g.x * 7u + i * 1031u) & 262143u; s += textureLoad(a, vec2<u32>(k & 511u, k >> 9u), 0); }
+  o[g.x] = s; }`,
+  texture_contig: `${common}
+@group(0) @binding(0) var a: texture_2d<f32>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  var s = vec4<f32>(0.0);
+  for (var i = 0u; i < LOADS; i++) { let k = (g.x + i * 1031u) & 262143u; s += textureLoad(a, vec2<u32>(k & 511u, k >> 9u), 0); }
+  o[g.x] = s; }`,
+};
+const INV = 65536, REPS = 20;
+for (let round = 0; round < 2; round++) {
+  for (const [name, code] of Object.entries(srcs)) {
+    const mod = device.createShaderModule({ code });
+    const pipe = device.createComputePipeline({
+      layout: "auto",
+      compute: { module: mod, entryPoint: "main" },
+    });
+    const res = name.startsWith("texture") ? tex.createView() : { buffer: buf };
+    const bg = device.createBindGroup({
+      layout: pipe.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: res as GPUBindingResource }, {
+        binding: 1,
+        resource: { buffer: out },
+      }],
+    });
+    const run = async (reps: number) => {
+      const enc = device.createCommandEncoder();
+      const p = enc.beginComputePass();
+      p.setPipeline(pipe);
+      p.setBindGroup(0, bg);
+      for (let r = 0; r < reps; r++) p.dispatchWorkgroups(INV / 64);
+      p.end();
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+    };
+    await run(1);
+    const t0 = performance.now();
+    await run(REPS);
+    const dt = performance.now() - t0;
+    const loads = INV * LOADS * REPS;
+    console.log(
+      `${name.padEnd(16)} ${(dt / REPS).toFixed(2)} ms/dispatch  ${
+        (loads / dt / 1e6).toFixed(2)
+      } Gvec4-loads/s`,
+    );
+  }
+}
