@@ -17,6 +17,11 @@ const HEAVY = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|
 const LIGHT = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|";
 const MID = "|nor_conv_1x1~0|+|skip_connect~0|none~1|+|none~0|nor_conv_1x1~1|skip_connect~2|";
 
+// deno-lint-ignore no-explicit-any
+async function records(path: string): Promise<any[]> {
+  return (await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l));
+}
+
 function macs(text: string): number {
   return megaMacs(nb201, nb201.parse(text), OPTS);
 }
@@ -88,39 +93,28 @@ Deno.test("gennas rank --max-flops drops the archs over it and journals the budg
       "index,arch,cifar10_test,cifar100_test,imagenet16_120_test\n" +
         `0,${LIGHT},80,50,20\n1,${HEAVY},93,70,44\n2,${MID},88,60,30\n`,
     );
-    const r = await runCli([
-      "rank",
-      "--truth",
-      truth,
-      "--archs",
-      archs,
-      "--max-flops",
-      budget,
-      "--out",
-      journal,
-      "--bootstrap",
-      "0",
-      ...TINY,
-    ]);
+    const rankWith = (maxFlops: string, out: string) =>
+      runCli([
+        "rank",
+        "--truth",
+        truth,
+        "--archs",
+        archs,
+        "--max-flops",
+        maxFlops,
+        "--out",
+        out,
+        ...TINY,
+      ]);
+    const r = await rankWith(budget, journal);
     assert.deepEqual(r.code, 0, r.stderr);
     assert(/ranked 2 architectures/.test(r.stdout), r.stdout);
     assert(/budget .*1 archs over it not scored/.test(r.stdout), r.stdout);
-    const lines = (await Deno.readTextFile(journal)).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = await records(journal);
     const scored = lines.filter((l) => l.type === "score").map((l) => l.arch);
     assert.deepEqual(scored.sort(), [LIGHT, MID].sort());
     assert(JSON.stringify(lines[0]).includes('"maxFlops"'), JSON.stringify(lines[0]));
-    const none = await runCli([
-      "rank",
-      "--truth",
-      truth,
-      "--archs",
-      archs,
-      "--max-flops",
-      "1e-6",
-      "--out",
-      `${dir}/none.jsonl`,
-      ...TINY,
-    ]);
+    const none = await rankWith("1e-6", `${dir}/none.jsonl`);
     assert.deepEqual(none.code, 2, none.stderr);
     assert(/only 0 of the architectures fit the budget/.test(none.stderr), none.stderr);
   } finally {
@@ -148,8 +142,7 @@ Deno.test("gennas search --max-flops evaluates only archs within the budget", as
       ...TINY,
     ]);
     assert.deepEqual(r.code, 0, r.stderr);
-    const evals = (await Deno.readTextFile(journal)).trim().split("\n").map((l) => JSON.parse(l))
-      .filter((l) => l.type === "eval");
+    const evals = (await records(journal)).filter((l) => l.type === "eval");
     assert.deepEqual(evals.length, 5);
     for (const e of evals) assert(macs(e.arch) <= Number(budget), e.arch);
   } finally {
