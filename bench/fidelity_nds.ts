@@ -4,6 +4,10 @@
  * PNAS, NASNet; the fix-w-d table too), full proxy settings, tasks combo and search-D (the
  * paper's Table 2 GenNAS columns), Kendall τ against `test_acc`. `ndsBaselines` gives the τ of the
  * table's own params and flops on the same records, printed beside.
+ *
+ * Group `nds-scaled` (`--only nds-scaled`): the combo runs again under --width-scale 0.25 (every
+ * network at a quarter of its width, ≈ 1/16 of the MACs), on the same seeded records, so the
+ * fidelity the cost control gives up can be read off beside the full-width runs.
  */
 import { join } from "node:path";
 import { kendallTauB } from "../src/eval/metrics.ts";
@@ -34,9 +38,12 @@ const PAPER: Record<string, [string, number, number, number]> = {
 
 export const NDS_FIDELITY_SAMPLE = 60;
 
+/** --width-scale of the `nds-scaled` runs. */
+export const NDS_SCALED_WIDTH = 0.25;
+
 export function ndsRuns(dataDir: string, limit: number, outDir: string): NdsRun[] {
   const images = join(dataDir, "cifar10_test_first256.bin");
-  return Object.entries(PAPER).flatMap(([space, [file, , combo, searchD]]) =>
+  const full = Object.entries(PAPER).flatMap(([space, [file, , combo, searchD]]) =>
     (["combo", "search-D"] as const).map((task) => ({
       name: `nds-${space}-${task}`,
       group: "nds",
@@ -63,6 +70,21 @@ export function ndsRuns(dataDir: string, limit: number, outDir: string): NdsRun[
       ],
     }))
   );
+  const scaled = full.filter((r) => r.name.endsWith("-combo")).map((r) => {
+    const name = `${r.name}-w${NDS_SCALED_WIDTH}`;
+    return {
+      ...r,
+      name,
+      group: "nds-scaled",
+      target: `no target: the fidelity --width-scale ${NDS_SCALED_WIDTH} keeps, beside ${r.name}`,
+      options: {
+        ...r.options,
+        settings: { widthScale: NDS_SCALED_WIDTH },
+        out: join(outDir, `${name}.jsonl`),
+      },
+    };
+  });
+  return [...full, ...scaled];
 }
 
 /** Kendall τ of the table's params and flops against test_acc over the ranked records. */

@@ -64,6 +64,7 @@ export interface ProxyFlags {
   width?: number;
   depth?: number;
   maxFlops?: number;
+  widthScale?: number;
 }
 
 /** --max-flops (score, rank, search): see src/proxy/budget.ts. */
@@ -104,6 +105,12 @@ export function addProxyOptions(cmd: Command, defaultTask: string): Command {
       "--depth <n>",
       "NDS cell spaces: depth (cells) of DARTS-text archs and of samples",
       parsePositiveInteger,
+    )
+    .option(
+      "--width-scale <f>",
+      "NDS cell spaces: build every architecture at this fraction (0, 1] of its width, rounded " +
+        "to an even number (cost control; changes the scores; default 1)",
+      parseNumber,
     )
     .option(
       "--task <task>",
@@ -181,5 +188,6 @@ export function proxySettings(f: ProxyFlags): Partial<ProxySettings> {
     iterationsPerSubmit: f.itersPerSubmit,
     // Only when set, so the settings (and journal hashes) of other runs do not change.
     ...(f.nlpTrainRecurrent ? { nlpTrainRecurrent: true } : {}),
+    ...(f.widthScale !== undefined ? { widthScale: f.widthScale } : {}),
   };
 }

@@ -53,6 +53,7 @@ export function printScore(r: ScoreReport, json: boolean): void {
       `${name.padEnd(11)} ${fmt(value, 6)} (higher predicts better; ${seconds.toPrecision(3)} s)`,
     );
   }
+  if (r.widthScale !== undefined) console.log(`width scale ${r.widthScale} (${WIDTH_SCALE_NOTE})`);
   if (gennas && r.graph) {
     console.log(
       `cost        ${r.seconds.toFixed(2)} s · ${r.parameters.toLocaleString("en")} parameters · ` +
@@ -61,6 +62,9 @@ export function printScore(r: ScoreReport, json: boolean): void {
     );
   }
 }
+
+const WIDTH_SCALE_NOTE =
+  "every network built at that fraction of its width; scores differ from unscaled ones";
 
 export function printRank(r: RankReport): void {
   if (r.shard) return printShard(r);
@@ -72,6 +76,9 @@ export function printRank(r: RankReport): void {
       `budget           --max-flops ${r.budget.maxFlops} M MACs: ${r.budget.overBudget} ` +
         `archs over it not scored (the ranked sample is no longer the drawn one)`,
     );
+  }
+  if (r.widthScale !== undefined) {
+    console.log(`width scale      ${r.widthScale} (${WIDTH_SCALE_NOTE})`);
   }
   const primary = r.proxies[0]?.proxy ?? "gennas";
   if (primary === "gennas") {

@@ -56,7 +56,12 @@ export interface RankSettings extends Record<string, unknown> {
   space: string;
   task: string;
   taskConfig: unknown;
-  proxy: { seed: number; initChannels?: number; nb101Init?: "pytorch" | "kaiming-fan-out" };
+  proxy: {
+    seed: number;
+    initChannels?: number;
+    nb101Init?: "pytorch" | "kaiming-fan-out";
+    widthScale?: number;
+  };
   /** The requested proxies, recorded only when they are not the default ["gennas"]. */
   proxies?: ProxyName[];
 }
@@ -127,6 +132,7 @@ export async function rankOutcome(o: {
   const backbone = {
     initChannels: o.settings.proxy.initChannels ?? space.defaultInitChannels ?? 16,
     nb101Init: o.settings.proxy.nb101Init,
+    widthScale: o.settings.proxy.widthScale,
   };
   const positions = [...o.scored.keys()].sort((a, b) => a - b);
   const records = positions.map((index) => o.scored.get(index)!);

@@ -76,6 +76,12 @@ export async function prepareBase(o: Omit<ProxyOptions, "task">): Promise<ProxyB
     ...given,
     initChannels,
   });
+  if (settings.widthScale !== undefined && !space.widthScalable) {
+    throw new InputError(
+      `--width-scale applies to the NDS cell spaces only (darts, enas, pnas, amoeba, nasnet, ` +
+        `the -fix-w-d and _in variants); for ${o.space} set the width with --init-channels`,
+    );
+  }
   const images = await loadImageSet(o.images, { seed: settings.seed });
   const gpu = await acquireGpu();
   return { gpu, space, images, settings };
@@ -121,6 +127,8 @@ export interface ScoreReport extends Omit<ScoreResult, "graph"> {
   task: string;
   images: string;
   seed: number;
+  /** With --width-scale: the scale the network was built at. */
+  widthScale?: number;
 }
 
 /** Scores one architecture with the requested proxies (gennas when none is named). */
@@ -171,8 +179,12 @@ export async function score(o: ScoreOptions): Promise<ScoreReport> {
     task: ctx.task.name,
     images: ctx.task.images,
     seed: ctx.settings.seed,
+    ...widthScaleOf(ctx.settings),
   };
 }
+
+const widthScaleOf = (s: ProxySettings) =>
+  s.widthScale !== undefined ? { widthScale: s.widthScale } : {};
 
 export interface RankOptions extends ProxyOptions, ProxySelection {
   /** Ground-truth table (nb201.csv or an NB-101 jsonl). */
@@ -229,6 +241,8 @@ export interface RankReport {
   truthNotes?: string[];
   /** With --max-flops: the budget and how many drawn or listed archs it left unscored. */
   budget?: { maxFlops: number; overBudget: number };
+  /** With --width-scale: the scale every network was built at. */
+  widthScale?: number;
   journal?: string;
   report?: string;
   resumed: boolean;
@@ -413,6 +427,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     truthMetric: table.metric,
     truthNotes: table.notes,
     ...(o.maxFlops !== undefined ? { budget: { maxFlops: o.maxFlops, overBudget } } : {}),
+    ...widthScaleOf(ctx.settings),
     journal: out,
     report: reportPath,
     resumed: journal.resumed,

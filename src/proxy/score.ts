@@ -60,6 +60,7 @@ export function buildProxyGraph<A>(
   const taps = space.build(g, x, arch, {
     initChannels: settings.initChannels,
     nb101Init: settings.nb101Init,
+    widthScale: settings.widthScale,
   });
   const stages: LossStage[] = [];
   const targets: Tensor[] = [];

@@ -27,6 +27,8 @@ export interface ProxySettings {
   nlpTrainRecurrent?: boolean;
   /** nbnlp: run each cell step unfused, one launch per node and product (A/B benchmarks). */
   nlpUnfused?: boolean;
+  /** NDS cell spaces: scale every architecture's width by this (0, 1] (cost control, off = 1). */
+  widthScale?: number;
 }
 
 export const DEFAULT_PROXY_SETTINGS: Readonly<ProxySettings> = Object.freeze({
@@ -57,6 +59,9 @@ export function validateProxySettings(s: ProxySettings): ProxySettings {
   if (!(s.lr > 0)) throw new InputError(`--lr must be > 0, got ${s.lr}`);
   if (!(s.weightDecay >= 0)) {
     throw new InputError(`--weight-decay must be ≥ 0, got ${s.weightDecay}`);
+  }
+  if (s.widthScale !== undefined && !(s.widthScale > 0 && s.widthScale <= 1)) {
+    throw new InputError(`--width-scale must be a number in (0, 1], got ${s.widthScale}`);
   }
   if (!Number.isInteger(s.seed)) throw new InputError(`--seed must be an integer, got ${s.seed}`);
   if (s.nb101Init !== "pytorch" && s.nb101Init !== "kaiming-fan-out") {

@@ -29,6 +29,8 @@ export interface BackboneOptions {
   initChannels: number;
   /** NB-101 only: backbone init ("pytorch" default, or the reference HEAD's Kaiming fan-out). */
   nb101Init?: "pytorch" | "kaiming-fan-out";
+  /** NDS cell spaces only: multiplies each architecture's width (see scaledNdsWidth). */
+  widthScale?: number;
 }
 
 /**
@@ -83,6 +85,8 @@ export interface NetworkSpace<A> extends SearchSpace<A> {
   overTable?(extras: readonly unknown[]): NetworkSpace<A>;
   /** The benchmark's classifier applies BN + ReLU before its global pooling (NB-201 lastact). */
   readonly classifierLastAct?: boolean;
+  /** Whether build() honours BackboneOptions.widthScale (--width-scale). */
+  readonly widthScalable?: boolean;
 }
 
 export const NB201: NetworkSpace<Nb201Arch> = {
@@ -182,9 +186,11 @@ export function getSpace(name: string): NetworkSpace<unknown> {
       ? { width: nds[2] ? Number(nds[2]) : undefined, depth: nds[3] ? Number(nds[3]) : undefined }
       : {};
     const space = ndsSpace(base, o);
-    return { ...space, build: (g, x, arch) => space.build(g, x, arch as never) } as NetworkSpace<
-      unknown
-    >;
+    return {
+      ...space,
+      build: (g, x, arch, b) => space.build(g, x, arch as never, b),
+      widthScalable: true,
+    } as NetworkSpace<unknown>;
   }
   switch (name) {
     case "nb201":

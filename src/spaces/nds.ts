@@ -241,7 +241,7 @@ export interface NdsNetworkSpace {
   key(a: NdsArch): string;
   sample(rng: Rng): NdsArch;
   mutate(a: NdsArch, rng: Rng): NdsArch;
-  build(g: GraphBuilder, x: Tensor, a: NdsArch): Tensor[];
+  build(g: GraphBuilder, x: Tensor, a: NdsArch, o?: { widthScale?: number }): Tensor[];
   fromTable(key: string, extra: unknown): NdsArch;
   readonly example: string;
 }
@@ -258,7 +258,7 @@ export function ndsSpace(name: NdsSpaceName, o: NdsParseDefaults = {}): NdsNetwo
     key: ndsKey,
     sample: (rng) => sampleNds(def, rng, o),
     mutate: (a, rng) => mutateNds(def, a, rng),
-    build: (g, x, a) => buildNdsNetwork(g, x, def, a),
+    build: (g, x, a, b) => buildNdsNetwork(g, x, def, a, b),
     fromTable: (_key, extra) => ndsFromJson(def, extra),
     example: exampleOf(def),
   };

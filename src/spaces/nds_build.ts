@@ -57,15 +57,28 @@ function buildCell(
   return g.concat(`${name}.out`, concat.map((s) => states[s]));
 }
 
-/** Stem → `depth` cells; returns the taps [before cell ⌊L/3⌋, before cell ⌊2L/3⌋, last cell]. */
+/**
+ * The width built for `width` under --width-scale `scale`: the nearest even integer (the
+ * ImageNet stem halves it, FactorizedReduce splits it), at least 2; `width` itself without scale.
+ */
+export function scaledNdsWidth(width: number, scale = 1): number {
+  if (scale === 1) return width;
+  return Math.max(2, 2 * Math.round((width * scale) / 2));
+}
+
+/**
+ * Stem → `depth` cells; returns the taps [before cell ⌊L/3⌋, before cell ⌊2L/3⌋, last cell].
+ * The architecture is validated at its own width; `widthScale` only changes the width built.
+ */
 export function buildNdsNetwork(
   g: GraphBuilder,
   x: Tensor,
   def: NdsCellSpaceDef,
   arch: NdsArch,
+  o: { widthScale?: number } = {},
 ): Tensor[] {
   validateNds(def, arch);
-  const c = arch.width;
+  const c = scaledNdsWidth(arch.width, o.widthScale);
   const conv = (name: string, input: Tensor, out: number, relu = false) =>
     g.conv2d(name, input, { outChannels: out, kernel: 3, pad: 1, bias: false, reluInput: relu });
   let s0: Tensor;
