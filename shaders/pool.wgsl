@@ -254,16 +254,27 @@ fn columns(j: u32) -> vec4u {
   return vec4u(0u, 1u, 2u, 3u) + 4u * j;
 }
 
-// Invocation q of the vec4 kernels: plane, row and column group j (columns 4j..4j+3).
-struct Quad {
+// Invocation q of the pool3 kernels: column group j (columns 4j..4j+3) of a strip of ROWS output
+// rows of one plane. Each input row is loaded once per strip (plus one row above and below it),
+// not once for each of the three outputs whose windows cover it: the rows' values roll through
+// `above`, `centre` and `below`, and every output adds them in the same order as one invocation
+// per output would (bit-identical, ≈ 2× faster on lavapipe).
+override ROWS: u32 = 1u;
+
+struct Strip {
   plane: u32,
-  row: u32,
+  first: u32, // first output row
   j: u32,
 }
 
-fn split4(q: u32) -> Quad {
-  let at = split(q, IH, IW4);
-  return Quad(at.x, at.y, at.z);
+fn strip4(q: u32) -> Strip {
+  let t = q / IW4;
+  let strips = IH / ROWS;
+  return Strip(t / strips, (t % strips) * ROWS, q - t * IW4);
+}
+
+fn strip_count() -> u32 {
+  return N * C * (IH / ROWS) * IW4;
 }
 
 struct Best {
@@ -277,23 +288,53 @@ fn consider(best: Best, v: vec4f, index: vec4u, valid: vec4<bool>) -> Best {
   return Best(select(best.value, v, take), select(best.index, index, take));
 }
 
+fn consider_row(best: Best, r: Row3, iy: u32, j: u32) -> Best {
+  let p = iy * IW + columns(j);
+  var b = consider(best, r.left, p - 1u, left_valid(j));
+  b = consider(b, r.centre, p, vec4<bool>(true));
+  return consider(b, r.right, p + 1u, right_valid(j));
+}
+
 @compute @workgroup_size(WG)
 fn pool3_max_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                      @builtin(num_workgroups) nwg: vec3u) {
   let q = thread_index(wid, lid, nwg);
-  if (q >= N * C * IH * IW4) { return; }
-  let at = split4(q);
-  let col = columns(at.j);
-  var best = Best(vec4f(0.0), vec4u(UNSET));
-  for (var iy = max(at.row, 1u) - 1u; iy < min(at.row + 2u, IH); iy++) {
-    let r = row3(row_start(at.plane, iy), at.j);
-    let p = iy * IW + col;
-    best = consider(best, r.left, p - 1u, left_valid(at.j));
-    best = consider(best, r.centre, p, vec4<bool>(true));
-    best = consider(best, r.right, p + 1u, right_valid(at.j));
+  if (q >= strip_count()) { return; }
+  let at = strip4(q);
+  var above = Row3(vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  if (at.first > 0u) { above = row3(row_start(at.plane, at.first - 1u), at.j); }
+  var centre = row3(row_start(at.plane, at.first), at.j);
+  for (var k = 0u; k < ROWS; k++) {
+    let row = at.first + k;
+    var below = Row3(vec4f(0.0), vec4f(0.0), vec4f(0.0));
+    if (row + 1u < IH) { below = row3(row_start(at.plane, row + 1u), at.j); }
+    var best = Best(vec4f(0.0), vec4u(UNSET));
+    if (row > 0u) { best = consider_row(best, above, row - 1u, at.j); }
+    best = consider_row(best, centre, row, at.j);
+    if (row + 1u < IH) { best = consider_row(best, below, row + 1u, at.j); }
+    let o = row_start(at.plane, row) + at.j;
+    store(o, best.value);
+    argmax_out[o] = best.index;
+    above = centre;
+    centre = below;
   }
-  store(q, best.value);
-  argmax_out[q] = best.index;
+}
+
+// One input row of dy and of the argmax: dy at the window outputs around columns 4j..4j+3.
+struct GradRow {
+  dy: Row3,
+  arg: Row3u,
+}
+
+fn grad_row(plane: u32, oy: u32, j: u32) -> GradRow {
+  let start = row_start(plane, oy);
+  return GradRow(row3(start, j), row3u(start, j));
+}
+
+fn routed(grad: vec4f, r: GradRow, p: vec4u) -> vec4f {
+  var g = grad + select(vec4f(0.0), r.dy.left, r.arg.left == p);
+  g += select(vec4f(0.0), r.dy.centre, r.arg.centre == p);
+  return g + select(vec4f(0.0), r.dy.right, r.arg.right == p);
 }
 
 @compute @workgroup_size(WG)
@@ -301,33 +342,70 @@ fn pool3_max_backward(@builtin(workgroup_id) wid: vec3u,
                       @builtin(local_invocation_index) lid: u32,
                       @builtin(num_workgroups) nwg: vec3u) {
   let q = thread_index(wid, lid, nwg);
-  if (q >= N * C * IH * IW4) { return; }
-  let at = split4(q);
-  let p = at.row * IW + columns(at.j);
-  var grad = vec4f(0.0);
-  for (var oy = max(at.row, 1u) - 1u; oy < min(at.row + 2u, IH); oy++) {
-    let start = row_start(at.plane, oy);
-    let g = row3(start, at.j);
-    let a = row3u(start, at.j);
-    grad += select(vec4f(0.0), g.left, a.left == p);
-    grad += select(vec4f(0.0), g.centre, a.centre == p);
-    grad += select(vec4f(0.0), g.right, a.right == p);
+  if (q >= strip_count()) { return; }
+  let at = strip4(q);
+  let none = GradRow(Row3(vec4f(0.0), vec4f(0.0), vec4f(0.0)), Row3u(vec4u(UNSET), vec4u(UNSET), vec4u(UNSET)));
+  var above = none;
+  if (at.first > 0u) { above = grad_row(at.plane, at.first - 1u, at.j); }
+  var centre = grad_row(at.plane, at.first, at.j);
+  for (var k = 0u; k < ROWS; k++) {
+    let row = at.first + k;
+    var below = none;
+    if (row + 1u < IH) { below = grad_row(at.plane, row + 1u, at.j); }
+    let p = row * IW + columns(at.j);
+    var grad = vec4f(0.0);
+    if (row > 0u) { grad = routed(grad, above, p); }
+    grad = routed(grad, centre, p);
+    if (row + 1u < IH) { grad = routed(grad, below, p); }
+    store(row_start(at.plane, row) + at.j, grad);
+    above = centre;
+    centre = below;
   }
-  store(q, grad);
+}
+
+fn row_sum(plane: u32, iy: u32, j: u32) -> vec4f {
+  let r = row3(row_start(plane, iy), j);
+  return r.left + r.centre + r.right; // out-of-bounds neighbours read as 0
 }
 
 @compute @workgroup_size(WG)
 fn pool3_avg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                      @builtin(num_workgroups) nwg: vec3u) {
   let q = thread_index(wid, lid, nwg);
-  if (q >= N * C * IH * IW4) { return; }
-  let at = split4(q);
-  var sum = vec4f(0.0);
-  for (var iy = max(at.row, 1u) - 1u; iy < min(at.row + 2u, IH); iy++) {
-    let r = row3(row_start(at.plane, iy), at.j);
-    sum += r.left + r.centre + r.right; // out-of-bounds neighbours read as 0
+  if (q >= strip_count()) { return; }
+  let at = strip4(q);
+  var above = vec4f(0.0);
+  if (at.first > 0u) { above = row_sum(at.plane, at.first - 1u, at.j); }
+  var centre = row_sum(at.plane, at.first, at.j);
+  for (var k = 0u; k < ROWS; k++) {
+    let row = at.first + k;
+    var below = vec4f(0.0);
+    if (row + 1u < IH) { below = row_sum(at.plane, row + 1u, at.j); }
+    var sum = vec4f(0.0);
+    if (row > 0u) { sum += above; }
+    sum += centre;
+    if (row + 1u < IH) { sum += below; }
+    store(row_start(at.plane, row) + at.j, sum / divisor4(row, columns(at.j)));
+    above = centre;
+    centre = below;
   }
-  store(q, sum / divisor4(at.row, columns(at.j)));
+}
+
+// Input row oy's three terms of dx (dy / divisor of each covering window), added in order.
+fn avg_terms(plane: u32, oy: u32, j: u32) -> Row3 {
+  let col = columns(j);
+  let g = row3(row_start(plane, oy), j);
+  return Row3(
+    select(vec4f(0.0), g.left / divisor4(oy, col - 1u), left_valid(j)),
+    g.centre / divisor4(oy, col),
+    select(vec4f(0.0), g.right / divisor4(oy, col + 1u), right_valid(j)),
+  );
+}
+
+fn add_terms(grad: vec4f, t: Row3) -> vec4f {
+  var g = grad + t.left;
+  g += t.centre;
+  return g + t.right;
 }
 
 // dx = Σ over the covering windows of dy / divisor(window), windows in row-major order.
@@ -336,19 +414,24 @@ fn pool3_avg_backward(@builtin(workgroup_id) wid: vec3u,
                       @builtin(local_invocation_index) lid: u32,
                       @builtin(num_workgroups) nwg: vec3u) {
   let q = thread_index(wid, lid, nwg);
-  if (q >= N * C * IH * IW4) { return; }
-  let at = split4(q);
-  let col = columns(at.j);
-  var grad = vec4f(0.0);
-  for (var oy = max(at.row, 1u) - 1u; oy < min(at.row + 2u, IH); oy++) {
-    let g = row3(row_start(at.plane, oy), at.j);
-    let from_left = g.left / divisor4(oy, col - 1u);
-    grad += select(vec4f(0.0), from_left, left_valid(at.j));
-    grad += g.centre / divisor4(oy, col);
-    let from_right = g.right / divisor4(oy, col + 1u);
-    grad += select(vec4f(0.0), from_right, right_valid(at.j));
+  if (q >= strip_count()) { return; }
+  let at = strip4(q);
+  let zero = Row3(vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  var above = zero;
+  if (at.first > 0u) { above = avg_terms(at.plane, at.first - 1u, at.j); }
+  var centre = avg_terms(at.plane, at.first, at.j);
+  for (var k = 0u; k < ROWS; k++) {
+    let row = at.first + k;
+    var below = zero;
+    if (row + 1u < IH) { below = avg_terms(at.plane, row + 1u, at.j); }
+    var grad = vec4f(0.0);
+    if (row > 0u) { grad = add_terms(grad, above); }
+    grad = add_terms(grad, centre);
+    if (row + 1u < IH) { grad = add_terms(grad, below); }
+    store(row_start(at.plane, row) + at.j, grad);
+    above = centre;
+    centre = below;
   }
-  store(q, grad);
 }
 
 // ---- 2×2 stride 2 pad 0, four output columns per invocation -------------------------------------
@@ -382,6 +465,12 @@ fn windows2(top: u32) -> Windows2 {
     vec4f(c.x, c.z, d.x, d.z),
     vec4f(c.y, c.w, d.y, d.w),
   );
+}
+
+struct Quad {
+  plane: u32,
+  row: u32,
+  j: u32,
 }
 
 // Invocation q: plane, output row and output column group j.

@@ -45,10 +45,39 @@ function tiedArray(rng: Rng, n: number): Float32Array {
 // Widths divisible by 4 with a 3×3 s1 p1 window run the vectorised kernels (W = 4: one vec4 per
 // row, both neighbours in the padding); so do 2×2 s2 windows on an even height and a width
 // divisible by 8 (W = 8: one output quad per row). W = 12 and odd H take the general 2×2 path.
+// The 3×3 vec4 kernels run strips of 8, 4, 2 or 1 output rows (the largest dividing H): odd H
+// gives strips of 1, H = 16, 12 and 6 strips of 8, 4 and 2 (several strips per plane).
 const POOL_CASES: [string, Pool2dShape][] = [
   ["3×3 s1 p1", { batch: 3, channels: 5, inH: 7, inW: 9, kernel: 3, stride: 1, pad: 1 }],
   ["3×3 s1 p1 vec4", { batch: 3, channels: 5, inH: 7, inW: 12, kernel: 3, stride: 1, pad: 1 }],
   ["3×3 s1 p1 vec4 W=4", { batch: 2, channels: 3, inH: 5, inW: 4, kernel: 3, stride: 1, pad: 1 }],
+  ["3×3 s1 p1 strips of 8", {
+    batch: 2,
+    channels: 3,
+    inH: 16,
+    inW: 8,
+    kernel: 3,
+    stride: 1,
+    pad: 1,
+  }],
+  ["3×3 s1 p1 strips of 4", {
+    batch: 2,
+    channels: 2,
+    inH: 12,
+    inW: 12,
+    kernel: 3,
+    stride: 1,
+    pad: 1,
+  }],
+  ["3×3 s1 p1 strips of 2", {
+    batch: 3,
+    channels: 2,
+    inH: 6,
+    inW: 4,
+    kernel: 3,
+    stride: 1,
+    pad: 1,
+  }],
   ["2×2 s2", { batch: 3, channels: 5, inH: 8, inW: 10, kernel: 2, stride: 2, pad: 0 }],
   ["2×2 s2 odd input", { batch: 2, channels: 3, inH: 7, inW: 9, kernel: 2, stride: 2, pad: 0 }],
   ["2×2 s2 vec4", { batch: 3, channels: 5, inH: 6, inW: 16, kernel: 2, stride: 2, pad: 0 }],

@@ -120,6 +120,11 @@ function isPool2Window(s: Pool2dShape): boolean {
   return s.kernel === 2 && s.stride === 2 && s.pad === 0 && s.inH % 2 === 0 && s.inW % 8 === 0;
 }
 
+/** Output rows per pool3 invocation: the largest of 8, 4, 2, 1 that divides the height. */
+export function stripRows(height: number): number {
+  return [8, 4, 2].find((r) => height % r === 0) ?? 1;
+}
+
 /**
  * The launch of a window kernel: `pool3_<op>` over 4-column groups of the input, or `pool2_<op>`
  * over 4-column groups of the output, where one applies; otherwise `<general>` over `threads`
@@ -134,8 +139,9 @@ function windowLaunch<B>(
   bindings: (B | undefined)[],
 ): Launch<B> {
   if (isPool3Window(s)) {
-    const quads = s.batch * s.channels * s.inH * (s.inW / 4);
-    return poolLaunch(`pool3_${op}`, constants, layout, bindings, quads, 4);
+    const rows = stripRows(s.inH);
+    const strips = s.batch * s.channels * (s.inH / rows) * (s.inW / 4);
+    return poolLaunch(`pool3_${op}`, { ...constants, ROWS: rows }, layout, bindings, strips, 4);
   }
   if (isPool2Window(s)) {
     const quads = s.batch * s.channels * (s.inH / 2) * (s.inW / 8);
