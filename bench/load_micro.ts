@@ -1,6 +1,7 @@
 /**
  * Microbenchmark (issue 13): cost of a lane-dependent vec4 load on this adapter from a storage
- * buffer (vec4 / four scalars / contiguous) against textureLoad of an rgba32float texture.
+ * buffer (vec4 / four scalars / contiguous / an index uniform across lanes) against textureLoad of
+ * an rgba32float texture.
  *   deno run -A bench/load_micro.ts
  */
 const adapter = await navigator.gpu.requestAdapter();
@@ -44,6 +45,23 @@ const srcs: Record<string, string> = {
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   var s = vec4<f32>(0.0);
   for (var i = 0u; i < LOADS; i++) { s += a[(g.x + i * 1031u) & 262143u]; }
+  o[g.x] = s; }`,
+  // The same loads with an index that is the same in every lane of a workgroup (from the
+  // workgroup id), and one from the loop counter alone: what a kernel gains by arranging for one
+  // operand to load uniformly.
+  storage_wg_uniform: `${common}
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(workgroup_id) w: vec3<u32>) {
+  var s = vec4<f32>(0.0);
+  for (var i = 0u; i < LOADS; i++) { s += a[(w.x * 7u + i * 1031u) & 262143u]; }
+  o[g.x] = s; }`,
+  storage_loop_uniform: `${common}
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  var s = vec4<f32>(f32(g.x));
+  for (var i = 0u; i < LOADS; i++) { s += a[(i * 1031u) & 262143u]; }
   o[g.x] = s; }`,
   texture: `${common}
 @group(0) @binding(0) var a: texture_2d<f32>;
@@ -92,7 +110,7 @@ for (let round = 0; round < 2; round++) {
     const dt = performance.now() - t0;
     const loads = INV * LOADS * REPS;
     console.log(
-      `${name.padEnd(16)} ${(dt / REPS).toFixed(2)} ms/dispatch  ${
+      `${name.padEnd(20)} ${(dt / REPS).toFixed(2)} ms/dispatch  ${
         (loads / dt / 1e6).toFixed(2)
       } Gvec4-loads/s`,
     );
