@@ -344,7 +344,8 @@ fn pool3_max_backward(@builtin(workgroup_id) wid: vec3u,
   let q = thread_index(wid, lid, nwg);
   if (q >= strip_count()) { return; }
   let at = strip4(q);
-  let none = GradRow(Row3(vec4f(0.0), vec4f(0.0), vec4f(0.0)), Row3u(vec4u(UNSET), vec4u(UNSET), vec4u(UNSET)));
+  let unset = vec4u(UNSET);
+  let none = GradRow(Row3(vec4f(0.0), vec4f(0.0), vec4f(0.0)), Row3u(unset, unset, unset));
   var above = none;
   if (at.first > 0u) { above = grad_row(at.plane, at.first - 1u, at.j); }
   var centre = grad_row(at.plane, at.first, at.j);

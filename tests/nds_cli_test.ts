@@ -4,17 +4,11 @@
  * search prints the best genotype in DARTS text form. Tiny widths and depths throughout.
  */
 import assert from "node:assert/strict";
+import { FAST, GENOTYPE } from "./support/nds.ts";
 import { runCli } from "./support/cli.ts";
 import { loadTruth } from "../src/eval/truth.ts";
 
 const SMALL = "fixtures/tables/nds_darts_in_small.jsonl";
-const FAST = ["--iters", "2", "--batch", "2"];
-const GENOTYPE =
-  "Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1), ('max_pool_3x3', 0), " +
-  "('none', 2), ('avg_pool_3x3', 3), ('dil_conv_3x3', 1), ('skip_connect', 4), ('sep_conv_5x5', 2)], " +
-  "normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('skip_connect', 1), " +
-  "('dil_conv_5x5', 2), ('none', 0), ('skip_connect', 3), ('avg_pool_3x3', 1), " +
-  "('sep_conv_3x3', 4), ('skip_connect', 0)], reduce_concat=[2, 3, 4, 5])";
 
 Deno.test("gennas score --space darts: a bad op exits 2 naming cell and node", async () => {
   const bad = GENOTYPE.replace("('dil_conv_5x5', 2)", "('conv_7x1_1x7', 2)");

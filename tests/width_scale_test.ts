@@ -5,20 +5,13 @@
  * values outside (0, 1].
  */
 import assert from "node:assert/strict";
+import { FAST, GENOTYPE } from "./support/nds.ts";
 import { runCli } from "./support/cli.ts";
 import { scaledNdsWidth } from "../src/spaces/nds_build.ts";
 import { getSpace } from "../src/spaces/index.ts";
 import { archCost } from "../src/proxy/cost.ts";
 import { DEFAULT_PROXY_SETTINGS, validateProxySettings } from "../src/proxy/settings.ts";
 import { InputError } from "../src/util/errors.ts";
-
-const FAST = ["--iters", "2", "--batch", "2"];
-const GENOTYPE =
-  "Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1), ('max_pool_3x3', 0), " +
-  "('none', 2), ('avg_pool_3x3', 3), ('dil_conv_3x3', 1), ('skip_connect', 4), ('sep_conv_5x5', 2)], " +
-  "normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('skip_connect', 1), " +
-  "('dil_conv_5x5', 2), ('none', 0), ('skip_connect', 3), ('avg_pool_3x3', 1), " +
-  "('sep_conv_3x3', 4), ('skip_connect', 0)], reduce_concat=[2, 3, 4, 5])";
 
 Deno.test("width scale: the nearest even width, at least 2; none leaves the width", () => {
   assert.deepEqual(scaledNdsWidth(16), 16);
