@@ -130,9 +130,8 @@ export async function rankOutcome(o: {
 }): Promise<RankOutcome> {
   const space = getSpace(o.settings.space);
   const backbone = {
+    ...o.settings.proxy,
     initChannels: o.settings.proxy.initChannels ?? space.defaultInitChannels ?? 16,
-    nb101Init: o.settings.proxy.nb101Init,
-    widthScale: o.settings.proxy.widthScale,
   };
   const positions = [...o.scored.keys()].sort((a, b) => a - b);
   const records = positions.map((index) => o.scored.get(index)!);

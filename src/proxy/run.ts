@@ -18,10 +18,10 @@ import {
   shardRunRecord,
   shardSettings,
 } from "../shard/shard.ts";
-import { getSpace, type NetworkSpace } from "../spaces/index.ts";
+import { getSpace, type NetworkSpace, SPACE_NAMES } from "../spaces/index.ts";
 import { resolveNlpTask } from "../tasks/nlp.ts";
 import { resolveTask } from "../tasks/presets.ts";
-import { InputError } from "../util/errors.ts";
+import { allowed, InputError } from "../util/errors.ts";
 import { besideJournal, openRunJournal } from "../util/journal.ts";
 import { Rng } from "../util/rng.ts";
 import { type ProxyMetrics, type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
@@ -77,9 +77,10 @@ export async function prepareBase(o: Omit<ProxyOptions, "task">): Promise<ProxyB
     initChannels,
   });
   if (settings.widthScale !== undefined && !space.widthScalable) {
+    const scalable = SPACE_NAMES.filter((name) => getSpace(name).widthScalable);
     throw new InputError(
-      `--width-scale applies to the NDS cell spaces only (darts, enas, pnas, amoeba, nasnet, ` +
-        `the -fix-w-d and _in variants); for ${o.space} set the width with --init-channels`,
+      `--width-scale applies to the NDS cell spaces only (${allowed(scalable)}); for ${o.space} ` +
+        `set the width with --init-channels`,
     );
   }
   const images = await loadImageSet(o.images, { seed: settings.seed });

@@ -57,11 +57,7 @@ export function buildProxyGraph<A>(
   const x = task.noise.level > 0
     ? g.noisy("input.noisy", clean, { ...task.noise, seed: hashString(`noise/${settings.seed}`) })
     : clean;
-  const taps = space.build(g, x, arch, {
-    initChannels: settings.initChannels,
-    nb101Init: settings.nb101Init,
-    widthScale: settings.widthScale,
-  });
+  const taps = space.build(g, x, arch, settings);
   const stages: LossStage[] = [];
   const targets: Tensor[] = [];
   taps.forEach((tap, s) => {
