@@ -69,7 +69,7 @@ Deno.test("gennas rank --space darts_in joins an NDS table by genotype (test_acc
   }
 });
 
-Deno.test("gennas search --space darts --width/--depth prints a DARTS genotype", async () => {
+Deno.test("gennas search --space darts --width/--depth prints a DARTS genotype and the scale", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const r = await runCli([
@@ -77,7 +77,9 @@ Deno.test("gennas search --space darts --width/--depth prints a DARTS genotype",
       "--space",
       "darts",
       "--width",
-      "4",
+      "8",
+      "--width-scale",
+      "0.5",
       "--depth",
       "3",
       "--population",
@@ -91,9 +93,10 @@ Deno.test("gennas search --space darts --width/--depth prints a DARTS genotype",
       ...FAST,
     ]);
     assert.deepEqual(r.code, 0, r.stderr);
-    const m = /best arch +(Genotype\(normal=\[.*\], reduce_concat=\[[\d, ]+\]\)) # width=4 depth=3/
+    const m = /best arch +(Genotype\(normal=\[.*\], reduce_concat=\[[\d, ]+\]\)) # width=8 depth=3/
       .exec(r.stdout);
     assert(m, r.stdout);
+    assert(/\nwidth scale 0\.5 \(/.test(r.stdout), r.stdout);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,5 +1,6 @@
 /** Flag parsers and the proxy flags shared by score, rank, search and task-search. */
 import { type Command, InvalidArgumentError, Option } from "../deps.ts";
+import type { ConvBlocks } from "../gpu/kernel.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings } from "../proxy/settings.ts";
 import { PRESET_NAMES } from "../tasks/presets.ts";
 import { NLP_PRESET_NAMES } from "../tasks/nlp.ts";
@@ -65,6 +66,7 @@ export interface ProxyFlags {
   depth?: number;
   maxFlops?: number;
   widthScale?: number;
+  convBlocks: string;
 }
 
 /** --max-flops (score, rank, search): see src/proxy/budget.ts. */
@@ -171,6 +173,12 @@ export function addProxyOptions(cmd: Command, defaultTask: string): Command {
       "training iterations per GPU submit (0: 1 on software adapters, 10 on GPUs)",
       parseNonNegativeInteger,
       0,
+    )
+    .option(
+      "--conv-blocks <blocks>",
+      "conv register blocks: large (fastest once compiled) or compact (first-seen shapes " +
+        "compile several times faster, iterations slower; changes the scores' last digits)",
+      "large",
     );
 }
 
@@ -189,5 +197,6 @@ export function proxySettings(f: ProxyFlags): Partial<ProxySettings> {
     // Only when set, so the settings (and journal hashes) of other runs do not change.
     ...(f.nlpTrainRecurrent ? { nlpTrainRecurrent: true } : {}),
     ...(f.widthScale !== undefined ? { widthScale: f.widthScale } : {}),
+    ...(f.convBlocks !== "large" ? { convBlocks: f.convBlocks as ConvBlocks } : {}),
   };
 }

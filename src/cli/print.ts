@@ -54,6 +54,7 @@ export function printScore(r: ScoreReport, json: boolean): void {
     );
   }
   if (r.widthScale !== undefined) console.log(`width scale ${r.widthScale} (${WIDTH_SCALE_NOTE})`);
+  if (r.convBlocks) console.log(`conv blocks ${r.convBlocks} (${CONV_BLOCKS_NOTE})`);
   if (gennas && r.graph) {
     console.log(
       `cost        ${r.seconds.toFixed(2)} s · ${r.parameters.toLocaleString("en")} parameters · ` +
@@ -62,6 +63,8 @@ export function printScore(r: ScoreReport, json: boolean): void {
     );
   }
 }
+
+const CONV_BLOCKS_NOTE = "small register blocks: faster first compile, other summation order";
 
 const WIDTH_SCALE_NOTE =
   "every network built at that fraction of its width; scores differ from unscaled ones";
@@ -80,6 +83,7 @@ export function printRank(r: RankReport): void {
   if (r.widthScale !== undefined) {
     console.log(`width scale      ${r.widthScale} (${WIDTH_SCALE_NOTE})`);
   }
+  if (r.convBlocks) console.log(`conv blocks      ${r.convBlocks} (${CONV_BLOCKS_NOTE})`);
   const primary = r.proxies[0]?.proxy ?? "gennas";
   if (primary === "gennas") {
     console.log(`sign convention  ${m.convention} (positive = lower loss ranks higher accuracy)`);
@@ -147,6 +151,12 @@ export function printSearch(r: ArchSearchReport): void {
   );
   console.log(`best arch   ${r.best.arch}`);
   console.log(`best loss   ${fmt(r.best.loss, 6)} (evaluation ${r.best.index})`);
+  if (r.widthScale !== undefined) {
+    console.log(
+      `width scale ${r.widthScale} (every network scored at that fraction of the width printed)`,
+    );
+  }
+  if (r.convBlocks) console.log(`conv blocks ${r.convBlocks} (${CONV_BLOCKS_NOTE})`);
   if (r.truthMetric) {
     console.log(`accuracy    ${fmt(r.best.accuracy, 2)} (${r.truthMetric})`);
     console.log(

@@ -44,11 +44,20 @@ export interface BufferSlice {
  */
 export type DeviceClass = "cpu" | "gpu";
 
+/**
+ * Register-block size of the conv kernels: "large" (default) runs fastest once compiled;
+ * "compact" caps the unrolled block far lower, so a first-seen shape compiles several times
+ * faster (lavapipe JITs each pipeline at its first dispatch) at some cost per iteration.
+ */
+export type ConvBlocks = "large" | "compact";
+
 /** What a factory may ask of its caller beyond its own inputs and outputs. */
 export interface LaunchContext<B> {
   /** A scratch buffer of `floats` f32 elements, live only across the launches of this call. */
   scratch(floats: number, label: string): B;
   readonly deviceClass: DeviceClass;
+  /** Conv register blocks (absent: "large"). */
+  readonly convBlocks?: ConvBlocks;
   /**
    * The device's maxStorageBuffersPerShaderStage, where a factory may choose a launch structure
    * by it (e.g. batch norm's one-launch affine backward binds 9). Absent: assume enough, as on

@@ -5,7 +5,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { alignUp, BufferAllocator } from "../gpu/buffers.ts";
-import type { BufferSlice, DeviceClass, Launch } from "../gpu/kernel.ts";
+import type { BufferSlice, ConvBlocks, DeviceClass, Launch } from "../gpu/kernel.ts";
 import { bindChecked, type Dispatch, Recorder } from "../gpu/recorder.ts";
 import { stepIncrement } from "../kernels/optim.ts";
 import type { GraphBuilder } from "./builder.ts";
@@ -34,6 +34,8 @@ export interface CompileOptions {
   maxIterations: number;
   /** Kernel tilings to use (default: the device's class). */
   deviceClass?: DeviceClass;
+  /** Conv register blocks (default "large"). */
+  convBlocks?: ConvBlocks;
 }
 
 export interface GraphStats {
@@ -137,9 +139,11 @@ export async function compileGraph(
 
   const maxStorageBuffers = gpu.device.limits.maxStorageBuffersPerShaderStage;
   const deviceClass = options.deviceClass ?? gpu.deviceClass;
+  const convBlocks = options.convBlocks ?? "large";
   const forwardContext = (mode: Mode): ForwardContext => ({
     mode,
     deviceClass,
+    convBlocks,
     maxStorageBuffers,
     counter,
     value,
@@ -166,6 +170,7 @@ export async function compileGraph(
       grad,
       scratch,
       deviceClass,
+      convBlocks,
       maxStorageBuffers,
     }),
   );
@@ -206,7 +211,10 @@ export async function compileGraph(
 function backward(
   analysis: Analysis,
   written: Set<Tensor>,
-  c: Pick<BackwardContext, "value" | "grad" | "scratch" | "deviceClass" | "maxStorageBuffers">,
+  c: Pick<
+    BackwardContext,
+    "value" | "grad" | "scratch" | "deviceClass" | "convBlocks" | "maxStorageBuffers"
+  >,
 ): Launch<Slot>[] {
   const launches: Launch<Slot>[] = [];
   for (let i = analysis.liveOps.length - 1; i >= 0; i--) {

@@ -4,6 +4,7 @@
  */
 import { resolve } from "node:path";
 import { acquireGpu, type Gpu } from "../gpu/device.ts";
+import type { ConvBlocks } from "../gpu/kernel.ts";
 import { type ImageSet, loadImageSet } from "../data/images.ts";
 import type { RankingMetrics } from "../eval/metrics.ts";
 import { accuraciesFor, loadTruth, type TruthTable } from "../eval/truth.ts";
@@ -130,6 +131,8 @@ export interface ScoreReport extends Omit<ScoreResult, "graph"> {
   seed: number;
   /** With --width-scale: the scale the network was built at. */
   widthScale?: number;
+  /** With --conv-blocks compact. */
+  convBlocks?: ConvBlocks;
 }
 
 /** Scores one architecture with the requested proxies (gennas when none is named). */
@@ -181,11 +184,14 @@ export async function score(o: ScoreOptions): Promise<ScoreReport> {
     images: ctx.task.images,
     seed: ctx.settings.seed,
     ...widthScaleOf(ctx.settings),
+    ...convBlocksOf(ctx.settings),
   };
 }
 
 const widthScaleOf = (s: ProxySettings) =>
   s.widthScale !== undefined ? { widthScale: s.widthScale } : {};
+const convBlocksOf = (s: ProxySettings) =>
+  s.convBlocks === "compact" ? { convBlocks: s.convBlocks } : {};
 
 export interface RankOptions extends ProxyOptions, ProxySelection {
   /** Ground-truth table (nb201.csv or an NB-101 jsonl). */
@@ -244,6 +250,8 @@ export interface RankReport {
   budget?: { maxFlops: number; overBudget: number };
   /** With --width-scale: the scale every network was built at. */
   widthScale?: number;
+  /** With --conv-blocks compact. */
+  convBlocks?: ConvBlocks;
   journal?: string;
   report?: string;
   resumed: boolean;
@@ -429,6 +437,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     truthNotes: table.notes,
     ...(o.maxFlops !== undefined ? { budget: { maxFlops: o.maxFlops, overBudget } } : {}),
     ...widthScaleOf(ctx.settings),
+    ...convBlocksOf(ctx.settings),
     journal: out,
     report: reportPath,
     resumed: journal.resumed,

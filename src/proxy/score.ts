@@ -98,6 +98,7 @@ export async function scoreArch<A>(
     optimizer: optimizerFor(space, settings),
     seed,
     maxIterations: settings.iterations,
+    convBlocks: settings.convBlocks,
   });
   try {
     graph.write(built.clean, task.inputs);

@@ -3,6 +3,7 @@
  * momentum 0.9, coupled weight decay 4e-5 on conv/linear weights, 100 iterations on a batch of 16,
  * 16 init channels, train stage weights [1, 1, 1] and eval weights [0.25, 0.5, 1].
  */
+import type { ConvBlocks } from "../gpu/kernel.ts";
 import { allowed, InputError } from "../util/errors.ts";
 
 export type StageWeights = readonly [number, number, number];
@@ -29,6 +30,8 @@ export interface ProxySettings {
   nlpUnfused?: boolean;
   /** NDS cell spaces: scale every architecture's width by this (0, 1] (cost control, off = 1). */
   widthScale?: number;
+  /** Conv register blocks; absent: "large" (recorded only when "compact"). */
+  convBlocks?: ConvBlocks;
 }
 
 export const DEFAULT_PROXY_SETTINGS: Readonly<ProxySettings> = Object.freeze({
@@ -62,6 +65,11 @@ export function validateProxySettings(s: ProxySettings): ProxySettings {
   }
   if (s.widthScale !== undefined && !(s.widthScale > 0 && s.widthScale <= 1)) {
     throw new InputError(`--width-scale must be a number in (0, 1], got ${s.widthScale}`);
+  }
+  if (s.convBlocks !== undefined && s.convBlocks !== "large" && s.convBlocks !== "compact") {
+    throw new InputError(
+      `--conv-blocks "${s.convBlocks}" is not known; allowed: ${allowed(["large", "compact"])}`,
+    );
   }
   if (!Number.isInteger(s.seed)) throw new InputError(`--seed must be an integer, got ${s.seed}`);
   if (s.nb101Init !== "pytorch" && s.nb101Init !== "kaiming-fan-out") {

@@ -8,6 +8,7 @@
  * The classifier must be built with `layerOutputs: true` so that no layer writes into a sum (its
  * output would then be the sum, not a). A layer the loss does not reach adds 0, as in foresight.
  */
+import type { ConvBlocks } from "../gpu/kernel.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
 import type { GraphStats } from "../graph/compile.ts";
@@ -71,7 +72,7 @@ export function fisherScore(
   c: { builder: GraphBuilder; input: Tensor; logits: Tensor },
   x: Float32Array,
   labels: Float32Array,
-  o: { seed: number; params?: ReadonlyMap<string, Float32Array> },
+  o: { seed: number; convBlocks?: ConvBlocks; params?: ReadonlyMap<string, Float32Array> },
 ): Promise<{ value: number; channels: Map<string, Float64Array>; graph: GraphStats }> {
   const layers = fisherLayers(c.builder);
   for (const l of layers) {

@@ -5,6 +5,7 @@
  * - grad_norm = Σ_l ‖∂L/∂W_l‖_F
  * - snip = Σ_l Σ |W_l ⊙ ∂L/∂W_l|
  */
+import type { ConvBlocks } from "../gpu/kernel.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
 import { type CompiledGraph, compileGraph, type GraphStats } from "../graph/compile.ts";
@@ -25,11 +26,13 @@ export function compileOnePass(
   gpu: Gpu,
   builder: GraphBuilder,
   seed: number,
+  convBlocks?: ConvBlocks,
 ): Promise<CompiledGraph> {
   return compileGraph(gpu, builder, {
     optimizer: { kind: "sgd", lr: 0, momentum: 0, weightDecay: 0 },
     seed,
     maxIterations: 1,
+    convBlocks,
   });
 }
 
@@ -51,12 +54,12 @@ export async function withCrossEntropyPass<T>(
   c: { builder: GraphBuilder; input: Tensor; logits: Tensor },
   x: Float32Array,
   labels: Float32Array,
-  o: { seed: number; params?: ReadonlyMap<string, Float32Array> },
+  o: { seed: number; convBlocks?: ConvBlocks; params?: ReadonlyMap<string, Float32Array> },
   read: (graph: CompiledGraph) => Promise<T>,
 ): Promise<T> {
   const labelTensor = c.builder.input("labels", [c.logits.shape[0]]);
   c.builder.crossEntropyLoss(c.logits, labelTensor);
-  const graph = await compileOnePass(gpu, c.builder, o.seed);
+  const graph = await compileOnePass(gpu, c.builder, o.seed, o.convBlocks);
   try {
     if (o.params) graph.importParams(o.params);
     graph.write(c.input, x);
@@ -74,7 +77,12 @@ export function crossEntropyPass(
   c: { builder: GraphBuilder; input: Tensor; logits: Tensor },
   x: Float32Array,
   labels: Float32Array,
-  o: { seed: number; params?: ReadonlyMap<string, Float32Array>; loss?: boolean },
+  o: {
+    seed: number;
+    convBlocks?: ConvBlocks;
+    params?: ReadonlyMap<string, Float32Array>;
+    loss?: boolean;
+  },
 ): Promise<GradientPass> {
   return withCrossEntropyPass(gpu, c, x, labels, o, async (graph) => {
     // evaluate() costs an extra forward; only tests need the loss.

@@ -23,6 +23,7 @@
  * imported, every backward overwrites the gradient buffer, and the running statistics BN updates
  * are never read in train mode).
  */
+import type { ConvBlocks } from "../gpu/kernel.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
 import { compileGraph, type GraphStats } from "../graph/compile.ts";
@@ -48,11 +49,17 @@ const READ_CHUNK_BYTES = 32 * 1024 * 1024;
 
 type Classifier = { builder: GraphBuilder; input: Tensor; logits: Tensor };
 
-function compileCrossEntropy(gpu: Gpu, c: Classifier, seed: number, iterations: number) {
+function compileCrossEntropy(
+  gpu: Gpu,
+  c: Classifier,
+  seed: number,
+  iterations: number,
+  convBlocks?: ConvBlocks,
+) {
   const labels = c.builder.input("labels", [c.logits.shape[0]]);
   c.builder.crossEntropyLoss(c.logits, labels);
   const optimizer = { kind: "sgd" as const, lr: 0, momentum: 0, weightDecay: 0 };
-  return compileGraph(gpu, c.builder, { optimizer, seed, maxIterations: iterations })
+  return compileGraph(gpu, c.builder, { optimizer, seed, maxIterations: iterations, convBlocks })
     .then((graph) => ({ graph, labels }));
 }
 
@@ -65,7 +72,12 @@ export async function graspScore(
   build: (o: { reluMasks: boolean }) => Classifier,
   x: Float32Array,
   labels: Float32Array,
-  o: { seed: number; params?: ReadonlyMap<string, Float32Array>; step?: number },
+  o: {
+    seed: number;
+    convBlocks?: ConvBlocks;
+    params?: ReadonlyMap<string, Float32Array>;
+    step?: number;
+  },
 ): Promise<GraspResult> {
   const plain = build({ reluMasks: false });
   const masked = build({ reluMasks: true });
@@ -79,9 +91,9 @@ export async function graspScore(
     return { source, mask };
   });
   for (const { source } of sources) if (source.kind === "activation") plain.builder.observe(source);
-  const b = await compileCrossEntropy(gpu, masked, o.seed, 2);
+  const b = await compileCrossEntropy(gpu, masked, o.seed, 2, o.convBlocks);
   try {
-    const a = await compileCrossEntropy(gpu, plain, o.seed, 1);
+    const a = await compileCrossEntropy(gpu, plain, o.seed, 1, o.convBlocks);
     let g: Map<string, Float32Array>;
     let w: Map<string, Float32Array>;
     try {

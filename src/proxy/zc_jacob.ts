@@ -4,6 +4,7 @@
  * per sample; Σ = corrcoef(J) (N × N); score = −Σ_i [log(v_i + k) + 1/(v_i + k)] over its
  * eigenvalues v, k = 1e-5. NaN when the correlation is undefined (a constant row).
  */
+import type { ConvBlocks } from "../gpu/kernel.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
 import type { GraphStats } from "../graph/compile.ts";
@@ -17,13 +18,13 @@ export async function inputJacobian(
   gpu: Gpu,
   c: { builder: GraphBuilder; input: Tensor; logits: Tensor },
   x: Float32Array,
-  o: { seed: number; params?: ReadonlyMap<string, Float32Array> },
+  o: { seed: number; convBlocks?: ConvBlocks; params?: ReadonlyMap<string, Float32Array> },
 ): Promise<{ jacobian: Float32Array; graph: GraphStats }> {
   c.builder.requireGrad(c.input);
   c.builder.freezeParams(); // only ∂y/∂x: no weight gradients
   const seedTensor = c.builder.input("jacob.seed", c.logits.shape);
   c.builder.seedLoss(c.logits, seedTensor);
-  const graph = await compileOnePass(gpu, c.builder, o.seed);
+  const graph = await compileOnePass(gpu, c.builder, o.seed, o.convBlocks);
   try {
     if (o.params) graph.importParams(o.params);
     graph.write(c.input, x);

@@ -8,6 +8,7 @@
  * per-edge ReLU modules of the reference networks do. The kernel is formed on the GPU
  * (src/kernels/hamming.ts); accumulateHammingKernel is its CPU form (inputs, zero tensors, tests).
  */
+import type { ConvBlocks } from "../gpu/kernel.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
 import type { GraphStats } from "../graph/compile.ts";
@@ -88,7 +89,7 @@ export async function naswotScore(
   gpu: Gpu,
   c: { builder: GraphBuilder; input: Tensor; logits: Tensor },
   x: Float32Array,
-  o: { seed: number; params?: ReadonlyMap<string, Float32Array> },
+  o: { seed: number; convBlocks?: ConvBlocks; params?: ReadonlyMap<string, Float32Array> },
 ): Promise<{ value: number; kernel: Float64Array; graph: GraphStats }> {
   const taps = reluInputs(c.builder);
   for (const t of new Set(taps)) if (t.kind === "activation") c.builder.observe(t);
@@ -96,7 +97,7 @@ export async function naswotScore(
   // reference) runs.
   c.builder.seedLoss(c.logits, c.builder.input("naswot.seed", c.logits.shape));
   c.builder.freezeParams(); // no backward at all: nothing is compiled or allocated for it
-  const graph = await compileOnePass(gpu, c.builder, o.seed);
+  const graph = await compileOnePass(gpu, c.builder, o.seed, o.convBlocks);
   const scratch = new BufferAllocator(gpu.device);
   try {
     if (o.params) graph.importParams(o.params);

@@ -10,6 +10,7 @@
  * two scale without rounding). With s = 40 activations and gradients stay below float32's
  * maximum for R up to ~1e50 and the summed terms above its minimum normal for R above ~1e-14.
  */
+import type { ConvBlocks } from "../gpu/kernel.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { GraphBuilder } from "../graph/builder.ts";
 import type { GraphStats } from "../graph/compile.ts";
@@ -26,14 +27,14 @@ export const SYNFLOW_SCALE_LOG2 = 40;
 export async function logSynflow(
   gpu: Gpu,
   c: { builder: GraphBuilder; input: Tensor; logits: Tensor },
-  o: { seed: number; params?: ReadonlyMap<string, Float32Array> },
+  o: { seed: number; convBlocks?: ConvBlocks; params?: ReadonlyMap<string, Float32Array> },
 ): Promise<{ value: number; graph: GraphStats }> {
   const layers = c.builder.ops.filter((op): op is Conv2dOp | LinearOp =>
     op instanceof Conv2dOp || op instanceof LinearOp
   );
   const seedTensor = c.builder.input("synflow.seed", c.logits.shape);
   c.builder.seedLoss(c.logits, seedTensor);
-  const graph = await compileOnePass(gpu, c.builder, o.seed);
+  const graph = await compileOnePass(gpu, c.builder, o.seed, o.convBlocks);
   try {
     if (o.params) graph.importParams(o.params);
     const params = await graph.exportParams();

@@ -90,7 +90,10 @@ const gradientGroup: Implementation = async (ctx, arch) => {
   const { x, labels } = labelledBatch(ctx.images, settings);
   const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const pass = await crossEntropyPass(ctx.gpu, c, x, labels, { seed });
+  const pass = await crossEntropyPass(ctx.gpu, c, x, labels, {
+    seed,
+    convBlocks: ctx.settings.convBlocks,
+  });
   return { values: gradientMeasures(pass, layerWeights(c.builder)), graph: pass.graph };
 };
 
@@ -102,7 +105,10 @@ const synflowGroup: Implementation = async (ctx, arch) => {
     lastAct: true,
   });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const { value, graph } = await logSynflow(ctx.gpu, c, { seed });
+  const { value, graph } = await logSynflow(ctx.gpu, c, {
+    seed,
+    convBlocks: ctx.settings.convBlocks,
+  });
   return { values: { synflow: value }, graph };
 };
 
@@ -111,7 +117,10 @@ const jacobGroup: Implementation = async (ctx, arch) => {
   const { x } = labelledBatch(ctx.images, settings, { labels: false });
   const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const { jacobian, graph } = await inputJacobian(ctx.gpu, c, x, { seed });
+  const { jacobian, graph } = await inputJacobian(ctx.gpu, c, x, {
+    seed,
+    convBlocks: ctx.settings.convBlocks,
+  });
   return { values: { jacob_cov: jacobCovScore(jacobian, settings.batch) }, graph };
 };
 
@@ -123,7 +132,10 @@ const naswotGroup: Implementation = async (ctx, arch) => {
   const { x } = labelledBatch(ctx.images, settings, { labels: false });
   const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const { value, graph } = await naswotScore(ctx.gpu, c, x, { seed });
+  const { value, graph } = await naswotScore(ctx.gpu, c, x, {
+    seed,
+    convBlocks: ctx.settings.convBlocks,
+  });
   return { values: { naswot: value }, graph };
 };
 
@@ -132,7 +144,10 @@ const fisherGroup: Implementation = async (ctx, arch) => {
   const { x, labels } = labelledBatch(ctx.images, settings);
   const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true, layerOutputs: true });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const { value, graph } = await fisherScore(ctx.gpu, c, x, labels, { seed });
+  const { value, graph } = await fisherScore(ctx.gpu, c, x, labels, {
+    seed,
+    convBlocks: ctx.settings.convBlocks,
+  });
   return { values: { fisher: value }, graph };
 };
 
@@ -142,7 +157,10 @@ const graspGroup: Implementation = async (ctx, arch) => {
   const build = (o: { reluMasks: boolean }) =>
     buildClassifier(ctx.space, arch, { ...settings, lastAct: true, ...o });
   const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const { value, graph } = await graspScore(ctx.gpu, build, x, labels, { seed });
+  const { value, graph } = await graspScore(ctx.gpu, build, x, labels, {
+    seed,
+    convBlocks: ctx.settings.convBlocks,
+  });
   return { values: { grasp: value }, graph };
 };
 

@@ -3,6 +3,7 @@
  * GenNAS loss as fitness, minimised. Every evaluation is journaled as it lands; a killed run
  * resumes by replaying its journal, losing at most the evaluation in flight.
  */
+import type { ConvBlocks } from "../gpu/kernel.ts";
 import { renderSearchReport, writeReport } from "../eval/report.ts";
 import { loadTruth, type TruthTable } from "../eval/truth.ts";
 import { prepareProxy, type ProxyOptions, withoutTaskConfig } from "../proxy/run.ts";
@@ -81,6 +82,10 @@ export interface ArchSearchReport {
   journal?: string;
   report?: string;
   resumed: boolean;
+  /** With --width-scale: the scale every network was built at (the arch keeps its width). */
+  widthScale?: number;
+  /** With --conv-blocks compact. */
+  convBlocks?: ConvBlocks;
 }
 
 interface EvalRecord {
@@ -234,6 +239,8 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     journal: journal.path,
     report: reportPath,
     resumed,
+    ...(ctx.settings.widthScale !== undefined ? { widthScale: ctx.settings.widthScale } : {}),
+    ...(ctx.settings.convBlocks === "compact" ? { convBlocks: ctx.settings.convBlocks } : {}),
   };
 }
 

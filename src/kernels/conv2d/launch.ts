@@ -79,7 +79,14 @@ function directLaunch<B>(
   o: Conv2dOptions,
 ): Launch<B>[] {
   const weightLayout = o.weightLayout ?? "oihw";
-  const choice = chooseDirect(s, pass, ctx.deviceClass, weightLayout, o.weightSource);
+  const choice = chooseDirect(
+    s,
+    pass,
+    ctx.deviceClass,
+    weightLayout,
+    o.weightSource,
+    ctx.convBlocks,
+  );
   const d = { ...choice.structure, vectorMask: flags.mask && choice.structure.vectorStore };
   const g = directGeometry(s, pass);
   const { outH, outW } = conv2dOutputSize(s);
@@ -225,7 +232,7 @@ export function conv2dBackwardWeight<B>(
   o: Conv2dOptions = {},
 ): Launch<B>[] {
   const withBias = io.dbias !== undefined;
-  const w = chooseWeight(s, ctx.deviceClass, withBias).structure;
+  const w = chooseWeight(s, ctx.deviceClass, withBias, ctx.convBlocks).structure;
   const chunks = weightChunks(s, w, ctx.deviceClass);
   const { outH, outW } = conv2dOutputSize(s);
   const cin = s.inChannels / s.groups;

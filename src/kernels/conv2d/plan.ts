@@ -2,7 +2,7 @@
  * The blocking planner: a small cost model picks, per shape and device class, each pass's
  * register block, weight source and workgroup size (see mod.ts).
  */
-import type { DeviceClass } from "../../gpu/kernel.ts";
+import type { ConvBlocks, DeviceClass } from "../../gpu/kernel.ts";
 import { KeyedCache } from "./cache.ts";
 import { conv2dFlops, conv2dOutputSize, type Conv2dShape } from "./shape.ts";
 import {
@@ -119,6 +119,23 @@ const TUNING: Record<DeviceClass, ClassTuning> = {
   },
 };
 
+/**
+ * Caps of the "compact" blocks: on lavapipe a one-conv NB-201 arch compiled in 9 s against 56 s
+ * under the "cpu" caps, its warm iterations ≈ 1.3× slower (README, "Shader compilation").
+ */
+const COMPACT_MAX_FMAS = 300;
+const COMPACT_MAX_ACCUMULATORS = 48;
+
+function tuning(device: DeviceClass, blocks: ConvBlocks): ClassTuning {
+  const t = TUNING[device];
+  if (blocks === "large") return t;
+  return {
+    ...t,
+    maxFmas: Math.min(t.maxFmas, COMPACT_MAX_FMAS),
+    maxAccumulators: Math.min(t.maxAccumulators, COMPACT_MAX_ACCUMULATORS),
+  };
+}
+
 /** Fraction of `count` covered usefully by blocks of `block`. */
 function utilisation(count: number, block: number): number {
   return count / (Math.ceil(count / block) * block);
@@ -165,9 +182,11 @@ export function chooseDirect(
   device: DeviceClass,
   layout: WeightLayout,
   forced: WeightSource | undefined,
+  blocks: ConvBlocks = "large",
 ): DirectChoice {
-  return directPlanCache.get(`${pass} ${device} ${layout} ${forced} ${JSON.stringify(s)}`, () => {
-    const tune = TUNING[device];
+  const key = `${pass} ${device} ${blocks} ${layout} ${forced} ${JSON.stringify(s)}`;
+  return directPlanCache.get(key, () => {
+    const tune = tuning(device, blocks);
     const g = directGeometry(s, pass);
     let best: DirectChoice | undefined;
     let bestTotal = Infinity;
@@ -296,9 +315,15 @@ function scoreDirect(
   const cost = perIteration / work * idle;
   return { structure: d, cost, fmas, loads };
 }
-export function chooseWeight(s: Conv2dShape, device: DeviceClass, withBias: boolean) {
-  return weightPlanCache.get(`weight ${device} ${withBias} ${JSON.stringify(s)}`, () => {
-    const tune = TUNING[device];
+export function chooseWeight(
+  s: Conv2dShape,
+  device: DeviceClass,
+  withBias: boolean,
+  blocks: ConvBlocks = "large",
+) {
+  const key = `weight ${device} ${blocks} ${withBias} ${JSON.stringify(s)}`;
+  return weightPlanCache.get(key, () => {
+    const tune = tuning(device, blocks);
     const { outH, outW } = conv2dOutputSize(s);
     let best: Candidate<WeightStructure> | undefined;
     for (const ocb of tune.channelBlocks) {
@@ -395,16 +420,21 @@ export function weightWorkgroupSize(invocations: number, device: DeviceClass): n
 /**
  * The blocking each pass would use for this shape on this device class, with these options
  * (`weightLayout`, `weightSource` as in `Conv2dOptions`; `bias`: the weight gradient also
- * computes dbias).
+ * computes dbias; `blocks` as `LaunchContext.convBlocks`).
  */
 export function conv2dPlan(
   s: Conv2dShape,
   pass: Conv2dPass,
   device: DeviceClass,
-  o: { weightLayout?: WeightLayout; weightSource?: WeightSource; bias?: boolean } = {},
+  o: {
+    weightLayout?: WeightLayout;
+    weightSource?: WeightSource;
+    bias?: boolean;
+    blocks?: ConvBlocks;
+  } = {},
 ): Conv2dPlan {
   if (pass === "weight") {
-    const best = chooseWeight(s, device, o.bias ?? false);
+    const best = chooseWeight(s, device, o.bias ?? false, o.blocks);
     const w = best.structure;
     const chunks = weightChunks(s, w, device);
     const invocations = weightInvocations(s, w, chunks);
@@ -424,7 +454,7 @@ export function conv2dPlan(
       loads: best.loads,
     };
   }
-  const best = chooseDirect(s, pass, device, o.weightLayout ?? "oihw", o.weightSource);
+  const best = chooseDirect(s, pass, device, o.weightLayout ?? "oihw", o.weightSource, o.blocks);
   const d = best.structure;
   return {
     pass,
