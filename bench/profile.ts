@@ -3,7 +3,7 @@
  * its own compute pass, so the figures include per-pass overhead but not host encoding).
  *
  *   deno run -A bench/profile.ts [--space nb201|nb101|nbnlp|…] [--arch ARCH] [--init-channels N]
- *     [--batch 16] [--task TASK] [--nlp-unfused]
+ *     [--batch 16] [--task TASK] [--nlp-unfused] [--width-scale F] [--conv-blocks compact]
  *
  * Any space and task `gennas score` takes (the space's default task and optimizer when not given).
  */
@@ -22,6 +22,8 @@ const { values } = parseArgs({
     batch: { type: "string", default: "16" },
     task: { type: "string" },
     "nlp-unfused": { type: "boolean", default: false },
+    "width-scale": { type: "string" },
+    "conv-blocks": { type: "string", default: "large" },
   },
 });
 const { gpu, space, task, settings } = await prepareProxy({
@@ -31,6 +33,8 @@ const { gpu, space, task, settings } = await prepareProxy({
     initChannels: values["init-channels"] ? Number(values["init-channels"]) : undefined,
     batch: Number(values.batch),
     nlpUnfused: values["nlp-unfused"],
+    ...(values["width-scale"] ? { widthScale: Number(values["width-scale"]) } : {}),
+    convBlocks: values["conv-blocks"] as "large" | "compact",
   },
 });
 if (!gpu.device.features.has("timestamp-query")) throw new Error("adapter lacks timestamp-query");
@@ -41,6 +45,7 @@ const graph = await compileGraph(gpu, built.builder, {
   optimizer: optimizerFor(space, settings),
   seed: 1,
   maxIterations: 100,
+  convBlocks: settings.convBlocks,
 });
 graph.write(built.clean, task.inputs);
 built.targets.forEach((t, s) => t && graph.write(t, task.targets[s]));
