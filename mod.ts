@@ -45,6 +45,7 @@ export {
 // Building blocks.
 export { acquireGpu, describeGpu, type Gpu, GpuUnavailableError } from "./src/gpu/device.ts";
 export { DEFAULT_PROXY_SETTINGS, type ProxySettings } from "./src/proxy/settings.ts";
+export type { ConvBlocks } from "./src/gpu/kernel.ts";
 export { archSeed, buildProxyGraph, scoreArch, type ScoreResult } from "./src/proxy/score.ts";
 export { type PreparedTask, prepareTask } from "./src/proxy/task.ts";
 export { archCost, buildClassifier, type GraphCost, graphCost } from "./src/proxy/cost.ts";
