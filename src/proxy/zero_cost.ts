@@ -80,6 +80,12 @@ export function labelledBatch(
 
 const batches = new WeakMap<ImageSet, Map<string, { x: Float32Array; labels: Float32Array }>>();
 
+/** What every zero-cost pass of `arch` is compiled with: its init seed and the conv blocks. */
+function passOptions<A>(ctx: { settings: ProxySettings; space: NetworkSpace<A> }, arch: A) {
+  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
+  return { seed, convBlocks: ctx.settings.convBlocks };
+}
+
 /** The settings of a zero-cost pass: the run's, at the zero-cost batch. */
 function zeroCostSettings(ctx: ZeroCostContext): ProxySettings {
   return { ...ctx.settings, batch: ZERO_COST_BATCH };
@@ -89,11 +95,7 @@ const gradientGroup: Implementation = async (ctx, arch) => {
   const settings = zeroCostSettings(ctx);
   const { x, labels } = labelledBatch(ctx.images, settings);
   const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true });
-  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const pass = await crossEntropyPass(ctx.gpu, c, x, labels, {
-    seed,
-    convBlocks: ctx.settings.convBlocks,
-  });
+  const pass = await crossEntropyPass(ctx.gpu, c, x, labels, passOptions(ctx, arch));
   return { values: gradientMeasures(pass, layerWeights(c.builder)), graph: pass.graph };
 };
 
@@ -104,11 +106,7 @@ const synflowGroup: Implementation = async (ctx, arch) => {
     batchNorm: false,
     lastAct: true,
   });
-  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const { value, graph } = await logSynflow(ctx.gpu, c, {
-    seed,
-    convBlocks: ctx.settings.convBlocks,
-  });
+  const { value, graph } = await logSynflow(ctx.gpu, c, passOptions(ctx, arch));
   return { values: { synflow: value }, graph };
 };
 
@@ -116,11 +114,7 @@ const jacobGroup: Implementation = async (ctx, arch) => {
   const settings = zeroCostSettings(ctx);
   const { x } = labelledBatch(ctx.images, settings, { labels: false });
   const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true });
-  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const { jacobian, graph } = await inputJacobian(ctx.gpu, c, x, {
-    seed,
-    convBlocks: ctx.settings.convBlocks,
-  });
+  const { jacobian, graph } = await inputJacobian(ctx.gpu, c, x, passOptions(ctx, arch));
   return { values: { jacob_cov: jacobCovScore(jacobian, settings.batch) }, graph };
 };
 
@@ -131,11 +125,7 @@ const naswotGroup: Implementation = async (ctx, arch) => {
   const settings = { ...ctx.settings, batch: NASWOT_BATCH };
   const { x } = labelledBatch(ctx.images, settings, { labels: false });
   const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true });
-  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const { value, graph } = await naswotScore(ctx.gpu, c, x, {
-    seed,
-    convBlocks: ctx.settings.convBlocks,
-  });
+  const { value, graph } = await naswotScore(ctx.gpu, c, x, passOptions(ctx, arch));
   return { values: { naswot: value }, graph };
 };
 
@@ -143,11 +133,7 @@ const fisherGroup: Implementation = async (ctx, arch) => {
   const settings = zeroCostSettings(ctx);
   const { x, labels } = labelledBatch(ctx.images, settings);
   const c = buildClassifier(ctx.space, arch, { ...settings, lastAct: true, layerOutputs: true });
-  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const { value, graph } = await fisherScore(ctx.gpu, c, x, labels, {
-    seed,
-    convBlocks: ctx.settings.convBlocks,
-  });
+  const { value, graph } = await fisherScore(ctx.gpu, c, x, labels, passOptions(ctx, arch));
   return { values: { fisher: value }, graph };
 };
 
@@ -156,11 +142,7 @@ const graspGroup: Implementation = async (ctx, arch) => {
   const { x, labels } = labelledBatch(ctx.images, settings);
   const build = (o: { reluMasks: boolean }) =>
     buildClassifier(ctx.space, arch, { ...settings, lastAct: true, ...o });
-  const seed = archSeed(ctx.settings, ctx.space.name, ctx.space.format(arch));
-  const { value, graph } = await graspScore(ctx.gpu, build, x, labels, {
-    seed,
-    convBlocks: ctx.settings.convBlocks,
-  });
+  const { value, graph } = await graspScore(ctx.gpu, build, x, labels, passOptions(ctx, arch));
   return { values: { grasp: value }, graph };
 };
 
