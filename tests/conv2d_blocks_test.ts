@@ -3,6 +3,7 @@ import { Rng } from "../src/util/rng.ts";
 import { withBench } from "./support/gpu.ts";
 import { randomInputs, reference, runAndCompare } from "./support/conv2d.ts";
 import { runCli } from "./support/cli.ts";
+import { DEFAULT_PROXY_SETTINGS, validateProxySettings } from "../src/proxy/settings.ts";
 import assert from "node:assert/strict";
 
 /** A GenNAS NB-201 shape and NDS-like ones (separable depthwise 5×5, dilated, 1×1, stride 2). */
@@ -119,4 +120,12 @@ Deno.test("gennas score --conv-blocks compact: same score to rounding, reported;
     bad.stderr,
   );
   assert(!/\n\s+at /.test(bad.stderr), `a stack trace leaked: ${bad.stderr}`);
+});
+
+Deno.test("--conv-blocks large is the default: validated settings drop it (journal hashes stay)", () => {
+  const large = validateProxySettings({ ...DEFAULT_PROXY_SETTINGS, convBlocks: "large" });
+  assert.deepEqual(large, validateProxySettings({ ...DEFAULT_PROXY_SETTINGS }));
+  assert(!("convBlocks" in large));
+  const compact = validateProxySettings({ ...DEFAULT_PROXY_SETTINGS, convBlocks: "compact" });
+  assert.deepEqual(compact.convBlocks, "compact");
 });

@@ -197,6 +197,6 @@ export function proxySettings(f: ProxyFlags): Partial<ProxySettings> {
     // Only when set, so the settings (and journal hashes) of other runs do not change.
     ...(f.nlpTrainRecurrent ? { nlpTrainRecurrent: true } : {}),
     ...(f.widthScale !== undefined ? { widthScale: f.widthScale } : {}),
-    ...(f.convBlocks !== "large" ? { convBlocks: f.convBlocks as ConvBlocks } : {}),
+    convBlocks: f.convBlocks as ConvBlocks,
   };
 }

@@ -30,7 +30,12 @@ import { isZeroCost, parseProxies, type ProxyName } from "./proxies.ts";
 import { scoreZeroCost } from "./zero_cost.ts";
 import { archCost } from "./cost.ts";
 import { checkBudget, validateMaxFlops, withinBudget } from "./budget.ts";
-import { DEFAULT_PROXY_SETTINGS, type ProxySettings, validateProxySettings } from "./settings.ts";
+import {
+  DEFAULT_PROXY_SETTINGS,
+  type ProxySettings,
+  reportedSettings,
+  validateProxySettings,
+} from "./settings.ts";
 import { scoreArch, type ScoreResult } from "./score.ts";
 import { prepareSequenceTask } from "./sequence.ts";
 import { type PreparedTask, prepareTask } from "./task.ts";
@@ -183,15 +188,9 @@ export async function score(o: ScoreOptions): Promise<ScoreReport> {
     task: ctx.task.name,
     images: ctx.task.images,
     seed: ctx.settings.seed,
-    ...widthScaleOf(ctx.settings),
-    ...convBlocksOf(ctx.settings),
+    ...reportedSettings(ctx.settings),
   };
 }
-
-const widthScaleOf = (s: ProxySettings) =>
-  s.widthScale !== undefined ? { widthScale: s.widthScale } : {};
-const convBlocksOf = (s: ProxySettings) =>
-  s.convBlocks === "compact" ? { convBlocks: s.convBlocks } : {};
 
 export interface RankOptions extends ProxyOptions, ProxySelection {
   /** Ground-truth table (nb201.csv or an NB-101 jsonl). */
@@ -436,8 +435,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     truthMetric: table.metric,
     truthNotes: table.notes,
     ...(o.maxFlops !== undefined ? { budget: { maxFlops: o.maxFlops, overBudget } } : {}),
-    ...widthScaleOf(ctx.settings),
-    ...convBlocksOf(ctx.settings),
+    ...reportedSettings(ctx.settings),
     journal: out,
     report: reportPath,
     resumed: journal.resumed,

@@ -89,5 +89,20 @@ export function validateProxySettings(s: ProxySettings): ProxySettings {
       throw new InputError(`${flag} must be three non-negative numbers, e.g. 0.25,0.5,1`);
     }
   }
+  // "large" is the default: dropped, so the settings (and journal hashes) match runs without it.
+  if (s.convBlocks === "large") {
+    const { convBlocks: _, ...rest } = s;
+    return rest;
+  }
   return s;
+}
+
+/** The non-default build settings a report shows: --width-scale and --conv-blocks compact. */
+export function reportedSettings(
+  s: ProxySettings,
+): Pick<ProxySettings, "widthScale" | "convBlocks"> {
+  return {
+    ...(s.widthScale !== undefined ? { widthScale: s.widthScale } : {}),
+    ...(s.convBlocks === "compact" ? { convBlocks: s.convBlocks } : {}),
+  };
 }

@@ -7,6 +7,7 @@ import type { ConvBlocks } from "../gpu/kernel.ts";
 import { renderSearchReport, writeReport } from "../eval/report.ts";
 import { loadTruth, type TruthTable } from "../eval/truth.ts";
 import { prepareProxy, type ProxyOptions, withoutTaskConfig } from "../proxy/run.ts";
+import { reportedSettings } from "../proxy/settings.ts";
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { drawWithinBudget, validateMaxFlops } from "../proxy/budget.ts";
@@ -239,8 +240,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     journal: journal.path,
     report: reportPath,
     resumed,
-    ...(ctx.settings.widthScale !== undefined ? { widthScale: ctx.settings.widthScale } : {}),
-    ...(ctx.settings.convBlocks === "compact" ? { convBlocks: ctx.settings.convBlocks } : {}),
+    ...reportedSettings(ctx.settings),
   };
 }
 
