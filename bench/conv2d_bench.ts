@@ -2,7 +2,8 @@
  * conv2d throughput at GenNAS shapes (batch 16, 3×3 stride 1 pad 1): (a) 16→16 at 32²,
  * (b) 32→32 at 16², (c) 64→64 at 8², forward, data gradient and weight gradient, with weights in
  * PyTorch's layout ("oihw", the default) and in the layout the graph keeps them in ("ihwo"); plus
- * the 1×1 convolutions at the same shapes and a stride-2 3×3 (16→32, 32²→16²) for information.
+ * the 1×1 convolutions at the same shapes, three 1×1 shapes of the NDS cell networks and a
+ * stride-2 3×3 (16→32, 32²→16²) for information.
  * The "launches" column counts the dispatches of each pass.
  *
  *   deno run -A bench/conv2d_bench.ts [filter]   (only cases whose name contains filter)
@@ -101,6 +102,22 @@ function cases(): Case[] {
     const shape = gennasShape(channels, size, 1);
     const label = `1×1 ${channels}→${channels} ${size}²`;
     out.push({ name: `fwd ${label} oihw`, shape, pass: "forward", layout: "oihw" });
+    out.push({ name: `fwd ${label} ihwo`, shape, pass: "forward", layout: "ihwo" });
+    out.push({ name: `data-grad ${label} ihwo`, shape, pass: "data", layout: "ihwo" });
+    out.push({ name: `weight-grad ${label} ihwo`, shape, pass: "weight", layout: "ihwo" });
+  }
+  // The 1×1 convs of the NDS cell networks at full width (preprocessing of a 4-node concat,
+  // and within a cell), for information.
+  for (const [inC, outC, size] of [[192, 48, 32], [48, 48, 32], [96, 96, 16]]) {
+    const shape = conv2dShape({
+      batch: 16,
+      inChannels: inC,
+      outChannels: outC,
+      inH: size,
+      inW: size,
+      kernel: 1,
+    });
+    const label = `1×1 ${inC}→${outC} ${size}² (NDS)`;
     out.push({ name: `fwd ${label} ihwo`, shape, pass: "forward", layout: "ihwo" });
     out.push({ name: `data-grad ${label} ihwo`, shape, pass: "data", layout: "ihwo" });
     out.push({ name: `weight-grad ${label} ihwo`, shape, pass: "weight", layout: "ihwo" });

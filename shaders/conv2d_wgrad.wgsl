@@ -50,8 +50,8 @@ override UNITS = N * ROW_BLOCKS * COL_BLOCKS;
 override DW_SIZE = COUT * CPG_IN * KHW;
 override INVOCATIONS = GROUPS * CO_BLOCKS * CI_BLOCKS * CHUNKS;
 
-// Binding 0 (`dy`) is declared by the generated code.
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+// Bindings 0 (`dy`) and 1 (`x`, f32 or aligned vec4 column groups) and the gathers are declared
+// by the generated code.
 @group(0) @binding(2) var<storage, read_write> partial: array<f32>;
 // Only bound (and used) with a bias gradient.
 @group(0) @binding(3) var<storage, read_write> bias_partial: array<f32>;
@@ -125,12 +125,6 @@ fn dy_base(w: Work, p: Unit, o: u32) -> u32 {
 
 fn x_base(w: Work, p: Unit, i: u32) -> u32 {
   return (p.n * CIN + w.group * CPG_IN + min(w.ci0 + i, CPG_IN - 1u)) * H * W;
-}
-
-fn gather_x(base: u32, row: Offset, col: Offset) -> f32 {
-  let v = select(0.0, x[base + row.index + col.index], row.ok && col.ok);
-  if (RELU_X) { return max(v, 0.0); }
-  return v;
 }
 
 fn store_weight_partial(w: Work, o: u32, i: u32, tap: u32, value: f32) {

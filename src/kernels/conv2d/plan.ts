@@ -346,7 +346,7 @@ export function chooseWeight(
   });
 }
 
-const WEIGHT_INPUT_BLOCKS = [1, 2, 4, 8];
+const WEIGHT_INPUT_BLOCKS = [1, 2, 4, 8, 16];
 const WEIGHT_ROW_BLOCKS = [1, 2, 4];
 const WEIGHT_COL_BLOCKS = [1, 2, 4, 8];
 
@@ -362,13 +362,25 @@ function scoreWeight(
   const smallest = w.ocb === 1 && w.icb === 1 && w.rows === 1 && w.cols === 1;
   if (!smallest && (fmas > tune.maxFmas || accumulators > tune.maxAccumulators)) return undefined;
   const dyLoads = w.ocb * w.rows * (w.vectorDy ? (w.cols / 4) * VEC4_LOADS : w.cols);
-  const loads = dyLoads + w.icb * usedPairs(taps.rows, taps.cols).size;
+  const loads = dyLoads + w.icb * xGathers(w, taps.rows, taps.cols);
   const useful = utilisation(s.outChannels / s.groups, w.ocb) *
     utilisation(s.inChannels / s.groups, w.icb) * utilisation(outH, w.rows) *
     utilisation(outW, w.cols);
   const cost = (tune.loadCost * loads + fmas + tune.accumulatorCost * accumulators) /
     (fmas * useful);
   return { structure: w, cost, fmas, loads };
+}
+
+/** Gathers of one x channel per unit: (row, column) pairs, or (row, vec4 group) pairs. */
+function xGathers(w: WeightStructure, rows: AxisTaps, cols: AxisTaps): number {
+  const pairs = usedPairs(rows, cols);
+  if (w.xAlign < 0) return pairs.size;
+  const groups = new Set<string>();
+  for (const key of pairs) {
+    const [ro, co] = key.split(",").map(Number);
+    groups.add(`${ro},${columnSlot(w.xAlign, co).group}`);
+  }
+  return groups.size * VEC4_LOADS;
 }
 
 /** Split-K: chunks of the N·outH·outW reduction (chunk c takes every CHUNKS-th unit). */

@@ -53,6 +53,11 @@ export interface WeightStructure {
   withBias: boolean;
   /** dy read as vec4 along columns (OW and cols multiples of 4). */
   vectorDy: boolean;
+  /**
+   * x read as aligned vec4 column groups: the unit's first x column mod 4 (W and the unit's x
+   * column step multiples of 4), or −1 for f32 gathers.
+   */
+  xAlign: number;
 }
 
 export function directTaps(d: DirectStructure): { rows: AxisTaps; cols: AxisTaps } {
@@ -167,6 +172,7 @@ export function weightStructure(
     dilationW: s.dilationW,
     withBias,
     vectorDy: cols % 4 === 0 && conv2dOutputSize(s).outW % 4 === 0,
+    xAlign: s.inW % 4 === 0 && (cols * s.strideW) % 4 === 0 ? (((-s.padW) % 4) + 4) % 4 : -1,
   };
 }
 

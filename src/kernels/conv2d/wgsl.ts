@@ -38,7 +38,7 @@ function directName(d: DirectStructure): string {
 function weightName(w: WeightStructure): string {
   return `conv2d_bwd_weight_o${w.ocb}i${w.icb}r${w.rows}c${w.cols}_k${w.kernelH}x${w.kernelW}` +
     `_s${w.strideH}x${w.strideW}_d${w.dilationH}x${w.dilationW}${w.withBias ? "_bias" : ""}` +
-    (w.vectorDy ? "_v4" : "");
+    (w.vectorDy ? "_v4" : "") + (w.xAlign >= 0 ? `_x4a${w.xAlign}` : "");
 }
 
 const ENTRY_SIGNATURE = "@compute @workgroup_size(WG)\n" +
@@ -267,7 +267,12 @@ function weightMain(w: WeightStructure): string {
   const rowIndex = indexOf(rowOffsets);
   const colIndex = indexOf(colOffsets);
   const kk = w.kernelH * w.kernelW;
-  const out: string[] = [...dyDeclaration(w.vectorDy), "", ENTRY_SIGNATURE];
+  const out: string[] = [
+    ...dyDeclaration(w.vectorDy),
+    ...xDeclaration(w.xAlign),
+    "",
+    ENTRY_SIGNATURE,
+  ];
   out.push("  let w = work_of(wid.x + wid.y * nwg.x, lid.x);");
   forEachBlock(w.ocb, w.icb, kk, (o, i, tap) => out.push(`  var a${o}_${i}_${tap} = 0.0;`));
   if (w.withBias) { for (let o = 0; o < w.ocb; o++) out.push(`  var b${o} = 0.0;`); }
@@ -277,7 +282,12 @@ function weightMain(w: WeightStructure): string {
     out.push(`    let dc${q} = dy_col(p, ${q}u);`);
   }
   rowOffsets.forEach((off, i) => out.push(`    let xr${i} = x_row(p, ${off});`));
-  colOffsets.forEach((off, i) => out.push(`    let xc${i} = x_col(p, ${off});`));
+  if (w.xAlign < 0) {
+    colOffsets.forEach((off, i) => out.push(`    let xc${i} = x_col(p, ${off});`));
+  } else {
+    const groups = new Set(colOffsets.map((off) => columnSlot(w.xAlign, off).group));
+    for (const k of groups) out.push(`    let xg${groupName(k)} = x_group(p, ${w.xAlign}, ${k});`);
+  }
   for (let o = 0; o < w.ocb; o++) out.push(`    let db${o} = dy_base(w, p, ${o}u);`);
   for (let i = 0; i < w.icb; i++) out.push(`    let xb${i} = x_base(w, p, ${i}u);`);
   forEachBlock(w.ocb, w.rows, w.cols, (o, r, q) => {
@@ -292,10 +302,21 @@ function weightMain(w: WeightStructure): string {
   });
   const pairs = usedPairs(rows, cols);
   for (let i = 0; i < w.icb; i++) {
+    const loaded = new Set<string>();
     for (const key of pairs) {
       const [ro, co] = key.split(",").map(Number);
       const [ri, ci] = [rowIndex.get(ro), colIndex.get(co)];
-      out.push(`    let v${i}_${ri}_${ci} = gather_x(xb${i}, xr${ri}, xc${ci});`);
+      if (w.xAlign < 0) {
+        out.push(`    let v${i}_${ri}_${ci} = gather_x(xb${i}, xr${ri}, xc${ci});`);
+        continue;
+      }
+      const { group, lane } = columnSlot(w.xAlign, co);
+      const g = `x${i}_${ri}_${groupName(group)}`;
+      if (!loaded.has(g)) {
+        loaded.add(g);
+        out.push(`    let ${g} = gather_x4(xb${i}, xr${ri}, xg${groupName(group)});`);
+      }
+      out.push(`    let v${i}_${ri}_${ci} = ${g}.${"xyzw"[lane]};`);
     }
   }
   forEachBlock(w.ocb, w.icb, kk, (o, i, tap) => {
@@ -329,6 +350,38 @@ function weightMain(w: WeightStructure): string {
   }
   out.push("}");
   return out.join("\n");
+}
+
+/**
+ * The x binding and its masked gather: f32, or aligned vec4 groups of four columns (`xAlign` ≥
+ * 0; W is a multiple of 4, so a group is wholly inside or outside the row).
+ */
+function xDeclaration(xAlign: number): string[] {
+  if (xAlign < 0) {
+    return [
+      "@group(0) @binding(1) var<storage, read> x: array<f32>;",
+      "",
+      "fn gather_x(base: u32, row: Offset, col: Offset) -> f32 {",
+      "  let v = select(0.0, x[base + row.index + col.index], row.ok && col.ok);",
+      "  if (RELU_X) { return max(v, 0.0); }",
+      "  return v;",
+      "}",
+    ];
+  }
+  return [
+    "@group(0) @binding(1) var<storage, read> x: array<vec4f>;",
+    "",
+    "fn x_group(p: Unit, align: i32, k: i32) -> Offset {",
+    "  let c = p.x_col0 - align + 4 * k;",
+    "  return Offset(u32(clamp(c, 0, i32(W) - 4)), c >= 0 && c + 4 <= i32(W));",
+    "}",
+    "",
+    "fn gather_x4(base: u32, row: Offset, col: Offset) -> vec4f {",
+    "  let v = select(vec4f(0.0), x[(base + row.index + col.index) / 4u], row.ok && col.ok);",
+    "  if (RELU_X) { return max(v, vec4f(0.0)); }",
+    "  return v;",
+    "}",
+  ];
 }
 
 /** The dy binding and its masked gather (four columns at once when vectorised). */

@@ -1,0 +1,103 @@
+/**
+ * The weight gradient's vec4 x gathers: when x rows and the unit's column step are multiples of 4
+ * columns, x is read as aligned vec4 groups whatever the padding, stride or dilation; edges and
+ * padding must still read zeros. 1×1 weight gradients take up to 16 input channels per block on
+ * the "cpu" tilings (fewer loads per FMA).
+ */
+import { type Conv2dParams, conv2dShape } from "../src/kernels/conv2d/mod.ts";
+import { chooseWeight } from "../src/kernels/conv2d/plan.ts";
+import { Rng } from "../src/util/rng.ts";
+import { withBench } from "./support/gpu.ts";
+import { type Flags, randomInputs, reference, runAndCompare } from "./support/conv2d.ts";
+
+const CASES: { name: string; params: Conv2dParams; flags: Flags; relu: boolean; icb?: number }[] = [
+  {
+    name: "1×1 32→16 at 8×8, 16 input channels per block",
+    params: { batch: 2, inChannels: 32, outChannels: 16, inH: 8, inW: 8, kernel: 1 },
+    flags: { bias: false, accumulate: true },
+    relu: true,
+    icb: 16,
+  },
+  {
+    name: "1×1 12→8 at 8×8 (align 0)",
+    params: { batch: 2, inChannels: 12, outChannels: 8, inH: 8, inW: 8, kernel: 1 },
+    flags: { bias: true, accumulate: false },
+    relu: true,
+  },
+  {
+    name: "3×3 pad 1 at 8×12 (align 3: groups over the left padding)",
+    params: { batch: 2, inChannels: 5, outChannels: 6, inH: 8, inW: 12, kernel: 3, pad: 1 },
+    flags: { bias: false, accumulate: true },
+    relu: false,
+  },
+  {
+    name: "5×5 pad 2, 16×16 (align 2)",
+    params: { batch: 1, inChannels: 4, outChannels: 4, inH: 16, inW: 16, kernel: 5, pad: 2 },
+    flags: { bias: true, accumulate: true },
+    relu: true,
+  },
+  {
+    name: "3×3 stride 2 pad 1, 16×16",
+    params: {
+      batch: 2,
+      inChannels: 4,
+      outChannels: 8,
+      inH: 16,
+      inW: 16,
+      kernel: 3,
+      stride: 2,
+      pad: 1,
+    },
+    flags: { bias: false, accumulate: false },
+    relu: true,
+  },
+  {
+    name: "3×3 dilation 2 pad 2, 8×8, depthwise",
+    params: {
+      batch: 2,
+      inChannels: 8,
+      outChannels: 8,
+      inH: 8,
+      inW: 8,
+      kernel: 3,
+      pad: 2,
+      dilation: 2,
+      groups: 8,
+    },
+    flags: { bias: false, accumulate: false },
+    relu: false,
+  },
+];
+
+for (const deviceClass of ["cpu", "gpu"] as const) {
+  Deno.test(`conv2d weight gradient with vec4 x gathers matches float64 (${deviceClass})`, async () => {
+    await withBench(async (bench) => {
+      const rng = new Rng(`conv2d wgrad x4 ${deviceClass}`);
+      for (const c of CASES) {
+        const s = conv2dShape(c.params);
+        const plan = chooseWeight(s, deviceClass, c.flags.bias).structure;
+        if (plan.xAlign < 0) throw new Error(`${c.name}: expected vec4 x gathers, got f32`);
+        if (deviceClass === "cpu" && c.icb && plan.icb !== c.icb) {
+          throw new Error(`${c.name}: expected ${c.icb} input channels per block, got ${plan.icb}`);
+        }
+        const io = randomInputs(s, rng, c.flags.bias);
+        await runAndCompare(
+          bench,
+          deviceClass,
+          s,
+          io,
+          reference(s, io, c.relu),
+          c.flags,
+          c.name,
+          { layout: "ihwo", relu: c.relu },
+        );
+      }
+    });
+  });
+}
+
+Deno.test("conv2d weight gradient keeps f32 x gathers when x rows are not whole vec4s", () => {
+  const s = conv2dShape({ batch: 1, inChannels: 4, outChannels: 4, inH: 7, inW: 9, kernel: 3 });
+  const plan = chooseWeight(s, "cpu", false).structure;
+  if (plan.xAlign !== -1) throw new Error(`9-column rows: xAlign ${plan.xAlign}`);
+});
