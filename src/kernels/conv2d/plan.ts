@@ -145,13 +145,16 @@ function powerOfTwoAtLeast(n: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 }
 
-/** Distinct gathers of one src channel: (row, column) pairs, or (row, vec4 group) pairs. */
-function srcGathers(d: DirectStructure, rows: AxisTaps, cols: AxisTaps): Set<string> {
-  if (d.colAlign < 0) return usedPairs(rows, cols);
+/**
+ * Distinct gathers of one channel: (row, column) pairs, or (row, vec4 group) pairs when its
+ * columns are read as vec4 groups of alignment `colAlign` (−1: f32 gathers).
+ */
+function channelGathers(colAlign: number, rows: AxisTaps, cols: AxisTaps): Set<string> {
+  if (colAlign < 0) return usedPairs(rows, cols);
   const gathers = new Set<string>();
   for (const key of usedPairs(rows, cols)) {
     const [ro, co] = key.split(",").map(Number);
-    gathers.add(`${ro},${columnSlot(d.colAlign, co).group}`);
+    gathers.add(`${ro},${columnSlot(colAlign, co).group}`);
   }
   return gathers;
 }
@@ -297,7 +300,7 @@ function scoreDirect(
   const fmas = d.kb * d.ocb * sumOfProducts(taps.rows, taps.cols);
   const smallest = d.ocb === 1 && d.rows === 1 && d.cols === 1 && d.kb === 1;
   if (!smallest && (fmas > tune.maxFmas || accumulators > tune.maxAccumulators)) return undefined;
-  const srcLoads = d.kb * srcGathers(d, taps.rows, taps.cols).size *
+  const srcLoads = d.kb * channelGathers(d.colAlign, taps.rows, taps.cols).size *
     (d.colAlign < 0 ? 1 : VEC4_LOADS);
   const loads = weightLoadCount(d, usedTaps(taps.rows, taps.cols, d.kernelW).length) + srcLoads;
   const useful = utilisation(g.outPerGroup, d.ocb) * utilisation(g.outH, tileRows) *
@@ -362,25 +365,15 @@ function scoreWeight(
   const smallest = w.ocb === 1 && w.icb === 1 && w.rows === 1 && w.cols === 1;
   if (!smallest && (fmas > tune.maxFmas || accumulators > tune.maxAccumulators)) return undefined;
   const dyLoads = w.ocb * w.rows * (w.vectorDy ? (w.cols / 4) * VEC4_LOADS : w.cols);
-  const loads = dyLoads + w.icb * xGathers(w, taps.rows, taps.cols);
+  const xLoads = channelGathers(w.xAlign, taps.rows, taps.cols).size *
+    (w.xAlign < 0 ? 1 : VEC4_LOADS);
+  const loads = dyLoads + w.icb * xLoads;
   const useful = utilisation(s.outChannels / s.groups, w.ocb) *
     utilisation(s.inChannels / s.groups, w.icb) * utilisation(outH, w.rows) *
     utilisation(outW, w.cols);
   const cost = (tune.loadCost * loads + fmas + tune.accumulatorCost * accumulators) /
     (fmas * useful);
   return { structure: w, cost, fmas, loads };
-}
-
-/** Gathers of one x channel per unit: (row, column) pairs, or (row, vec4 group) pairs. */
-function xGathers(w: WeightStructure, rows: AxisTaps, cols: AxisTaps): number {
-  const pairs = usedPairs(rows, cols);
-  if (w.xAlign < 0) return pairs.size;
-  const groups = new Set<string>();
-  for (const key of pairs) {
-    const [ro, co] = key.split(",").map(Number);
-    groups.add(`${ro},${columnSlot(w.xAlign, co).group}`);
-  }
-  return groups.size * VEC4_LOADS;
 }
 
 /** Split-K: chunks of the N·outH·outW reduction (chunk c takes every CHUNKS-th unit). */

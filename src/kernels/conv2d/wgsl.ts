@@ -79,7 +79,14 @@ function directMain(d: DirectStructure): string {
   out.push(`  for (var c = 0u; c < CPG_LOOP; c += ${d.kb}u) {`);
   for (let j = 0; j < d.kb; j++) out.push(`    let sb${j} = src_channel_base(t, c + ${j}u);`);
   out.push(...weightLoads(d, taps));
-  for (let j = 0; j < d.kb; j++) out.push(...srcLoads(d, j, pairs, rowIndex, colIndex));
+  for (let j = 0; j < d.kb; j++) {
+    out.push(...channelLoads(j, pairs, rowIndex, colIndex, {
+      align: d.colAlign,
+      vectorPrefix: "g",
+      scalar: (ri, ci) => `gather(sb${j}, ro${ri}, co${ci})`,
+      vector: (ri, group) => `gather(sb${j}, ro${ri}, cg${group})`,
+    }));
+  }
   forEachBlock(d.ocb, rows.length, cols.length, (o, r, q) => {
     const terms: string[] = [];
     for (let j = 0; j < d.kb; j++) {
@@ -158,30 +165,43 @@ function groupName(k: number): string {
   return k < 0 ? `m${-k}` : `${k}`;
 }
 
-/** Lets v{j}_{row}_{col} of loop channel c + j for every used src pair (one gather each or one
- * per vec4 group). */
-function srcLoads(
-  d: DirectStructure,
-  j: number,
+/** How `channelLoads` reads one channel's pairs: per (row, col) index or per (row, vec4 group). */
+interface ChannelGather {
+  /** Column alignment of vec4 groups, or −1 for f32 gathers. */
+  align: number;
+  /** Name prefix of the loaded vec4 groups. */
+  vectorPrefix: string;
+  scalar: (row: number, col: number) => string;
+  vector: (row: number, group: string) => string;
+}
+
+/**
+ * Lets v{tag}_{row}_{col} for every used (row, column) pair of one channel: one gather each, or
+ * one per vec4 group (named {vectorPrefix}{tag}_{row}_{group}) and a component of it.
+ */
+function channelLoads(
+  tag: number,
   pairs: Set<string>,
   rowIndex: Map<number, number>,
   colIndex: Map<number, number>,
+  g: ChannelGather,
 ): string[] {
   const out: string[] = [];
   const loaded = new Set<string>();
   for (const key of pairs) {
     const [ro, co] = key.split(",").map(Number);
-    const ri = rowIndex.get(ro);
-    const name = `v${j}_${ri}_${colIndex.get(co)}`;
-    if (d.colAlign < 0) {
-      out.push(`    let ${name} = gather(sb${j}, ro${ri}, co${colIndex.get(co)});`);
+    const ri = rowIndex.get(ro)!;
+    const ci = colIndex.get(co)!;
+    const name = `v${tag}_${ri}_${ci}`;
+    if (g.align < 0) {
+      out.push(`    let ${name} = ${g.scalar(ri, ci)};`);
       continue;
     }
-    const { group, lane } = columnSlot(d.colAlign, co);
-    const vector = `g${j}_${ri}_${groupName(group)}`;
+    const { group, lane } = columnSlot(g.align, co);
+    const vector = `${g.vectorPrefix}${tag}_${ri}_${groupName(group)}`;
     if (!loaded.has(vector)) {
       loaded.add(vector);
-      out.push(`    let ${vector} = gather(sb${j}, ro${ri}, cg${groupName(group)});`);
+      out.push(`    let ${vector} = ${g.vector(ri, groupName(group))};`);
     }
     out.push(`    let ${name} = ${vector}.${"xyzw"[lane]};`);
   }
@@ -302,22 +322,12 @@ function weightMain(w: WeightStructure): string {
   });
   const pairs = usedPairs(rows, cols);
   for (let i = 0; i < w.icb; i++) {
-    const loaded = new Set<string>();
-    for (const key of pairs) {
-      const [ro, co] = key.split(",").map(Number);
-      const [ri, ci] = [rowIndex.get(ro), colIndex.get(co)];
-      if (w.xAlign < 0) {
-        out.push(`    let v${i}_${ri}_${ci} = gather_x(xb${i}, xr${ri}, xc${ci});`);
-        continue;
-      }
-      const { group, lane } = columnSlot(w.xAlign, co);
-      const g = `x${i}_${ri}_${groupName(group)}`;
-      if (!loaded.has(g)) {
-        loaded.add(g);
-        out.push(`    let ${g} = gather_x4(xb${i}, xr${ri}, xg${groupName(group)});`);
-      }
-      out.push(`    let v${i}_${ri}_${ci} = ${g}.${"xyzw"[lane]};`);
-    }
+    out.push(...channelLoads(i, pairs, rowIndex, colIndex, {
+      align: w.xAlign,
+      vectorPrefix: "x",
+      scalar: (ri, ci) => `gather_x(xb${i}, xr${ri}, xc${ci})`,
+      vector: (ri, group) => `gather_x4(xb${i}, xr${ri}, xg${group})`,
+    }));
   }
   forEachBlock(w.ocb, w.icb, kk, (o, i, tap) => {
     const ky = Math.floor(tap / w.kernelW);
