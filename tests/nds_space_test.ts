@@ -1,5 +1,5 @@
 /**
- * NDS cell spaces: the three input forms, validation messages naming cell and node, the canonical
+ * NDS cell spaces: the input forms, validation messages naming cell and node, the canonical
  * key, sampling from each definition and 10,000 mutations per space that stay valid and change
  * exactly one entry of one cell.
  */
@@ -41,6 +41,28 @@ Deno.test("NDS net JSON, a whole record and a bare genotype parse to the same ar
   assert.deepEqual(space.parse(JSON.stringify({ idx: 3, net, test_acc: 70 })), a);
   const bare = ndsSpace("darts_in", { width: 48, depth: 14 }).parse(JSON.stringify(net.genotype));
   assert.deepEqual(bare, a);
+});
+
+Deno.test("NDS TABLE.jsonl#N and .json files parse like the inline record", async () => {
+  const space = ndsSpace("darts_in");
+  const a = space.parse(DARTS_V2 + " # width=48 depth=14");
+  const net = ndsToNet(a);
+  const dir = await Deno.makeTempDir();
+  try {
+    const other = { ...net, width: 32 };
+    await Deno.writeTextFile(
+      `${dir}/t.jsonl`,
+      [{ idx: 7, net: other }, { idx: 3, net }].map((r) => JSON.stringify(r)).join("\n") + "\n",
+    );
+    await Deno.writeTextFile(`${dir}/net.json`, JSON.stringify(net, null, 2));
+    assert.deepEqual(space.parse(`${dir}/t.jsonl#3`), a, "the row with idx 3, not line 3");
+    assert.deepEqual(space.parse(`${dir}/t.jsonl#7`).width, 32);
+    assert.deepEqual(space.parse(`${dir}/net.json`), a);
+    assert.throws(() => space.parse(`${dir}/t.jsonl#0`), /darts_in arch: .* has no row with idx 0/);
+    assert.throws(() => space.parse(`${dir}/missing.json`), /darts_in arch: cannot read/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 const darts = sharedFile("nds_DARTS_in.jsonl");

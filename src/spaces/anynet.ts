@@ -12,6 +12,13 @@ import { allowed, InputError } from "../util/errors.ts";
 import type { Rng } from "../util/rng.ts";
 import type { SearchSpace } from "./space.ts";
 import type { SpaceName } from "./space.ts";
+import {
+  isJsonFile,
+  parseRecordJson,
+  readRecordText,
+  tableFileRow,
+  tableReference,
+} from "./table_file.ts";
 
 /** Block types of NDS records; `double_plain_block` is built as `vanilla_block` (spec §4.4). */
 export const ANYNET_BLOCK_TYPES = [
@@ -180,10 +187,12 @@ function checkNetwork(arch: AnyNetArch): void {
 /** Parses any of the text forms (module comment); InputError naming what is wrong. */
 export function parseAnyNet(text: string): AnyNetArch {
   const trimmed = text.trim();
-  if (trimmed.startsWith("{")) return fromObject(parseJson(trimmed, "the --arch text"));
-  const row = /^(.+\.jsonl)#(\d+)$/.exec(trimmed);
-  if (row) return fromObject(tableRow(row[1], Number(row[2])));
-  if (/\.json$/.test(trimmed)) return fromObject(parseJson(readText(trimmed), trimmed));
+  if (trimmed.startsWith("{")) return fromObject(parseRecordJson(trimmed, "the --arch text", WHO));
+  const row = tableReference(trimmed);
+  if (row) return fromObject(tableFileRow(row.path, row.index, WHO));
+  if (isJsonFile(trimmed)) {
+    return fromObject(parseRecordJson(readRecordText(trimmed, WHO), trimmed, WHO));
+  }
   throw new InputError(
     `AnyNet arch "${trimmed.length > 60 ? `${trimmed.slice(0, 57)}...` : trimmed}": expected an ` +
       `NDS net record as JSON ({"block_type": …, "ds": […], "ws": […], "ss": […], "bot_muls": ` +
@@ -191,38 +200,14 @@ export function parseAnyNet(text: string): AnyNetArch {
   );
 }
 
+const WHO = "AnyNet arch";
+
 /** A record, or a table row holding one in `net`. */
 function fromObject(value: unknown): AnyNetArch {
   if (typeof value === "object" && value !== null && "net" in value) {
     return anyNetFromJson((value as { net: unknown }).net);
   }
   return anyNetFromJson(value);
-}
-
-function readText(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch (error) {
-    throw new InputError(`AnyNet arch: cannot read "${path}": ${(error as Error).message}`);
-  }
-}
-
-function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new InputError(`AnyNet arch: ${where} is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-/** The row whose `idx` is `index`, else the index-th row (from 0) of a JSON-lines table. */
-function tableRow(path: string, index: number): unknown {
-  const rows = readText(path).split(/\r?\n/).filter((l) => l.trim() !== "")
-    .map((line, i) => parseJson(line, `${path} line ${i + 1}`) as Record<string, unknown>);
-  const byIdx = rows.find((r) => r?.idx === index);
-  if (byIdx) return byIdx;
-  if (index < rows.length && rows.every((r) => r?.idx === undefined)) return rows[index];
-  throw new InputError(`AnyNet arch: ${path} has no row with idx ${index} (${rows.length} rows)`);
 }
 
 /** The record as compact JSON, fields in NDS order; parse(format(a)) equals a. */

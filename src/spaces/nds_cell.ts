@@ -7,11 +7,18 @@
  * Text forms: the DARTS `Genotype(normal=[('sep_conv_3x3', 0), …], normal_concat=[2, 3, 4, 5],
  * reduce=[…], reduce_concat=[…])` (`range(2, 6)` accepted), optionally followed by
  * `# width=W depth=D` (a Python comment, so the line still evaluates in DARTS/pycls code); the
- * NDS record's `net` object (or a whole record, or a bare genotype) as JSON; or a row index of the
- * space's table.
+ * NDS record's `net` object (or a whole record, or a bare genotype) as JSON, inline or as a `.json`
+ * file; a row index of the space's table; or `TABLE.jsonl#N` (the row whose `idx` is N).
  */
 import { allowed, InputError } from "../util/errors.ts";
 import type { Rng } from "../util/rng.ts";
+import {
+  isJsonFile,
+  parseRecordJson,
+  readRecordText,
+  tableFileRow,
+  tableReference,
+} from "./table_file.ts";
 
 export const NDS_OPS = [
   "none",
@@ -228,11 +235,19 @@ export function parseNds(
     return ndsFromJson(def, value, defaults);
   }
   if (trimmed.startsWith("Genotype")) return parseGenotypeText(def, trimmed, defaults);
+  const who = `${def.name} arch`;
+  const row = tableReference(trimmed);
+  if (row) return ndsFromJson(def, tableFileRow(row.path, row.index, who), defaults);
+  if (isJsonFile(trimmed)) {
+    const value = parseRecordJson(readRecordText(trimmed, who), trimmed, who);
+    return ndsFromJson(def, value, defaults);
+  }
   const shown = trimmed.length > 60 ? `${trimmed.slice(0, 57)}...` : trimmed;
   fail(
     def,
     `"${shown}" is not a DARTS Genotype(normal=[...], normal_concat=[...], reduce=[...], ` +
-      `reduce_concat=[...]) text, an NDS net JSON object or a table row index`,
+      `reduce_concat=[...]) text, an NDS net JSON object, a row index of the space's table, ` +
+      `TABLE.jsonl#INDEX or a .json file`,
   );
 }
 
