@@ -90,3 +90,22 @@ fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (i >= N) { return; }
   filled[i] = ALPHA;
 }
+
+@group(0) @binding(0) var<storage, read> masked_x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> mask: array<f32>;
+@group(0) @binding(2) var<storage, read_write> masked_y: array<f32>;
+@group(0) @binding(3) var<storage, read> step: array<u32>;
+
+// A ReLU with a frozen pattern: y (= or +=) x · [m > 0], m captured from x at step 0 (so the first
+// pass is a plain ReLU) and kept, with whatever the host writes into it later, after that.
+@compute @workgroup_size(WG)
+fn relu_mask(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+             @builtin(num_workgroups) nwg: vec3u) {
+  let i = thread_index(wid, lid, nwg);
+  if (i >= N) { return; }
+  let x = masked_x[i];
+  if (step[0] == 0u) { mask[i] = x; }
+  var v = x * select(0.0, 1.0, mask[i] > 0.0);
+  if (ACCUMULATE) { v += masked_y[i]; }
+  masked_y[i] = v;
+}

@@ -67,13 +67,14 @@ fn divisor(w: vec4u) -> f32 {
   return f32((w.y - w.x) * (w.w - w.z));
 }
 
+struct WindowMax {
+  value: f32,
+  arg: u32,
+}
+
 // Row-major window order with a strict `>`: the first maximum wins (PyTorch's rule); padding is
 // never a candidate, so it acts as −∞. A NaN is taken as the maximum, as in PyTorch.
-@compute @workgroup_size(WG)
-fn maxpool_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
-                   @builtin(num_workgroups) nwg: vec3u) {
-  let i = thread_index(wid, lid, nwg);
-  if (i >= N * C * OH * OW) { return; }
+fn window_max(i: u32) -> WindowMax {
   let at = split(i, OH, OW);
   let w = window(at.y, at.z);
   let base = at.x * IH * IW;
@@ -90,8 +91,37 @@ fn maxpool_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
       }
     }
   }
-  store(i, best);
-  argmax_out[i] = arg;
+  return WindowMax(best, arg);
+}
+
+@compute @workgroup_size(WG)
+fn maxpool_forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                   @builtin(num_workgroups) nwg: vec3u) {
+  let i = thread_index(wid, lid, nwg);
+  if (i >= N * C * OH * OW) { return; }
+  let m = window_max(i);
+  store(i, m.value);
+  argmax_out[i] = m.arg;
+}
+
+@group(0) @binding(3) var<storage, read> step: array<u32>;
+
+// Max pooling with frozen switches (grasp's Hessian): the argmax found at step 0 (so that pass is
+// the plain max pool) is kept after it, and y = x[argmax].
+@compute @workgroup_size(WG)
+fn maxpool_frozen_forward(@builtin(workgroup_id) wid: vec3u,
+                          @builtin(local_invocation_index) lid: u32,
+                          @builtin(num_workgroups) nwg: vec3u) {
+  let i = thread_index(wid, lid, nwg);
+  if (i >= N * C * OH * OW) { return; }
+  if (step[0] == 0u) {
+    let m = window_max(i);
+    store(i, m.value);
+    argmax_out[i] = m.arg;
+    return;
+  }
+  let plane = (i / (OH * OW)) * IH * IW;
+  store(i, src[plane + argmax_out[i]]);
 }
 
 @compute @workgroup_size(WG)

@@ -21,7 +21,7 @@ const goldenParams = () =>
   new Map(Object.entries(fg.params).map(([k, v]) => [k, Float32Array.from(v)]));
 
 /** scripts/golden_proxies.py's Tiny network: conv with bias, BN + ReLU, conv, pool, linear. */
-function tinyNet(batch: number, o: { layerOutputs?: boolean; reluMasks?: boolean } = {}) {
+function tinyNet(batch: number, o: { layerOutputs?: boolean; frozenPatterns?: boolean } = {}) {
   const g = new GraphBuilder(o);
   const input = g.input("input", [batch, 3, 8, 8]);
   const a = g.conv2d("a", input, { outChannels: 4, kernel: 3, pad: 1, bias: true });
@@ -194,7 +194,7 @@ Deno.test({
 const nb = golden.nb201_fisher_grasp;
 
 /** The golden script's NB-201 classifier: weights from the shared hash, its batch and labels. */
-function nb201Golden(o: { layerOutputs?: boolean; reluMasks?: boolean } = {}) {
+function nb201Golden(o: { layerOutputs?: boolean; frozenPatterns?: boolean } = {}) {
   const nb201 = getSpace("nb201");
   const space: typeof nb201 = {
     ...nb201,
@@ -231,7 +231,7 @@ Deno.test("fisher of an NB-201 classifier matches PyTorch (residual conv added i
 Deno.test("grasp of an NB-201 classifier matches PyTorch's double backward", async () => {
   const gpu = await acquireGpu();
   const { params, x, labels } = nb201Golden();
-  const build = (o: { reluMasks: boolean }) => nb201Golden(o).c;
+  const build = (o: { frozenPatterns: boolean }) => nb201Golden(o).c;
   const out = await graspScore(gpu, build, x, labels, { seed: 1, params });
   assert(Math.sign(out.value) === Math.sign(nb.grasp), `${out.value} vs ${nb.grasp}`);
   assertClose(
@@ -242,34 +242,108 @@ Deno.test("grasp of an NB-201 classifier matches PyTorch's double backward", asy
   );
 });
 
-Deno.test("reluMasks build: masks from the plain pass reproduce it; a zero mask blocks the gradient", async () => {
+Deno.test("frozenPatterns build: step 0 captures the pattern (a plain pass); later steps keep it", async () => {
   const gpu = await acquireGpu();
   const optimizer = { kind: "sgd" as const, lr: 0, momentum: 0, weightDecay: 0 };
-  const run = async (reluMasks: boolean, mask?: (z: Float32Array) => Float32Array) => {
-    const net = tinyNet(6, { reluMasks });
+  const compile = async (frozenPatterns: boolean) => {
+    const net = tinyNet(6, { frozenPatterns });
     const labels = net.builder.input("labels", [6]);
     net.builder.crossEntropyLoss(net.logits, labels);
     const bn = net.builder.tensors.find((t) => t.name === "bn")!;
-    if (!reluMasks) net.builder.observe(bn);
-    const graph = await compileGraph(gpu, net.builder, { optimizer, seed: 1, maxIterations: 1 });
+    if (!frozenPatterns) net.builder.observe(bn);
+    const graph = await compileGraph(gpu, net.builder, { optimizer, seed: 1, maxIterations: 3 });
+    graph.importParams(goldenParams());
+    graph.write(net.input, Float32Array.from(fg.x));
+    graph.write(labels, Float32Array.from(fg.labels));
+    return { net, graph, bn };
+  };
+  const plain = await compile(false);
+  const masked = await compile(true);
+  try {
+    assert([...masked.net.builder.reluMasks.keys()].join() === "bn");
+    const mask = masked.net.builder.reluMasks.get("bn")!;
+    masked.graph.write(mask, new Float32Array(mask.size).fill(-1)); // overwritten at step 0
+    plain.graph.train(1);
+    masked.graph.train(1);
+    const [gPlain, gMasked] = [
+      await plain.graph.exportGradients(),
+      await masked.graph.exportGradients(),
+    ];
+    for (const [name, g] of gPlain) {
+      assertClose(gMasked.get(name)!, g, { atol: 0, rtol: 1e-6 }, name);
+    }
+    // The BN's fused-ReLU output is > 0 exactly where its input is.
+    const captured = await masked.graph.exportValue(mask);
+    const relu = await plain.graph.exportValue(plain.bn);
+    assert(captured.every((v, i) => (v > 0) === (relu[i] > 0)), "captured pattern = plain ReLU's");
+    // Step 1: flipping the first conv's weights flips the BN input's sign pattern, but the
+    // captured mask stays; a host-written zero mask then blocks every gradient below it.
+    const flipped = new Map(goldenParams());
+    flipped.set("a.weight", flipped.get("a.weight")!.map((v) => -v));
+    masked.graph.importParams(flipped);
+    masked.graph.train(1);
+    assert.deepEqual(await masked.graph.exportValue(mask), captured, "no capture after step 0");
+    masked.graph.write(mask, new Float32Array(mask.size));
+    masked.graph.train(1);
+    const blocked = await masked.graph.exportGradients();
+    assert(blocked.get("a.weight")!.every((v) => v === 0), "no gradient through a zero mask");
+    assert(blocked.get("fc.bias")!.some((v) => v !== 0));
+  } finally {
+    plain.graph.destroy();
+    masked.graph.destroy();
+  }
+});
+
+Deno.test("frozenPatterns build: a max pool keeps its step-0 switches (y = x[argmax]) after it", async () => {
+  const gpu = await acquireGpu();
+  const optimizer = { kind: "sgd" as const, lr: 0, momentum: 0, weightDecay: 0 };
+  const [n, c, h] = [2, 3, 6];
+  for (const window of [{ kernel: 3, stride: 1, pad: 1 }, { kernel: 2, stride: 2, pad: 0 }]) {
+    const g = new GraphBuilder({ frozenPatterns: true });
+    const input = g.input("input", [n, c, h, h]);
+    const pooled = g.maxPool("pool", input, window);
+    const logits = g.linear("fc", g.globalAvgPool("gap", pooled), 4, { bias: true });
+    const labels = g.input("labels", [n]);
+    g.crossEntropyLoss(logits, labels);
+    g.observe(pooled);
+    const argmax = g.inputs.find((t) => t.name === "pool.argmax")!;
+    const graph = await compileGraph(gpu, g, { optimizer, seed: 3, maxIterations: 2 });
     try {
-      graph.importParams(goldenParams());
-      graph.write(net.input, Float32Array.from(fg.x));
-      graph.write(labels, Float32Array.from(fg.labels));
-      if (mask) graph.write(net.builder.reluMasks.get("bn")!, mask(plainBn!));
+      const x0 = randomArray(new Rng("frozen pool x0"), n * c * h * h, 1);
+      const x1 = randomArray(new Rng("frozen pool x1"), n * c * h * h, 1);
+      graph.write(input, x0);
+      graph.write(labels, Float32Array.from([1, 3]));
       graph.train(1);
-      if (!reluMasks) plainBn = await graph.exportValue(bn);
-      return await graph.exportGradients();
+      const arg = new Uint32Array((await graph.exportValue(argmax)).buffer);
+      const y0 = await graph.exportValue(pooled);
+      const outH = pooled.shape[2];
+      const plane = (i: number) => Math.floor(i / (outH * outH)) * h * h;
+      // Step 0 is the plain max pool: each output the maximum of x0 at its argmax.
+      y0.forEach((v, i) => assert.equal(v, x0[plane(i) + arg[i]], `step 0 output ${i}`));
+      graph.write(input, x1);
+      graph.train(1);
+      const kept = new Uint32Array((await graph.exportValue(argmax)).buffer);
+      assert.deepEqual(kept, arg, "switches kept after step 0");
+      const y1 = await graph.exportValue(pooled);
+      y1.forEach((v, i) => assert.equal(v, x1[plane(i) + arg[i]], `step 1 output ${i}`));
+      // …and differs from the plain max pool of x1 somewhere (so freezing is observable).
+      const { kernel, stride, pad } = window;
+      const plainMax = (i: number) => {
+        const [oy, ox] = [Math.floor(i / outH) % outH, i % outH];
+        let best = -Infinity;
+        for (let dy = 0; dy < kernel; dy++) {
+          for (let dx = 0; dx < kernel; dx++) {
+            const [iy, ix] = [oy * stride - pad + dy, ox * stride - pad + dx];
+            if (iy >= 0 && iy < h && ix >= 0 && ix < h) {
+              best = Math.max(best, x1[plane(i) + iy * h + ix]);
+            }
+          }
+        }
+        return best;
+      };
+      assert(y1.some((v, i) => v < plainMax(i)), "some switch would have moved");
     } finally {
       graph.destroy();
     }
-  };
-  let plainBn: Float32Array | undefined;
-  const plain = await run(false);
-  assert([...tinyNet(1, { reluMasks: true }).builder.reluMasks.keys()].join() === "bn");
-  const masked = await run(true, (z) => z); // BN's fused-ReLU output: > 0 exactly where z > 0
-  for (const [name, g] of plain) assertClose(masked.get(name)!, g, { atol: 0, rtol: 1e-6 }, name);
-  const blocked = await run(true, (z) => new Float32Array(z.length));
-  assert(blocked.get("a.weight")!.every((v) => v === 0), "no gradient through a zero mask");
-  assert(blocked.get("fc.bias")!.some((v) => v !== 0));
+  }
 });

@@ -103,13 +103,15 @@ export class GraphBuilder {
    * `batchNorm: false` builds every batch norm as the identity (its fused ReLU kept): the
    * BN-disabled copy synflow scores (spec §9). `layerOutputs: true` gives every conv and linear
    * layer an output tensor of its own, added into a sum (`into`) by a copy, so each layer's
-   * output can be read (fisher, spec §9); the network computed is the same. `reluMasks: true`
-   * builds every ReLU as x · [m > 0] with m a host-written input (`reluMasks`, keyed by the ReLU
-   * input's name, which names the same tensor in the unmasked build): the ReLU pattern frozen
-   * (grasp, spec §9).
+   * output can be read (fisher, spec §9); the network computed is the same. `frozenPatterns: true`
+   * builds every ReLU as x · [m > 0] with m an input (`reluMasks`, keyed by the ReLU input's
+   * name) that the first training iteration captures from x on the GPU (so it computes the plain
+   * ReLU) and later iterations keep, and every max pool keeps the argmax of that iteration: the
+   * network's kinks frozen, so it is smooth in its weights (grasp, spec §9).
    */
   constructor(
-    readonly options: { batchNorm?: boolean; layerOutputs?: boolean; reluMasks?: boolean } = {},
+    readonly options: { batchNorm?: boolean; layerOutputs?: boolean; frozenPatterns?: boolean } =
+      {},
   ) {}
 
   /** Host-written tensor (clean images, targets). */
@@ -150,7 +152,7 @@ export class GraphBuilder {
     if (into && this.options.layerOutputs) {
       return this.addInto(`${name}.sum`, this.conv2d(name, x, o), into);
     }
-    if (o.reluInput && this.options.reluMasks) {
+    if (o.reluInput && this.options.frozenPatterns) {
       const masked = this.#masked.get(x) ?? this.#maskRelu(`${x.name}.masked_relu`, x);
       this.#masked.set(x, masked);
       return this.conv2d(name, masked, { ...o, reluInput: false }, into);
@@ -200,7 +202,7 @@ export class GraphBuilder {
     into?: Tensor,
     residual?: Tensor,
   ): Tensor {
-    if (o.relu && this.options.reluMasks && this.options.batchNorm !== false) {
+    if (o.relu && this.options.frozenPatterns && this.options.batchNorm !== false) {
       if (residual) throw new Error(`${name}: a masked ReLU takes no fused residual`);
       const pre = this.batchNorm(name, x, { ...o, relu: false });
       return this.#maskRelu(`${name}.masked_relu`, pre, into);
@@ -240,7 +242,7 @@ export class GraphBuilder {
   }
 
   unary(name: string, op: UnaryOp, x: Tensor, alpha?: number, into?: Tensor): Tensor {
-    if (op === "relu" && this.options.reluMasks) return this.#maskRelu(name, x, into);
+    if (op === "relu" && this.options.frozenPatterns) return this.#maskRelu(name, x, into);
     const y = this.#output(name, x.shape, into);
     return this.#add(new UnaryOpNode(name, op, x, y, alpha), y, into);
   }
@@ -260,8 +262,10 @@ export class GraphBuilder {
     const shape = { batch: x.n, channels: x.c, inH: x.h, inW: x.w, ...o };
     const { outH, outW } = poolOutputSize(shape);
     const y = this.#output(name, [x.n, x.c, outH, outW], into);
-    const argmax = this.#tensor(`${name}.argmax`, y.shape, "saved", "u32");
-    return this.#add(new MaxPoolOp(name, x, y, argmax, shape), y, into);
+    const frozen = this.options.frozenPatterns === true;
+    const argmax = this.#tensor(`${name}.argmax`, y.shape, frozen ? "input" : "saved", "u32");
+    if (frozen) this.inputs.push(argmax);
+    return this.#add(new MaxPoolOp(name, x, y, argmax, shape, frozen), y, into);
   }
 
   avgPool(

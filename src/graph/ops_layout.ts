@@ -9,6 +9,7 @@ import {
   globalAvgPoolForward,
   maxPool2dBackward,
   maxPool2dForward,
+  maxPool2dFrozenForward,
   type Pool2dShape,
 } from "../kernels/pool.ts";
 import {
@@ -27,16 +28,26 @@ export class MaxPoolOp extends OpNode {
     readonly y: Tensor,
     readonly argmax: Tensor,
     readonly shape: Pool2dShape,
+    /** Switches found at step 0 and kept (argmax is then a persistent input tensor). */
+    readonly frozen = false,
   ) {
     super(name);
   }
   get inputs(): readonly Tensor[] {
-    return [this.x];
+    return this.frozen ? [this.x, this.argmax] : [this.x];
   }
   get outputs(): readonly Tensor[] {
-    return [this.y, this.argmax];
+    return this.frozen ? [this.y] : [this.y, this.argmax];
   }
   forward(ctx: ForwardContext): Launch<Slot>[] {
+    if (this.frozen) {
+      return maxPool2dFrozenForward(ctx, this.shape, {
+        x: ctx.value(this.x),
+        y: ctx.value(this.y),
+        argmax: ctx.value(this.argmax),
+        step: ctx.counter,
+      }, { accumulate: this.accumulate });
+    }
     return maxPool2dForward(ctx, this.shape, {
       x: ctx.value(this.x),
       y: ctx.value(this.y),

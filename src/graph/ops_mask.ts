@@ -1,10 +1,12 @@
 /**
- * A ReLU with a frozen activation pattern: y = x · [m > 0], m a host-written tensor (grasp's
- * Hessian, src/proxy/zc_grasp.ts). Forward and backward are the relu-derivative kernel with m as
- * its saved tensor: y = x · [m > 0] and dx = dy · [m > 0]; m gets no gradient.
+ * A ReLU with a frozen activation pattern: y = x · [m > 0] (grasp's Hessian,
+ * src/proxy/zc_grasp.ts). The forward captures m from x in the first training iteration (step
+ * counter 0), so that pass is a plain ReLU, and keeps it afterwards (the host may overwrite it);
+ * the backward is the relu-derivative kernel with m as its saved tensor, dx = dy · [m > 0]; m gets
+ * no gradient.
  */
 import type { Launch } from "../gpu/kernel.ts";
-import { unaryBackward } from "../kernels/elementwise.ts";
+import { reluMask, unaryBackward } from "../kernels/elementwise.ts";
 import { type BackwardContext, type ForwardContext, OpNode, type Slot } from "./ops.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -20,7 +22,8 @@ export class ReluMaskOp extends OpNode {
   }
   forward(ctx: ForwardContext): Launch<Slot>[] {
     const [m, x, y] = [ctx.value(this.mask), ctx.value(this.x), ctx.value(this.y)];
-    return [unaryBackward("relu", this.x.size, m, x, y, { accumulate: this.accumulate })];
+    const io = { x, mask: m, y, step: ctx.counter };
+    return [reluMask(this.x.size, io, { accumulate: this.accumulate })];
   }
   override backward(ctx: BackwardContext): Launch<Slot>[] {
     const dx = ctx.gradTarget(0);

@@ -11,6 +11,12 @@ const UNARY = declareBindings({ src: "read", dst: "read_write" });
 const UNARY_BACKWARD = declareBindings({ saved: "read", gradOut: "read", gradIn: "read_write" });
 const BINARY = declareBindings({ lhs: "read", rhs: "read", out: "read_write" });
 const FILL = declareBindings({ dst: "read_write" });
+const RELU_MASK = declareBindings({
+  x: "read",
+  mask: "read_write",
+  y: "read_write",
+  step: "read",
+});
 
 export const UNARY_OPS = ["identity", "relu", "sigmoid", "tanh", "leaky_relu", "scale"] as const;
 export type UnaryOp = typeof UNARY_OPS[number];
@@ -86,6 +92,19 @@ export function binary<B>(
 ): Launch<B> {
   const constants = { N: n, BINOP: op === "mul" ? 1 : 0, ACCUMULATE: o.accumulate ? 1 : 0 };
   return elementwise(`binary_${op}`, "binary", constants, BINARY, BINARY.bind({ lhs, rhs, out }));
+}
+
+/**
+ * y (= or +=) x · [m > 0]: a ReLU whose pattern m is captured from x while the u32 step counter
+ * `step` is 0 and frozen after it (grasp's Hessian, src/proxy/zc_grasp.ts).
+ */
+export function reluMask<B>(
+  n: number,
+  io: { x: B; mask: B; y: B; step: B },
+  o: { accumulate?: boolean } = {},
+): Launch<B> {
+  const constants = { N: n, ACCUMULATE: o.accumulate ? 1 : 0 };
+  return elementwise("relu_mask", "relu_mask", constants, RELU_MASK, RELU_MASK.bind(io));
 }
 
 /** dst = value over n elements. */

@@ -41,6 +41,12 @@ const WG = 256;
 const MAP = declareBindings({ src: "read", dst: "read_write" });
 const MAX_FORWARD = declareBindings({ x: "read", y: "read_write", argmax: "read_write" });
 const MAX_BACKWARD = declareBindings({ dy: "read", dx: "read_write", argmax: "read" });
+const MAX_FROZEN_FORWARD = declareBindings({
+  x: "read",
+  y: "read_write",
+  argmax: "read_write",
+  step: "read",
+});
 
 /** Output size in floor mode; throws on windows PyTorch rejects. */
 export function poolOutputSize(s: Pool2dShape): { outH: number; outW: number } {
@@ -163,6 +169,22 @@ export function maxPool2dForward<B>(
   const general = { entryPoint: "maxpool_forward", threads: outputElements(s) };
   const constants = poolConstants(s, o.accumulate);
   return [windowLaunch(s, "max_forward", general, constants, MAX_FORWARD, MAX_FORWARD.bind(io))];
+}
+
+/**
+ * maxPool2dForward while the u32 step counter `step` is 0; after it the argmax of that pass is
+ * kept and y (= or +=) x[argmax] (switches frozen: grasp's Hessian, src/proxy/zc_grasp.ts).
+ */
+export function maxPool2dFrozenForward<B>(
+  _ctx: LaunchContext<B>,
+  s: Pool2dShape,
+  io: { x: B; y: B; argmax: B; step: B },
+  o: PoolAccumulateOptions = {},
+): Launch<B>[] {
+  const constants = poolConstants(s, o.accumulate);
+  const bindings = MAX_FROZEN_FORWARD.bind(io);
+  const threads = outputElements(s);
+  return [poolLaunch("maxpool_frozen_forward", constants, MAX_FROZEN_FORWARD, bindings, threads)];
 }
 
 /** dx[p] (= or +=) Σ dy over the windows whose argmax is p. */

@@ -47,12 +47,12 @@ export function buildClassifier<A>(
     lastAct?: boolean;
     /** Every conv/linear layer keeps an output of its own (GraphBuilder option; fisher). */
     layerOutputs?: boolean;
-    /** Every ReLU with a host-written frozen pattern (GraphBuilder option; grasp). */
-    reluMasks?: boolean;
+    /** ReLU patterns and max-pool switches frozen after the first pass (GraphBuilder; grasp). */
+    frozenPatterns?: boolean;
   },
 ): ClassifierGraph {
-  const { batchNorm, layerOutputs, reluMasks } = o;
-  const g = new GraphBuilder({ batchNorm, layerOutputs, reluMasks });
+  const { batchNorm, layerOutputs, frozenPatterns } = o;
+  const g = new GraphBuilder({ batchNorm, layerOutputs, frozenPatterns });
   const input = g.input("input", [o.batch ?? 1, 3, 32, 32]);
   const taps = space.build(g, input, arch, o);
   let last = taps[taps.length - 1];

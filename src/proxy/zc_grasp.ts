@@ -11,17 +11,19 @@
  * is a fixed fraction of the weights, whatever the gradient's scale.
  *
  * The two perturbed gradients come from the network with every ReLU's pattern frozen at W
- * (GraphBuilder `reluMasks`: x · [z(W) > 0]). Autograd's double backward sees ReLU'' = 0, i.e.
- * exactly this frozen-pattern Hessian; a plain finite difference instead sees every unit the
+ * (GraphBuilder `frozenPatterns`: x · [z(W) > 0]) and every max pool's switches (its argmax at
+ * W). Autograd's double backward sees ReLU'' = 0 and fixed switches, i.e. exactly this frozen
+ * Hessian; a plain finite difference instead sees every unit the
  * perturbation pushes across its kink, and on an NB-201 network at init those dominate at every
  * step (PyTorch, float64: ‖∇L(W + εg) − ∇L(W − εg)‖ ≈ 0.16‖g‖ already at ε‖g‖ = 1e-5‖W‖). With
- * the pattern frozen the network is smooth (conv, BN, pools, linear, cross-entropy), so the
+ * the patterns frozen the network is smooth (conv, BN, pools, linear, cross-entropy), so the
  * error is O(ε²) truncation plus float32 rounding of the gradients ∝ 1/ε.
  *
- * Passes: the plain graph gives g, W and each ReLU input z (pass 1); the masked graph, compiled
- * once, gives ∇L(W ± εg) (importParams, then one lr-0 iteration each: lr 0 leaves the weights as
+ * Passes: one masked graph, compiled once, three lr-0 iterations (lr 0 leaves the weights as
  * imported, every backward overwrites the gradient buffer, and the running statistics BN updates
- * are never read in train mode).
+ * are never read in train mode). Iteration 1 (step counter 0) captures each ReLU's pattern and
+ * each max pool's argmax on the GPU, so it is the plain network: g and W. Iterations 2 and 3,
+ * after importParams, give ∇L(W ± εg) under the captured patterns.
  */
 import type { ConvBlocks } from "../gpu/kernel.ts";
 import type { Gpu } from "../gpu/device.ts";
@@ -44,32 +46,15 @@ export interface GraspResult {
   graph: GraphStats;
 }
 
-/** Bytes of ReLU inputs per readback. */
-const READ_CHUNK_BYTES = 32 * 1024 * 1024;
-
 type Classifier = { builder: GraphBuilder; input: Tensor; logits: Tensor };
-
-function compileCrossEntropy(
-  gpu: Gpu,
-  c: Classifier,
-  seed: number,
-  iterations: number,
-  convBlocks?: ConvBlocks,
-) {
-  const labels = c.builder.input("labels", [c.logits.shape[0]]);
-  c.builder.crossEntropyLoss(c.logits, labels);
-  const optimizer = { kind: "sgd" as const, lr: 0, momentum: 0, weightDecay: 0 };
-  return compileGraph(gpu, c.builder, { optimizer, seed, maxIterations: iterations, convBlocks })
-    .then((graph) => ({ graph, labels }));
-}
 
 /**
  * grasp of a classifier on (x, labels), weights drawn with `seed` (or `params`); `build` makes
- * the classifier, plain or with frozen ReLU masks (GraphBuilder option `reluMasks`).
+ * the classifier with frozen ReLU patterns and max-pool switches (GraphBuilder `frozenPatterns`).
  */
 export async function graspScore(
   gpu: Gpu,
-  build: (o: { reluMasks: boolean }) => Classifier,
+  build: (o: { frozenPatterns: boolean }) => Classifier,
   x: Float32Array,
   labels: Float32Array,
   o: {
@@ -79,60 +64,30 @@ export async function graspScore(
     step?: number;
   },
 ): Promise<GraspResult> {
-  const plain = build({ reluMasks: false });
-  const masked = build({ reluMasks: true });
-  const weights = layerWeights(plain.builder);
-  const byName = new Map(plain.builder.tensors.map((t) => [t.name, t]));
-  const sources = [...masked.builder.reluMasks].map(([name, mask]) => {
-    const source = byName.get(name);
-    if (!source || source.kind === "param" || source.kind === "state") {
-      throw new Error(`grasp: the ReLU input ${name} has no tensor of its own in the plain build`);
-    }
-    return { source, mask };
+  const c = build({ frozenPatterns: true });
+  const weights = layerWeights(c.builder);
+  const labelInput = c.builder.input("labels", [c.logits.shape[0]]);
+  c.builder.crossEntropyLoss(c.logits, labelInput);
+  const optimizer = { kind: "sgd" as const, lr: 0, momentum: 0, weightDecay: 0 };
+  const compiled = await compileGraph(gpu, c.builder, {
+    optimizer,
+    seed: o.seed,
+    maxIterations: 3,
+    convBlocks: o.convBlocks,
   });
-  for (const { source } of sources) if (source.kind === "activation") plain.builder.observe(source);
-  const b = await compileCrossEntropy(gpu, masked, o.seed, 2, o.convBlocks);
   try {
-    const a = await compileCrossEntropy(gpu, plain, o.seed, 1, o.convBlocks);
-    let g: Map<string, Float32Array>;
-    let w: Map<string, Float32Array>;
-    try {
-      if (o.params) a.graph.importParams(o.params);
-      a.graph.write(plain.input, x);
-      a.graph.write(a.labels, labels);
-      a.graph.train(1);
-      [g, w] = [await a.graph.exportGradients(), await a.graph.exportParams()];
-      // The masks: each ReLU input of pass 1 itself (the kernel tests m > 0), in chunks.
-      let chunk: typeof sources = [];
-      let bytes = 0;
-      const flush = async () => {
-        const values = await a.graph.exportValues(chunk.map((s) => s.source));
-        chunk.forEach((s, i) => b.graph.write(s.mask, values[i]));
-        [chunk, bytes] = [[], 0];
-      };
-      for (const s of sources) {
-        if (s.source.kind === "activation" && a.graph.computes(s.source)) {
-          chunk.push(s);
-          bytes += s.source.size * 4;
-          if (bytes >= READ_CHUNK_BYTES) await flush();
-        } else {
-          // The network input, or an always-zero tensor (or one the loss never reads).
-          b.graph.write(s.mask, s.source === plain.input ? x : new Float32Array(s.source.size));
-        }
-      }
-      if (chunk.length > 0) await flush();
-    } finally {
-      a.graph.destroy();
-    }
-    b.graph.importParams(w); // biases and BN parameters as in pass 1
-    b.graph.write(masked.input, x);
-    b.graph.write(b.labels, labels);
+    if (o.params) compiled.importParams(o.params);
+    compiled.write(c.input, x);
+    compiled.write(labelInput, labels);
+    // Step 0 captures every ReLU pattern at W: a plain pass, g = ∇L(W).
+    compiled.train(1);
+    const [g, w] = [await compiled.exportGradients(), await compiled.exportParams()];
     const gradients = async (params: Map<string, Float32Array>) => {
-      b.graph.importParams(params);
-      b.graph.train(1);
-      return await b.graph.exportGradients();
+      compiled.importParams(params);
+      compiled.train(1);
+      return await compiled.exportGradients();
     };
-    const graph = b.graph.stats;
+    const graph = compiled.stats;
     // A weight the loss does not reach has no gradient: it is not perturbed and adds 0.
     const reached = weights.filter((name) => g.has(name));
     let wSquares = 0;
@@ -167,6 +122,6 @@ export async function graspScore(
     }
     return { value, hg, absSum, epsilon, graph };
   } finally {
-    b.graph.destroy();
+    compiled.destroy();
   }
 }

@@ -140,7 +140,7 @@ const fisherGroup: Implementation = async (ctx, arch) => {
 const graspGroup: Implementation = async (ctx, arch) => {
   const settings = zeroCostSettings(ctx);
   const { x, labels } = labelledBatch(ctx.images, settings);
-  const build = (o: { reluMasks: boolean }) =>
+  const build = (o: { frozenPatterns: boolean }) =>
     buildClassifier(ctx.space, arch, { ...settings, lastAct: true, ...o });
   const { value, graph } = await graspScore(ctx.gpu, build, x, labels, passOptions(ctx, arch));
   return { values: { grasp: value }, graph };
