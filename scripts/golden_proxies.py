@@ -12,6 +12,8 @@ scripts/golden_proxies.py). Seeded. Float32 values printed with 9 significant di
 * fisher_grasp: the same Tiny network with its own seed (SEED + 1, drawn after every other case so
   their values are unchanged): fisher with foresight's hooks on the conv/linear outputs, and grasp
   by the real double backward (T = 1, one iteration), in float64 on the float32 weights and batch.
+* nb201_fisher_grasp, nb101_grasp: fisher and grasp of small NB-201 / NB-101 classifiers from the
+  hashed weights of tests/support/golden_hash.ts (float64 double backward).
 """
 import json
 import math
@@ -26,7 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from golden_nbmacro import hashed_tensor, init_param  # noqa: E402  (the shared weight hash)
-from golden_spaces import Nb201Backbone, parse_nb201  # noqa: E402
+from golden_spaces import NB101_EXAMPLE, Nb101Backbone, Nb201Backbone, parse_nb201  # noqa: E402
 
 SEED = 20211207
 OUT_PATH = "fixtures/golden/proxies.json"
@@ -307,6 +309,42 @@ def nb201_case(seed=7, c=4, batch=4, cells=1):
     }
 
 
+class Nb101Classifier(nn.Module):
+    """gennas' NB-101 classification copy: backbone (3 stacks, 2x2 max pools between), pool, fc."""
+
+    def __init__(self, arch, c):
+        super().__init__()
+        spec = json.loads(arch)
+        self.model = Nb101Backbone(spec["matrix"], spec["ops"], c)
+        self.fc = nn.Linear(4 * c, 10)
+
+    def forward(self, x):
+        return self.fc(self.model.taps(x)[2].mean(dim=(2, 3)))
+
+
+def nb101_grasp_case(seed=11, c=4, batch=4):
+    """grasp of the NB-101 example cell's classifier (C = 4, batch 4) by float64 double backward,
+    from the hashed weights: max pools (3x3 in the cell, 2x2 between stacks) as well as ReLUs."""
+    net = Nb101Classifier(NB101_EXAMPLE, c).double().train()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            p.copy_(init_param(seed, gennas_name(name), tuple(p.shape)))
+    x = hashed_tensor("nb101-proxies/x", (batch, 3, 32, 32), 4096)
+    labels = torch.tensor([2, 9, 4, 0])
+    weights = [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    g = torch.autograd.grad(F.cross_entropy(net(x), labels), weights)
+    grad_f = torch.autograd.grad(F.cross_entropy(net(x), labels), weights, create_graph=True)
+    hg = torch.autograd.grad(sum((gi.detach() * fi).sum() for gi, fi in zip(g, grad_f)), weights)
+    return {
+        "arch": NB101_EXAMPLE,
+        "seed": seed,
+        "init_channels": c,
+        "labels": labels.tolist(),
+        "grasp": sum((-w * h).sum().item() for w, h in zip(weights, hg)),
+        "grasp_abs_sum": sum((w * h).abs().sum().item() for w, h in zip(weights, hg)),
+    }
+
+
 def main():
     torch.manual_seed(SEED)
     out = {
@@ -322,6 +360,7 @@ def main():
     }
     out["fisher_grasp"] = fisher_grasp_case()
     out["nb201_fisher_grasp"] = nb201_case()
+    out["nb101_grasp"] = nb101_grasp_case()
     with open(OUT_PATH, "w") as f:
         json.dump(out, f)
         f.write("\n")

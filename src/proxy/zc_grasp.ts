@@ -3,27 +3,29 @@
  * weights W of every conv and linear layer (softmax cross-entropy on the labelled batch, BN in
  * train mode); score = Σ −W ⊙ (H g), H the Hessian of L in those weights.
  *
- * WGSL has no double backward, so H g is a central finite difference of gradients along g:
- *   H g ≈ (∇L(W + εg) − ∇L(W − εg)) / (2ε),
- * only the conv/linear weights perturbed (biases and BN affine parameters unchanged), same batch,
- * BN in train mode (its batch statistics follow the perturbed weights, as autograd's second
- * derivative does). ε = GRASP_STEP · ‖W‖ / ‖g‖ (norms over all those weights): the perturbation
- * is a fixed fraction of the weights, whatever the gradient's scale.
+ * WGSL has no double backward. H is symmetric, so Σ W ⊙ (H g) = Σ g ⊙ (H W), and H W — the
+ * derivative of the gradient as every conv/linear weight is scaled — is a central finite
+ * difference along W itself:
+ *   H W ≈ (∇L((1 + δ)W) − ∇L((1 − δ)W)) / (2δ),
+ * only those weights scaled (biases and BN affine parameters unchanged), same batch, BN in train
+ * mode (its batch statistics follow the scaled weights, as autograd's second derivative does).
+ * Along W rather than along g because a conv followed by a train-mode BN is (but for BN's eps)
+ * scale-invariant, so H W ≈ −g on those layers and the terms g ⊙ H W ≈ −g² share one sign: on an
+ * NB-101 classifier Σ |g ⊙ H W| is ≈ 2× |score|, while Σ |W ⊙ H g| is ≈ 2·10⁴× |score| and a
+ * float32 difference along g lost the score in its cancellation.
  *
- * The two perturbed gradients come from the network with every ReLU's pattern frozen at W
+ * The perturbed gradients come from the network with every ReLU's pattern frozen at W
  * (GraphBuilder `frozenPatterns`: x · [z(W) > 0]) and every max pool's switches (its argmax at
  * W). Autograd's double backward sees ReLU'' = 0 and fixed switches, i.e. exactly this frozen
- * Hessian; a plain finite difference instead sees every unit the
- * perturbation pushes across its kink, and on an NB-201 network at init those dominate at every
- * step (PyTorch, float64: ‖∇L(W + εg) − ∇L(W − εg)‖ ≈ 0.16‖g‖ already at ε‖g‖ = 1e-5‖W‖). With
- * the patterns frozen the network is smooth (conv, BN, pools, linear, cross-entropy), so the
- * error is O(ε²) truncation plus float32 rounding of the gradients ∝ 1/ε.
+ * Hessian; a plain finite difference instead sees every unit the step pushes across its kink. With
+ * the patterns frozen the network is smooth (conv, BN, pools, linear, cross-entropy), so the error
+ * is O(δ²) truncation plus float32 rounding of the gradients ∝ 1/δ.
  *
  * Passes: one masked graph, compiled once, three lr-0 iterations (lr 0 leaves the weights as
  * imported, every backward overwrites the gradient buffer, and the running statistics BN updates
  * are never read in train mode). Iteration 1 (step counter 0) captures each ReLU's pattern and
  * each max pool's argmax on the GPU, so it is the plain network: g and W. Iterations 2 and 3,
- * after importParams, give ∇L(W ± εg) under the captured patterns.
+ * after importParams, give ∇L((1 ± δ)W) under the captured patterns.
  */
 import type { ConvBlocks } from "../gpu/kernel.ts";
 import type { Gpu } from "../gpu/device.ts";
@@ -32,17 +34,17 @@ import { compileGraph, type GraphStats } from "../graph/compile.ts";
 import type { Tensor } from "../graph/tensor.ts";
 import { layerWeights } from "./zc_gradients.ts";
 
-/** ‖εg‖ / ‖W‖, the perturbation's size relative to the weights. */
-export const GRASP_STEP = 1e-5;
+/** δ: the conv/linear weights are scaled by 1 ± δ for the finite difference. */
+export const GRASP_STEP = 1e-2;
 
 export interface GraspResult {
   value: number;
-  /** The finite-difference H g by weight name (PyTorch layout), for tests. */
-  hg: Map<string, Float64Array>;
-  /** Σ |W ⊙ H g|: the scale the score's finite-difference error is relative to. */
+  /** The finite-difference H W by weight name (PyTorch layout), for tests. */
+  hw: Map<string, Float64Array>;
+  /** Σ |g ⊙ H W|: the scale the score's finite-difference error is relative to. */
   absSum: number;
-  /** The step ε used. */
-  epsilon: number;
+  /** The relative step δ used (weights scaled by 1 ± δ). */
+  step: number;
   graph: GraphStats;
 }
 
@@ -88,39 +90,26 @@ export async function graspScore(
       return await compiled.exportGradients();
     };
     const graph = compiled.stats;
-    // A weight the loss does not reach has no gradient: it is not perturbed and adds 0.
+    // A weight the loss does not reach has no gradient: it is not scaled and adds 0.
     const reached = weights.filter((name) => g.has(name));
-    let wSquares = 0;
-    let gSquares = 0;
-    for (const name of reached) {
-      for (const v of w.get(name)!) wSquares += v * v;
-      for (const v of g.get(name)!) gSquares += v * v;
-    }
-    const hg = new Map<string, Float64Array>();
-    for (const name of weights) hg.set(name, new Float64Array(w.get(name)!.length));
-    if (!(gSquares > 0) || !Number.isFinite(gSquares)) {
-      const value = gSquares === 0 ? 0 : NaN;
-      return { value, hg, absSum: Math.abs(value), epsilon: NaN, graph };
-    }
-    const epsilon = (o.step ?? GRASP_STEP) * Math.sqrt(wSquares / gSquares);
-    const shifted = (sign: number) =>
-      new Map(reached.map((name) => {
-        const [wn, gn] = [w.get(name)!, g.get(name)!];
-        return [name, Float32Array.from(wn, (v, i) => v + sign * epsilon * gn[i])];
-      }));
-    const gPlus = await gradients(shifted(1));
-    const gMinus = await gradients(shifted(-1));
+    const hw = new Map<string, Float64Array>();
+    for (const name of weights) hw.set(name, new Float64Array(w.get(name)!.length));
+    const step = o.step ?? GRASP_STEP;
+    const scaled = (factor: number) =>
+      new Map(reached.map((name) => [name, w.get(name)!.map((v) => v * factor)]));
+    const gPlus = await gradients(scaled(1 + step));
+    const gMinus = await gradients(scaled(1 - step));
     let value = 0;
     let absSum = 0;
     for (const name of reached) {
-      const [wn, p, m, out] = [w.get(name)!, gPlus.get(name)!, gMinus.get(name)!, hg.get(name)!];
-      for (let i = 0; i < wn.length; i++) {
-        out[i] = (p[i] - m[i]) / (2 * epsilon);
-        value -= wn[i] * out[i];
-        absSum += Math.abs(wn[i] * out[i]);
+      const [gn, p, m, out] = [g.get(name)!, gPlus.get(name)!, gMinus.get(name)!, hw.get(name)!];
+      for (let i = 0; i < gn.length; i++) {
+        out[i] = (p[i] - m[i]) / (2 * step);
+        value -= gn[i] * out[i];
+        absSum += Math.abs(gn[i] * out[i]);
       }
     }
-    return { value, hg, absSum, epsilon, graph };
+    return { value, hw, absSum, step, graph };
   } finally {
     compiled.destroy();
   }
