@@ -27,7 +27,7 @@ import { besideJournal, openRunJournal } from "../util/journal.ts";
 import { Rng } from "../util/rng.ts";
 import { type ProxyMetrics, type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
 import { isZeroCost, parseProxies, type ProxyName } from "./proxies.ts";
-import { scoreZeroCost } from "./zero_cost.ts";
+import { checkZeroCostSupport, scoreZeroCost } from "./zero_cost.ts";
 import { archCost } from "./cost.ts";
 import { checkBudget, validateMaxFlops, withinBudget } from "./budget.ts";
 import {
@@ -151,6 +151,7 @@ export async function score(o: ScoreOptions): Promise<ScoreReport> {
   }
   validateMaxFlops(o.maxFlops);
   const space = getSpace(o.space);
+  checkZeroCostSupport(space, names);
   const arch = space.parse(o.arch ?? space.example);
   const ctx = await prepareProxy(o);
   checkBudget(ctx.space, arch, ctx.settings, o.maxFlops);
@@ -309,6 +310,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   const shard = resolveShard(o.shard);
   checkShardOutputs(shard, o);
   const space = getSpace(o.space);
+  checkZeroCostSupport(space, names);
   const table = await loadTruth(space.name, o.truth, { dataset: o.dataset, metric: o.metric });
   validateMaxFlops(o.maxFlops);
   const seed = o.settings?.seed ?? DEFAULT_PROXY_SETTINGS.seed;

@@ -12,11 +12,12 @@
  */
 import type { ConvBlocks } from "../gpu/kernel.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { GraphBuilder } from "../graph/builder.ts";
+import { GraphBuilder } from "../graph/builder.ts";
 import type { GraphStats } from "../graph/compile.ts";
 import { compileOnePass } from "./zc_gradients.ts";
 import { Conv2dOp, LinearOp } from "../graph/ops.ts";
 import type { Tensor } from "../graph/tensor.ts";
+import type { NetworkSpace } from "../spaces/index.ts";
 
 export const SYNFLOW_SCALE_LOG2 = 40;
 
@@ -57,6 +58,60 @@ export async function logSynflow(
       for (let i = 0; i < w.length; i++) sum += Math.abs(w[i] * g[i]);
     }
     return { value: Math.log(sum) + 2 * SYNFLOW_SCALE_LOG2 * Math.LN2, graph: graph.stats };
+  } finally {
+    graph.destroy();
+  }
+}
+
+/**
+ * log synflow of a sequence space's network (nbnlp: encoder, recurrent layers, decoder) as gennas
+ * builds it for the GenNAS score, without dropout, at batch 1 over `length` steps of a
+ * `dimension`-wide all-ones input: every parameter replaced by its absolute value (biases too, as
+ * foresight does), R = Σ output, score = Σ over the weights (every parameter but biases) of
+ * |W ⊙ ∂R/∂W|. Unscaled float32: sigmoid and tanh cells are not homogeneous, so the CNN version's
+ * power-of-two rescaling does not apply, and they bound the activations.
+ */
+export async function logSequenceSynflow<A>(
+  gpu: Gpu,
+  space: NetworkSpace<A>,
+  arch: A,
+  o: {
+    seed: number;
+    length: number;
+    dimension: number;
+    params?: ReadonlyMap<string, Float32Array>;
+  },
+): Promise<{ value: number; graph: GraphStats }> {
+  if (!space.buildSequence) throw new Error(`${space.name} is not a sequence space (internal)`);
+  const g = new GraphBuilder();
+  const input = g.input("input", [o.length, o.dimension]);
+  const output = space.buildSequence(g, input, arch, {
+    length: o.length,
+    batch: 1,
+    trainRecurrent: true,
+    seed: 0,
+    fuse: false,
+    dropout: false,
+  });
+  const seedTensor = g.input("synflow.seed", output.shape);
+  g.seedLoss(output, seedTensor);
+  const graph = await compileOnePass(gpu, g, o.seed);
+  try {
+    if (o.params) graph.importParams(o.params);
+    const params = await graph.exportParams();
+    const positive = new Map([...params].map(([name, v]) => [name, v.map(Math.abs)]));
+    graph.importParams(positive);
+    graph.write(input, new Float32Array(input.size).fill(1));
+    graph.write(seedTensor, new Float32Array(seedTensor.size).fill(1));
+    graph.train(1);
+    const grads = await graph.exportGradients();
+    let sum = 0;
+    for (const [name, w] of positive) {
+      const grad = grads.get(name);
+      if (!grad || name.endsWith(".bias")) continue;
+      for (let i = 0; i < w.length; i++) sum += Math.abs(w[i] * grad[i]);
+    }
+    return { value: Math.log(sum), graph: graph.stats };
   } finally {
     graph.destroy();
   }

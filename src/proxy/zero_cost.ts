@@ -10,12 +10,13 @@ import type { ImageSet } from "../data/images.ts";
 import type { NetworkSpace } from "../spaces/index.ts";
 import { InputError } from "../util/errors.ts";
 import { Rng } from "../util/rng.ts";
-import { buildClassifier } from "./cost.ts";
+import { buildClassifier, SEQUENCE_COST_DIMENSION } from "./cost.ts";
 import type { ProxyName } from "./proxies.ts";
 import { archSeed } from "./score.ts";
 import type { ProxySettings } from "./settings.ts";
 import { crossEntropyPass, gradientMeasures, layerWeights } from "./zc_gradients.ts";
-import { logSynflow } from "./zc_synflow.ts";
+import { logSequenceSynflow, logSynflow } from "./zc_synflow.ts";
+import { NLP_LENGTH } from "../tasks/nlp.ts";
 import { naswotScore } from "./zc_naswot.ts";
 import { inputJacobian, jacobCovScore } from "./zc_jacob.ts";
 import { fisherScore } from "./zc_fisher.ts";
@@ -100,6 +101,14 @@ const gradientGroup: Implementation = async (ctx, arch) => {
 };
 
 const synflowGroup: Implementation = async (ctx, arch) => {
+  if (ctx.space.proxy === "sequence") {
+    const { value, graph } = await logSequenceSynflow(ctx.gpu, ctx.space, arch, {
+      ...passOptions(ctx, arch),
+      length: NLP_LENGTH,
+      dimension: SEQUENCE_COST_DIMENSION,
+    });
+    return { values: { synflow: value }, graph };
+  }
   const c = buildClassifier(ctx.space, arch, {
     ...ctx.settings,
     batch: 1,
@@ -160,6 +169,32 @@ export const IMPLEMENTED_ZERO_COST: readonly ProxyName[] = GROUPS.flatMap((g) =>
 
 /** The proxies each shared pass computes (grad_norm and snip: one backward). */
 export const ZERO_COST_GROUPS: readonly (readonly ProxyName[])[] = GROUPS.map((g) => g.names);
+
+/** The zero-cost proxies a sequence space (nbnlp) has: the data-free one. */
+export const SEQUENCE_ZERO_COST: readonly ProxyName[] = ["synflow"];
+
+/**
+ * InputError unless every requested zero-cost proxy applies to the space: the label- and
+ * image-based ones need a classification copy of a CNN; a sequence space has only synflow.
+ */
+export function checkZeroCostSupport(space: NetworkSpace<unknown>, names: readonly ProxyName[]) {
+  if (space.proxy !== "sequence") return;
+  const unsupported = names.filter((n) => isZeroCostName(n) && !SEQUENCE_ZERO_COST.includes(n));
+  if (unsupported.length > 0) {
+    throw new InputError(
+      `--proxies: ${unsupported.join(", ")} ${
+        unsupported.length === 1 ? "needs" : "need"
+      } labelled images and a classification copy of a ` +
+        `CNN; for ${space.name} the proxies are gennas, params, flops, ${
+          SEQUENCE_ZERO_COST.join(", ")
+        } and ensemble`,
+    );
+  }
+}
+
+function isZeroCostName(name: ProxyName): boolean {
+  return IMPLEMENTED_ZERO_COST.includes(name);
+}
 
 /** The requested zero-cost proxies; a group's seconds are its shared pass's, for each of them. */
 export async function scoreZeroCost(

@@ -51,6 +51,8 @@ export interface SequenceOptions {
   fuse?: boolean;
   /** Storage buffers one fused kernel may bind (the device's limit; default WebGPU's least, 8). */
   maxBindings?: number;
+  /** false: build without dropout (the zero-cost proxies' deterministic build). */
+  dropout?: boolean;
 }
 
 /** Optimizer defaults of a space; flags override lr and weight decay. */

@@ -58,6 +58,8 @@ export interface NlpNetworkOptions {
   fuse?: boolean;
   /** Storage buffers a fused segment may bind (default MAX_SEGMENT_BINDINGS, WebGPU's least). */
   maxBindings?: number;
+  /** false: no LockedDropout and no WeightDrop (the zero-cost proxies' deterministic build). */
+  dropout?: boolean;
 }
 
 /** Input and hidden size of each layer (the last one's hidden size is emsize when tied). */
@@ -73,9 +75,12 @@ export function buildNbNlpNetwork(
   g: GraphBuilder,
   x: Tensor,
   cell: Cell,
-  args: NlpArgs,
+  recipeArgs: NlpArgs,
   o: NlpNetworkOptions,
 ): Tensor {
+  const args = o.dropout === false
+    ? { ...recipeArgs, dropout: 0, dropouth: 0, wdrop: 0 }
+    : recipeArgs;
   const d = x.shape[1];
   const encoder = linearLayer(g, "encoder", x, args.emsize, {
     weight: { kind: "uniform", bound: 0.1 },
