@@ -209,13 +209,19 @@ def grasp_case(net, x, labels):
     sum <g (detached), dL/dW>, and z's gradient is Hg; score = sum -W * Hg over conv/linear
     weights."""
     weights = [net.a.weight, net.b.weight, net.fc.weight]
+    hg, score, scale = double_backward_grasp(net, x, labels, weights)
+    return {n: h.reshape(-1).tolist() for n, h in zip(("a", "b", "fc"), hg)}, score, scale
+
+
+def double_backward_grasp(net, x, labels, weights):
+    """Hg for each weight, grasp = sum -W * Hg and sum |W * Hg|, by autograd's double backward."""
     g = torch.autograd.grad(F.cross_entropy(net(x), labels), weights)
     grad_f = torch.autograd.grad(F.cross_entropy(net(x), labels), weights, create_graph=True)
     z = sum((gi.detach() * fi).sum() for gi, fi in zip(g, grad_f))
     hg = torch.autograd.grad(z, weights)
     score = sum((-w * h).sum().item() for w, h in zip(weights, hg))
     scale = sum((w * h).abs().sum().item() for w, h in zip(weights, hg))
-    return {n: h.reshape(-1).tolist() for n, h in zip(("a", "b", "fc"), hg)}, score, scale
+    return hg, score, scale
 
 
 def fisher_grasp_case():
@@ -292,10 +298,7 @@ def nb201_case(seed=7, c=4, batch=4, cells=1):
         prod = act.detach() * act.grad
         g_nk = prod.sum(dim=(2, 3)) if prod.dim() > 2 else prod
         fisher += g_nk.pow(2).mean(0).mul(0.5).abs().sum().item() * layers[name].weight[0].numel()
-    weights = [m.weight for m in layers.values()]
-    g = torch.autograd.grad(F.cross_entropy(net(x), labels), weights)
-    grad_f = torch.autograd.grad(F.cross_entropy(net(x), labels), weights, create_graph=True)
-    hg = torch.autograd.grad(sum((gi.detach() * fi).sum() for gi, fi in zip(g, grad_f)), weights)
+    _, grasp, scale = double_backward_grasp(net, x, labels, [m.weight for m in layers.values()])
     return {
         "arch": NB201_ARCH,
         "seed": seed,
@@ -304,8 +307,8 @@ def nb201_case(seed=7, c=4, batch=4, cells=1):
         "labels": labels.tolist(),
         "layers": len(layers),
         "fisher": fisher,
-        "grasp": sum((-w * h).sum().item() for w, h in zip(weights, hg)),
-        "grasp_abs_sum": sum((w * h).abs().sum().item() for w, h in zip(weights, hg)),
+        "grasp": grasp,
+        "grasp_abs_sum": scale,
     }
 
 
@@ -332,16 +335,14 @@ def nb101_grasp_case(seed=11, c=4, batch=4):
     x = hashed_tensor("nb101-proxies/x", (batch, 3, 32, 32), 4096)
     labels = torch.tensor([2, 9, 4, 0])
     weights = [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    g = torch.autograd.grad(F.cross_entropy(net(x), labels), weights)
-    grad_f = torch.autograd.grad(F.cross_entropy(net(x), labels), weights, create_graph=True)
-    hg = torch.autograd.grad(sum((gi.detach() * fi).sum() for gi, fi in zip(g, grad_f)), weights)
+    _, grasp, scale = double_backward_grasp(net, x, labels, weights)
     return {
         "arch": NB101_EXAMPLE,
         "seed": seed,
         "init_channels": c,
         "labels": labels.tolist(),
-        "grasp": sum((-w * h).sum().item() for w, h in zip(weights, hg)),
-        "grasp_abs_sum": sum((w * h).abs().sum().item() for w, h in zip(weights, hg)),
+        "grasp": grasp,
+        "grasp_abs_sum": scale,
     }
 
 
