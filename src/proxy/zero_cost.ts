@@ -179,7 +179,9 @@ export const SEQUENCE_ZERO_COST: readonly ProxyName[] = ["synflow"];
  */
 export function checkZeroCostSupport(space: NetworkSpace<unknown>, names: readonly ProxyName[]) {
   if (space.proxy !== "sequence") return;
-  const unsupported = names.filter((n) => isZeroCostName(n) && !SEQUENCE_ZERO_COST.includes(n));
+  const unsupported = names.filter((n) =>
+    IMPLEMENTED_ZERO_COST.includes(n) && !SEQUENCE_ZERO_COST.includes(n)
+  );
   if (unsupported.length > 0) {
     throw new InputError(
       `--proxies: ${unsupported.join(", ")} ${
@@ -190,10 +192,6 @@ export function checkZeroCostSupport(space: NetworkSpace<unknown>, names: readon
         } and ensemble`,
     );
   }
-}
-
-function isZeroCostName(name: ProxyName): boolean {
-  return IMPLEMENTED_ZERO_COST.includes(name);
 }
 
 /** The requested zero-cost proxies; a group's seconds are its shared pass's, for each of them. */

@@ -9,6 +9,7 @@ import type { GraphBuilder } from "../graph/builder.ts";
 import type { Tensor } from "../graph/tensor.ts";
 import type { Rng } from "../util/rng.ts";
 import { buildNdsNetwork } from "./nds_build.ts";
+import { tableFileRows } from "./table_file.ts";
 import {
   formatNds,
   mutateNds,
@@ -175,27 +176,11 @@ export function ndsDataDir(): string {
   return Deno.env.get("GENNAS_DATA") ?? "../shared/data";
 }
 
-const tableCache = new Map<string, unknown[]>();
-
 /** Row `index` (0-based line = the record's `idx`) of the space's table, read synchronously. */
 function tableRow(def: NdsCellSpaceDef, index: number): unknown {
   if (!def.table) throw new InputError(`${def.name}: no table for a row index; use a genotype`);
   const path = `${ndsDataDir()}/${def.table}`;
-  let rows = tableCache.get(path);
-  if (!rows) {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(path);
-    } catch (error) {
-      throw new InputError(
-        `${def.name}: a row index needs the table "${path}" (set GENNAS_DATA): ${
-          (error as Error).message
-        }`,
-      );
-    }
-    rows = text.split(/\r?\n/).filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
-    tableCache.set(path, rows);
-  }
+  const rows = tableFileRows(path, `${def.name}: a row index`, " (set GENNAS_DATA)");
   if (index >= rows.length) {
     throw new InputError(
       `${def.name}: row ${index} is out of range; "${path}" has ${rows.length} rows (0–${

@@ -16,11 +16,11 @@ export function isJsonFile(text: string): boolean {
   return /\.json$/.test(text.trim());
 }
 
-export function readRecordText(path: string, who: string): string {
+export function readRecordText(path: string, who: string, hint = ""): string {
   try {
     return Deno.readTextFileSync(path);
   } catch (error) {
-    throw new InputError(`${who}: cannot read "${path}": ${(error as Error).message}`);
+    throw new InputError(`${who}: cannot read "${path}"${hint}: ${(error as Error).message}`);
   }
 }
 
@@ -34,16 +34,22 @@ export function parseRecordJson(text: string, where: string, who: string): unkno
 
 const rowsCache = new Map<string, Record<string, unknown>[]>();
 
-/** The row whose `idx` is `index`, else the index-th row (from 0) of a JSON-lines table. */
-export function tableFileRow(path: string, index: number, who: string): unknown {
+/** Every row of a JSON-lines table, read once per path; `hint` is added to a read error. */
+export function tableFileRows(path: string, who: string, hint = ""): Record<string, unknown>[] {
   let rows = rowsCache.get(path);
   if (!rows) {
-    rows = readRecordText(path, who).split(/\r?\n/).filter((l) => l.trim() !== "")
+    rows = readRecordText(path, who, hint).split(/\r?\n/).filter((l) => l.trim() !== "")
       .map((line, i) =>
         parseRecordJson(line, `${path} line ${i + 1}`, who) as Record<string, unknown>
       );
     rowsCache.set(path, rows);
   }
+  return rows;
+}
+
+/** The row whose `idx` is `index`, else the index-th row (from 0) of a JSON-lines table. */
+export function tableFileRow(path: string, index: number, who: string): unknown {
+  const rows = tableFileRows(path, who);
   const byIdx = rows.find((r) => r?.idx === index);
   if (byIdx) return byIdx;
   if (index < rows.length && rows.every((r) => r?.idx === undefined)) return rows[index];
