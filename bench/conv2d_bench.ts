@@ -22,6 +22,7 @@ import { bindLaunch, Recorder } from "../src/gpu/recorder.ts";
 import {
   conv2dBackwardData,
   conv2dBackwardWeight,
+  type Conv2dBlock,
   conv2dFlops,
   conv2dForward,
   conv2dOutputSize,
@@ -42,7 +43,7 @@ export interface BenchRow {
   target?: number;
 }
 
-interface Measured extends BenchRow {
+export interface Measured extends BenchRow {
   cpuTimeGflopsMedian: number;
   plan: string;
   launches: number;
@@ -52,10 +53,14 @@ const RUNS = 9;
 /** Minimum wall time of one run, so the per-submit wait is amortised. */
 const RUN_MS = 150;
 
-interface Case {
+export interface Case {
   name: string;
   shape: Conv2dShape;
   pass: Conv2dPass;
+  /** A blocking instead of the planner's (bench/tune_conv.ts). */
+  block?: Conv2dBlock;
+  /** The weight gradient also computes dbias. */
+  bias?: boolean;
   layout: WeightLayout;
   target?: number;
 }
@@ -156,7 +161,7 @@ function launchesFor(
   const ySize = s.batch * s.outChannels * outH * outW;
   const wSize = s.outChannels * (s.inChannels / s.groups) * s.kernelH * s.kernelW;
   const w = randomSlice(alloc, rng, wSize);
-  const o = { weightLayout: c.layout };
+  const o = { weightLayout: c.layout, block: c.block };
   if (c.pass === "forward") {
     return conv2dForward(ctx, s, {
       x: randomSlice(alloc, rng, xSize),
@@ -172,6 +177,7 @@ function launchesFor(
     dy,
     x: randomSlice(alloc, rng, xSize),
     dw: alloc.slice(wSize, "dw"),
+    ...(c.bias ? { dbias: alloc.slice(s.outChannels, "dbias") } : {}),
   }, o);
 }
 
@@ -199,7 +205,7 @@ function cpuCount(): number {
   return navigator.hardwareConcurrency || 1;
 }
 
-async function measure(gpu: Gpu, c: Case): Promise<Measured> {
+export async function measure(gpu: Gpu, c: Case): Promise<Measured> {
   const alloc = new BufferAllocator(gpu.device);
   try {
     const recorder = new Recorder(gpu);
@@ -222,7 +228,11 @@ async function measure(gpu: Gpu, c: Case): Promise<Measured> {
       wall.push(t.ms / repeats);
       cpu.push(t.cpuMs / cpuCount() / repeats);
     }
-    const plan = conv2dPlan(c.shape, c.pass, gpu.deviceClass, { weightLayout: c.layout });
+    const plan = conv2dPlan(c.shape, c.pass, gpu.deviceClass, {
+      weightLayout: c.layout,
+      block: c.block,
+      bias: c.bias,
+    });
     return {
       name: c.name,
       gflopsMedian: flops / median(wall) / 1e6,

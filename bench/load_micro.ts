@@ -22,6 +22,12 @@ const tex = device.createTexture({
 });
 device.queue.writeTexture({ texture: tex }, data, { bytesPerRow: W * 16 }, [W, H]);
 const out = device.createBuffer({ size: 65536 * 16, usage: GPUBufferUsage.STORAGE });
+// 64 KiB (the largest uniform binding WebGPU guarantees) for the uniform-buffer variants.
+const ubuf = device.createBuffer({
+  size: 65536,
+  usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+});
+device.queue.writeBuffer(ubuf, 0, data.subarray(0, 16384));
 const LOADS = 64;
 const common = `const LOADS = ${LOADS}u;`;
 const srcs: Record<string, string> = {
@@ -63,6 +69,22 @@ const srcs: Record<string, string> = {
   var s = vec4<f32>(f32(g.x));
   for (var i = 0u; i < LOADS; i++) { s += a[(i * 1031u) & 262143u]; }
   o[g.x] = s; }`,
+  // A lane-dependent index into a uniform buffer (the same 4,096 vec4s as storage_small), and
+  // the storage load over the same 64 KiB, so that cache residency is alike.
+  uniform_lane: `${common}
+@group(0) @binding(0) var<uniform> a: array<vec4<f32>, 4096>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  var s = vec4<f32>(0.0);
+  for (var i = 0u; i < LOADS; i++) { s += a[(g.x * 7u + i * 1031u) & 4095u]; }
+  o[g.x] = s; }`,
+  storage_small: `${common}
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  var s = vec4<f32>(0.0);
+  for (var i = 0u; i < LOADS; i++) { s += a[(g.x * 7u + i * 1031u) & 4095u]; }
+  o[g.x] = s; }`,
   texture: `${common}
 @group(0) @binding(0) var a: texture_2d<f32>;
 @group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
@@ -86,7 +108,9 @@ for (let round = 0; round < 2; round++) {
       layout: "auto",
       compute: { module: mod, entryPoint: "main" },
     });
-    const res = name.startsWith("texture") ? tex.createView() : { buffer: buf };
+    const res = name.startsWith("texture")
+      ? tex.createView()
+      : { buffer: name.startsWith("uniform") ? ubuf : buf };
     const bg = device.createBindGroup({
       layout: pipe.getBindGroupLayout(0),
       entries: [{ binding: 0, resource: res as GPUBindingResource }, {

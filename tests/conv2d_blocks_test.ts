@@ -1,4 +1,10 @@
-import { type Conv2dParams, conv2dPlan, conv2dShape } from "../src/kernels/conv2d/mod.ts";
+import {
+  type Conv2dBlock,
+  type Conv2dParams,
+  conv2dPlan,
+  conv2dShape,
+} from "../src/kernels/conv2d/mod.ts";
+import { directCandidates, weightCandidates } from "../src/kernels/conv2d/plan.ts";
 import { Rng } from "../src/util/rng.ts";
 import { withBench } from "./support/gpu.ts";
 import { randomInputs, reference, runAndCompare } from "./support/conv2d.ts";
@@ -129,3 +135,62 @@ Deno.test("--conv-blocks large is the default: validated settings drop it (journ
   const compact = validateProxySettings({ ...DEFAULT_PROXY_SETTINGS, convBlocks: "compact" });
   assert.deepEqual(compact.convBlocks, "compact");
 });
+
+Deno.test("the planner's choice is its cheapest candidate; a forced block is planned as given", () => {
+  for (const c of SHAPES) {
+    const s = conv2dShape(c.params);
+    for (const device of ["cpu", "gpu"] as const) {
+      const w = weightCandidates(s, device, false)[0].structure;
+      const plan = conv2dPlan(s, "weight", device);
+      assert.deepEqual([plan.ocb, plan.icb, plan.rows, plan.cols], [w.ocb, w.icb, w.rows, w.cols]);
+      for (const pass of ["forward", "data"] as const) {
+        const d = directCandidates(s, pass, device, "oihw", undefined)[0];
+        const p = conv2dPlan(s, pass, device);
+        assert.deepEqual(
+          [p.ocb, p.kb, p.rows, p.cols, p.weights],
+          [d.structure.ocb, d.structure.kb, d.structure.rows, d.structure.cols, d.source],
+        );
+      }
+    }
+  }
+  const s = conv2dShape(SHAPES[0].params);
+  // Beyond the "cpu" caps (32 · 16 · 9 · 8 weight-gradient FMAs): a forced block is not capped.
+  const big: Conv2dBlock = { ocb: 32, icb: 16, kb: 1, rows: 2, cols: 4, source: "scratch" };
+  for (const pass of ["forward", "data", "weight"] as const) {
+    const p = conv2dPlan(s, pass, "cpu", { block: big });
+    assert.deepEqual([p.ocb, p.rows, p.cols], [32, 2, 4]);
+    if (pass === "weight") assert.equal(p.icb, 16);
+    else assert.equal(p.weights, "scratch");
+  }
+  // kb > 1 runs only for 1×1 kernels.
+  assert.throws(
+    () => conv2dPlan(s, "forward", "cpu", { block: { ocb: 4, kb: 2, rows: 1, cols: 4 } }),
+    /blocking .* does not fit/,
+  );
+});
+
+for (const deviceClass of ["cpu", "gpu"] as const) {
+  Deno.test(`forced conv blocks match the float64 reference in all passes (${deviceClass})`, async () => {
+    await withBench(async (bench) => {
+      const rng = new Rng(`conv2d forced ${deviceClass}`);
+      const blocks: Conv2dBlock[] = [
+        { ocb: 4, icb: 2, kb: 1, rows: 2, cols: 2, source: "direct" },
+        { ocb: 8, icb: 4, kb: 1, rows: 1, cols: 4, source: "scratch" },
+      ];
+      for (const [i, c] of SHAPES.entries()) {
+        const s = conv2dShape(c.params);
+        const io = randomInputs(s, rng, i % 2 === 0);
+        await runAndCompare(
+          bench,
+          deviceClass,
+          s,
+          io,
+          reference(s, io, false),
+          { bias: i % 2 === 0, accumulate: false },
+          `${c.name} forced`,
+          { layout: "ihwo", relu: false, block: blocks[i % 2] },
+        );
+      }
+    });
+  });
+}

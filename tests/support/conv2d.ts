@@ -2,6 +2,7 @@
 import {
   conv2dBackwardData,
   conv2dBackwardWeight,
+  type Conv2dBlock,
   conv2dForward,
   conv2dOutputSize,
   type Conv2dShape,
@@ -43,6 +44,8 @@ export interface Variant {
   weightSource?: WeightSource;
   /** Conv register blocks (absent: the default, "large"). */
   blocks?: ConvBlocks;
+  /** One register blocking forced on all three passes (absent: the planner's). */
+  block?: Conv2dBlock;
 }
 
 export const PLAIN: Variant = { layout: "oihw", relu: false };
@@ -157,6 +160,7 @@ export async function runAndCompare(
     weightLayout: variant.layout,
     reluInput: variant.relu,
     weightSource: variant.weightSource,
+    block: variant.block,
   };
   await bench.run([
     ...conv2dForward(ctx, s, { x, w, bias, y }, o),

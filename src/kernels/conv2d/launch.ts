@@ -8,6 +8,7 @@ import { grid, grid1d, type Launch, type LaunchContext } from "../../gpu/kernel.
 import {
   chooseDirect,
   chooseWeight,
+  type Conv2dBlock,
   directWorkgroupSize,
   weightChunks,
   weightInvocations,
@@ -40,6 +41,8 @@ export interface Conv2dOptions {
    * or from a transposed copy ("scratch") whatever the cost model says (default: its choice).
    */
   weightSource?: WeightSource;
+  /** For the tuner and tests: this register blocking instead of the planner's. */
+  block?: Conv2dBlock;
 }
 
 interface DirectFlags {
@@ -86,6 +89,7 @@ function directLaunch<B>(
     weightLayout,
     o.weightSource,
     ctx.convBlocks,
+    o.block,
   );
   const d = { ...choice.structure, vectorMask: flags.mask && choice.structure.vectorStore };
   const g = directGeometry(s, pass);
@@ -232,7 +236,7 @@ export function conv2dBackwardWeight<B>(
   o: Conv2dOptions = {},
 ): Launch<B>[] {
   const withBias = io.dbias !== undefined;
-  const w = chooseWeight(s, ctx.deviceClass, withBias, ctx.convBlocks).structure;
+  const w = chooseWeight(s, ctx.deviceClass, withBias, ctx.convBlocks, o.block).structure;
   const chunks = weightChunks(s, w, ctx.deviceClass);
   const { outH, outW } = conv2dOutputSize(s);
   const cin = s.inChannels / s.groups;

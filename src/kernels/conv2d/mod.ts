@@ -31,7 +31,7 @@ export {
   conv2dForward,
   type Conv2dOptions,
 } from "./launch.ts";
-export { type Conv2dPass, type Conv2dPlan, conv2dPlan } from "./plan.ts";
+export { type Conv2dBlock, type Conv2dPass, type Conv2dPlan, conv2dPlan } from "./plan.ts";
 export {
   conv2dFlops,
   conv2dOutputSize,

@@ -57,6 +57,19 @@ export interface Conv2dPlan {
   loads: number;
 }
 
+/** A register blocking given instead of the cost model's (the tuner, tests): see `Conv2dPlan`. */
+export interface Conv2dBlock {
+  ocb: number;
+  /** Weight gradient only (default 1). */
+  icb?: number;
+  /** Forward and data only (default 1). */
+  kb?: number;
+  rows: number;
+  cols: number;
+  /** Forward and data only: where the weights are read from (default "direct"). */
+  source?: WeightSource;
+}
+
 interface ClassTuning {
   /** Cost of one gathered f32 load, in FMAs (a vec4 load costs VEC4_LOADS of them). */
   loadCost: number;
@@ -159,7 +172,7 @@ function channelGathers(colAlign: number, rows: AxisTaps, cols: AxisTaps): Set<s
   return gathers;
 }
 
-interface Candidate<T> {
+export interface Candidate<T> {
   structure: T;
   cost: number;
   fmas: number;
@@ -177,7 +190,8 @@ const weightPlanCache = new KeyedCache<Candidate<WeightStructure>>();
 
 /**
  * The best blocking of a direct pass, reading the weights in place or from a transposed copy
- * (one more launch, `launchCost`), whichever `totalCost` finds cheaper, or from `forced`.
+ * (one more launch, `launchCost`), whichever `totalCost` finds cheaper, or from `forced`; or
+ * `block` where given (bench/tune_conv.ts), which throws where it cannot run on this shape.
  */
 export function chooseDirect(
   s: Conv2dShape,
@@ -186,60 +200,110 @@ export function chooseDirect(
   layout: WeightLayout,
   forced: WeightSource | undefined,
   blocks: ConvBlocks = "large",
+  block?: Conv2dBlock,
 ): DirectChoice {
-  const key = `${pass} ${device} ${blocks} ${layout} ${forced} ${JSON.stringify(s)}`;
+  const key = `${pass} ${device} ${blocks} ${layout} ${forced} ${JSON.stringify(s)} ` +
+    JSON.stringify(block ?? null);
   return directPlanCache.get(key, () => {
-    const tune = tuning(device, blocks);
-    const g = directGeometry(s, pass);
-    let best: DirectChoice | undefined;
-    let bestTotal = Infinity;
-    if (forced === "uniform" && !uniformWeightsFit(s)) {
-      throw new Error("conv2d: weights too large for a uniform binding (internal)");
+    if (block) {
+      const choice = givenDirect(s, pass, device, layout, blocks, block);
+      if (!choice) throw new RangeError(`conv2d: blocking ${JSON.stringify(block)} does not fit`);
+      return choice;
     }
-    const sources: readonly WeightSource[] = forced
-      ? [forced]
-      : device === "cpu" && uniformWeightsFit(s)
-      ? ["direct", "scratch", "uniform"]
-      : ["direct", "scratch"];
-    const uniformVec4s = s.outChannels * (s.inChannels / s.groups) * s.kernelH * s.kernelW / 4;
-    for (const source of sources) {
-      for (const ocb of tune.channelBlocks) {
-        if (ocb > powerOfTwoAtLeast(g.outPerGroup)) continue;
-        for (const kb of tune.loopBlocks) {
-          // kb > 1 only for 1×1 kernels: there it costs nothing and lets weights with the
-          // reduced channels innermost be read in place as vec4s; 3×3 blocks with kb > 1 ran at
-          // half speed on lavapipe, whatever their size.
-          if (g.loopPerGroup % kb !== 0 || (kb > 1 && s.kernelH * s.kernelW > 1)) continue;
-          const vector = weightVectorFor(s, pass, layout, source, ocb, kb);
-          for (const rows of tune.rowBlocks) {
-            if (rows > powerOfTwoAtLeast(Math.ceil(g.outH / g.rowsPerBlockRow))) continue;
-            for (const cols of tune.colBlocks) {
-              if (cols > powerOfTwoAtLeast(Math.ceil(g.outW / g.colsPerBlockCol))) continue;
-              const structure = directStructure(
-                s,
-                pass,
-                ocb,
-                rows,
-                cols,
-                kb,
-                vector,
-                source === "uniform" ? uniformVec4s : 0,
-              );
-              const candidate = scoreDirect(s, g, structure, tune);
-              if (!candidate) continue;
-              const total = totalCost(s, candidate.cost, source === "scratch" ? 1 : 0, tune);
-              if (total < bestTotal) {
-                bestTotal = total;
-                best = { ...candidate, source };
-              }
-            }
+    const best = directCandidates(s, pass, device, layout, forced, blocks)[0];
+    if (!best) throw new Error("conv2d: no blocking fits (internal)");
+    return best;
+  });
+}
+
+/** Every direct blocking within the caps, cheapest first by the model's total cost. */
+export function directCandidates(
+  s: Conv2dShape,
+  pass: "forward" | "data",
+  device: DeviceClass,
+  layout: WeightLayout,
+  forced: WeightSource | undefined,
+  blocks: ConvBlocks = "large",
+): DirectChoice[] {
+  const tune = tuning(device, blocks);
+  const g = directGeometry(s, pass);
+  if (forced === "uniform" && !uniformWeightsFit(s)) {
+    throw new Error("conv2d: weights too large for a uniform binding (internal)");
+  }
+  const sources: readonly WeightSource[] = forced
+    ? [forced]
+    : device === "cpu" && uniformWeightsFit(s)
+    ? ["direct", "scratch", "uniform"]
+    : ["direct", "scratch"];
+  const out: { choice: DirectChoice; total: number }[] = [];
+  for (const source of sources) {
+    for (const ocb of tune.channelBlocks) {
+      if (ocb > powerOfTwoAtLeast(g.outPerGroup)) continue;
+      for (const kb of tune.loopBlocks) {
+        if (!loopBlockFits(s, g, kb)) continue;
+        for (const rows of tune.rowBlocks) {
+          if (rows > powerOfTwoAtLeast(Math.ceil(g.outH / g.rowsPerBlockRow))) continue;
+          for (const cols of tune.colBlocks) {
+            if (cols > powerOfTwoAtLeast(Math.ceil(g.outW / g.colsPerBlockCol))) continue;
+            const structure = directFor(s, pass, layout, { ocb, kb, rows, cols, source });
+            const candidate = scoreDirect(s, g, structure, tune, true);
+            if (!candidate) continue;
+            const total = totalCost(s, candidate.cost, source === "scratch" ? 1 : 0, tune);
+            out.push({ choice: { ...candidate, source }, total });
           }
         }
       }
     }
-    if (!best) throw new Error("conv2d: no blocking fits (internal)");
-    return best;
-  });
+  }
+  // A stable sort keeps the enumeration order among equal costs (the model's former tie-break).
+  return out.sort((a, b) => a.total - b.total).map((c) => c.choice);
+}
+
+/**
+ * kb > 1 only for 1×1 kernels: there it costs nothing and lets weights with the reduced
+ * channels innermost be read in place as vec4s; 3×3 blocks with kb > 1 ran at half speed on
+ * lavapipe, whatever their size.
+ */
+function loopBlockFits(s: Conv2dShape, g: DirectGeometry, kb: number): boolean {
+  return g.loopPerGroup % kb === 0 && (kb === 1 || s.kernelH * s.kernelW === 1);
+}
+
+function directFor(
+  s: Conv2dShape,
+  pass: "forward" | "data",
+  layout: WeightLayout,
+  b: Required<Omit<Conv2dBlock, "icb">>,
+): DirectStructure {
+  const vector = weightVectorFor(s, pass, layout, b.source, b.ocb, b.kb);
+  const uniformVec4s = s.outChannels * (s.inChannels / s.groups) * s.kernelH * s.kernelW / 4;
+  return directStructure(
+    s,
+    pass,
+    b.ocb,
+    b.rows,
+    b.cols,
+    b.kb,
+    vector,
+    b.source === "uniform" ? uniformVec4s : 0,
+  );
+}
+
+/** The direct plan of a given blocking, or undefined where it cannot run on this shape. */
+function givenDirect(
+  s: Conv2dShape,
+  pass: "forward" | "data",
+  device: DeviceClass,
+  layout: WeightLayout,
+  blocks: ConvBlocks,
+  b: Conv2dBlock,
+): DirectChoice | undefined {
+  const g = directGeometry(s, pass);
+  const source = b.source ?? "direct";
+  const kb = b.kb ?? 1;
+  if (!loopBlockFits(s, g, kb) || (source === "uniform" && !uniformWeightsFit(s))) return undefined;
+  const structure = directFor(s, pass, layout, { ...b, kb, source });
+  const candidate = scoreDirect(s, g, structure, tuning(device, blocks), false);
+  return candidate && { ...candidate, source };
 }
 
 /** Cost of a pass in FMAs: its MACs at `cost` per useful FMA plus its extra launches. */
@@ -292,6 +356,7 @@ function scoreDirect(
   g: DirectGeometry,
   d: DirectStructure,
   tune: ClassTuning,
+  capped: boolean,
 ): Candidate<DirectStructure> | undefined {
   const taps = directTaps(d);
   const tileRows = d.rows * g.rowsPerBlockRow;
@@ -299,7 +364,9 @@ function scoreDirect(
   const accumulators = d.ocb * tileRows * tileCols;
   const fmas = d.kb * d.ocb * sumOfProducts(taps.rows, taps.cols);
   const smallest = d.ocb === 1 && d.rows === 1 && d.cols === 1 && d.kb === 1;
-  if (!smallest && (fmas > tune.maxFmas || accumulators > tune.maxAccumulators)) return undefined;
+  if (capped && !smallest && (fmas > tune.maxFmas || accumulators > tune.maxAccumulators)) {
+    return undefined;
+  }
   const srcLoads = d.kb * channelGathers(d.colAlign, taps.rows, taps.cols).size *
     (d.colAlign < 0 ? 1 : VEC4_LOADS);
   const loads = weightLoadCount(d, usedTaps(taps.rows, taps.cols, d.kernelW).length) + srcLoads;
@@ -323,30 +390,49 @@ export function chooseWeight(
   device: DeviceClass,
   withBias: boolean,
   blocks: ConvBlocks = "large",
-) {
-  const key = `weight ${device} ${blocks} ${withBias} ${JSON.stringify(s)}`;
+  block?: Conv2dBlock,
+): Candidate<WeightStructure> {
+  const key = `weight ${device} ${blocks} ${withBias} ${JSON.stringify(s)} ` +
+    JSON.stringify(block ?? null);
   return weightPlanCache.get(key, () => {
-    const tune = tuning(device, blocks);
-    const { outH, outW } = conv2dOutputSize(s);
-    let best: Candidate<WeightStructure> | undefined;
-    for (const ocb of tune.channelBlocks) {
-      if (ocb > powerOfTwoAtLeast(s.outChannels / s.groups)) continue;
-      for (const icb of WEIGHT_INPUT_BLOCKS) {
-        if (icb > powerOfTwoAtLeast(s.inChannels / s.groups)) continue;
-        for (const rows of WEIGHT_ROW_BLOCKS) {
-          if (rows > powerOfTwoAtLeast(outH)) continue;
-          for (const cols of WEIGHT_COL_BLOCKS) {
-            if (cols > powerOfTwoAtLeast(outW)) continue;
-            const w = weightStructure(s, ocb, icb, rows, cols, withBias);
-            const candidate = scoreWeight(s, w, tune);
-            if (candidate && (!best || candidate.cost < best.cost)) best = candidate;
-          }
-        }
-      }
+    if (block) {
+      const w = weightStructure(s, block.ocb, block.icb ?? 1, block.rows, block.cols, withBias);
+      const given = scoreWeight(s, w, tuning(device, blocks), false);
+      if (!given) throw new Error("conv2d: uncapped weight blocking scored none (internal)");
+      return given;
     }
+    const best = weightCandidates(s, device, withBias, blocks)[0];
     if (!best) throw new Error("conv2d: no weight-gradient blocking fits (internal)");
     return best;
   });
+}
+
+/** Every weight-gradient blocking within the caps, cheapest first by the model. */
+export function weightCandidates(
+  s: Conv2dShape,
+  device: DeviceClass,
+  withBias: boolean,
+  blocks: ConvBlocks = "large",
+): Candidate<WeightStructure>[] {
+  const tune = tuning(device, blocks);
+  const { outH, outW } = conv2dOutputSize(s);
+  const out: Candidate<WeightStructure>[] = [];
+  for (const ocb of tune.channelBlocks) {
+    if (ocb > powerOfTwoAtLeast(s.outChannels / s.groups)) continue;
+    for (const icb of WEIGHT_INPUT_BLOCKS) {
+      if (icb > powerOfTwoAtLeast(s.inChannels / s.groups)) continue;
+      for (const rows of WEIGHT_ROW_BLOCKS) {
+        if (rows > powerOfTwoAtLeast(outH)) continue;
+        for (const cols of WEIGHT_COL_BLOCKS) {
+          if (cols > powerOfTwoAtLeast(outW)) continue;
+          const w = weightStructure(s, ocb, icb, rows, cols, withBias);
+          const candidate = scoreWeight(s, w, tune, true);
+          if (candidate) out.push(candidate);
+        }
+      }
+    }
+  }
+  return out.sort((a, b) => a.cost - b.cost);
 }
 
 const WEIGHT_INPUT_BLOCKS = [1, 2, 4, 8, 16];
@@ -357,13 +443,16 @@ function scoreWeight(
   s: Conv2dShape,
   w: WeightStructure,
   tune: ClassTuning,
+  capped: boolean,
 ): Candidate<WeightStructure> | undefined {
   const { outH, outW } = conv2dOutputSize(s);
   const taps = weightTaps(w);
   const fmas = w.ocb * w.icb * s.kernelH * s.kernelW * w.rows * w.cols;
   const accumulators = w.ocb * w.icb * s.kernelH * s.kernelW + (w.withBias ? w.ocb : 0);
   const smallest = w.ocb === 1 && w.icb === 1 && w.rows === 1 && w.cols === 1;
-  if (!smallest && (fmas > tune.maxFmas || accumulators > tune.maxAccumulators)) return undefined;
+  if (capped && !smallest && (fmas > tune.maxFmas || accumulators > tune.maxAccumulators)) {
+    return undefined;
+  }
   const dyLoads = w.ocb * w.rows * (w.vectorDy ? (w.cols / 4) * VEC4_LOADS : w.cols);
   const xLoads = channelGathers(w.xAlign, taps.rows, taps.cols).size *
     (w.xAlign < 0 ? 1 : VEC4_LOADS);
@@ -436,10 +525,11 @@ export function conv2dPlan(
     weightSource?: WeightSource;
     bias?: boolean;
     blocks?: ConvBlocks;
+    block?: Conv2dBlock;
   } = {},
 ): Conv2dPlan {
   if (pass === "weight") {
-    const best = chooseWeight(s, device, o.bias ?? false, o.blocks);
+    const best = chooseWeight(s, device, o.bias ?? false, o.blocks, o.block);
     const w = best.structure;
     const chunks = weightChunks(s, w, device);
     const invocations = weightInvocations(s, w, chunks);
@@ -459,7 +549,15 @@ export function conv2dPlan(
       loads: best.loads,
     };
   }
-  const best = chooseDirect(s, pass, device, o.weightLayout ?? "oihw", o.weightSource, o.blocks);
+  const best = chooseDirect(
+    s,
+    pass,
+    device,
+    o.weightLayout ?? "oihw",
+    o.weightSource,
+    o.blocks,
+    o.block,
+  );
   const d = best.structure;
   return {
     pass,
