@@ -61,6 +61,11 @@ export interface Case {
   block?: Conv2dBlock;
   /** The weight gradient also computes dbias. */
   bias?: boolean;
+  /**
+   * Distinct sets of inputs and outputs, launched in turn (default 1): with enough of them every
+   * launch reads its operands from memory rather than from the caches, as in a whole network.
+   */
+  sets?: number;
   layout: WeightLayout;
   target?: number;
 }
@@ -214,7 +219,9 @@ export async function measure(gpu: Gpu, c: Case): Promise<Measured> {
       scratch: (floats: number, label: string) => alloc.slice(floats, label),
       deviceClass: gpu.deviceClass,
     };
-    const dispatches = launchesFor(c, ctx, alloc, rng).map((l) => bindLaunch(gpu, l));
+    const sets = c.sets ?? 1;
+    const dispatches = Array.from({ length: sets }, () => launchesFor(c, ctx, alloc, rng))
+      .flat().map((l) => bindLaunch(gpu, l));
     await gpu.pipelines.verify();
     await timeSubmit(gpu, recorder, dispatches); // JIT and first touch
     const probe = await timeSubmit(gpu, recorder, Array(4).fill(dispatches).flat());
@@ -225,8 +232,8 @@ export async function measure(gpu: Gpu, c: Case): Promise<Measured> {
     const cpu: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       const t = await timeSubmit(gpu, recorder, list);
-      wall.push(t.ms / repeats);
-      cpu.push(t.cpuMs / cpuCount() / repeats);
+      wall.push(t.ms / repeats / sets);
+      cpu.push(t.cpuMs / cpuCount() / repeats / sets);
     }
     const plan = conv2dPlan(c.shape, c.pass, gpu.deviceClass, {
       weightLayout: c.layout,
