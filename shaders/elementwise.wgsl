@@ -1,4 +1,7 @@
-// Elementwise kernels over flat f32 arrays, one invocation per element.
+// Elementwise kernels over flat f32 arrays, one invocation per element. The source is generated
+// at two widths (src/gpu/wgsl.ts): elements of vec4f where the float count is a multiple of 4
+// (lavapipe loads a vec4 for about the cost of two floats) and of f32 otherwise; N counts
+// elements of that width. Every component is computed as the f32 kernel computes it.
 //
 // OP selects the function for `unary` and its derivative for `unary_backward`:
 //   0 identity, 1 relu, 2 sigmoid, 3 tanh, 4 leaky_relu (slope ALPHA), 5 scale (by ALPHA)
@@ -13,31 +16,31 @@ override ACCUMULATE: bool = false;
 
 #include "index"
 
-fn forward_op(v: f32) -> f32 {
+fn forward_op(v: $T) -> $T {
   switch OP {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return 1.0 / (1.0 + exp(-v)); }
+    case 1u: { return max(v, $T(0.0)); }
+    case 2u: { return $T(1.0) / ($T(1.0) + exp(-v)); }
     case 3u: { return tanh(v); }
-    case 4u: { return select(ALPHA * v, v, v > 0.0); }
+    case 4u: { return select(ALPHA * v, v, v > $T(0.0)); }
     case 5u: { return ALPHA * v; }
     default: { return v; }
   }
 }
 
 // Derivative expressed through the forward output y (relu, sigmoid, tanh) or input x (leaky).
-fn derivative(saved: f32) -> f32 {
+fn derivative(saved: $T) -> $T {
   switch OP {
-    case 1u: { return select(0.0, 1.0, saved > 0.0); }
-    case 2u: { return saved * (1.0 - saved); }
-    case 3u: { return 1.0 - saved * saved; }
-    case 4u: { return select(ALPHA, 1.0, saved > 0.0); }
-    case 5u: { return ALPHA; }
-    default: { return 1.0; }
+    case 1u: { return select($T(0.0), $T(1.0), saved > $T(0.0)); }
+    case 2u: { return saved * ($T(1.0) - saved); }
+    case 3u: { return $T(1.0) - saved * saved; }
+    case 4u: { return select($T(ALPHA), $T(1.0), saved > $T(0.0)); }
+    case 5u: { return $T(ALPHA); }
+    default: { return $T(1.0); }
   }
 }
 
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(0) var<storage, read> src: array<$T>;
+@group(0) @binding(1) var<storage, read_write> dst: array<$T>;
 
 // dst (= or +=) f(src)
 @compute @workgroup_size(WG)
@@ -50,9 +53,9 @@ fn unary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid
   dst[i] = v;
 }
 
-@group(0) @binding(0) var<storage, read> saved: array<f32>;
-@group(0) @binding(1) var<storage, read> grad_out: array<f32>;
-@group(0) @binding(2) var<storage, read_write> grad_in: array<f32>;
+@group(0) @binding(0) var<storage, read> saved: array<$T>;
+@group(0) @binding(1) var<storage, read> grad_out: array<$T>;
+@group(0) @binding(2) var<storage, read_write> grad_in: array<$T>;
 
 // grad_in (= or +=) grad_out * f'(saved); saved is y for relu/sigmoid/tanh, x for leaky_relu.
 @compute @workgroup_size(WG)
@@ -65,9 +68,9 @@ fn unary_backward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   grad_in[i] = g;
 }
 
-@group(0) @binding(0) var<storage, read> lhs: array<f32>;
-@group(0) @binding(1) var<storage, read> rhs: array<f32>;
-@group(0) @binding(2) var<storage, read_write> result: array<f32>;
+@group(0) @binding(0) var<storage, read> lhs: array<$T>;
+@group(0) @binding(1) var<storage, read> rhs: array<$T>;
+@group(0) @binding(2) var<storage, read_write> result: array<$T>;
 
 // result (= or +=) lhs (+|*) rhs
 @compute @workgroup_size(WG)
@@ -80,7 +83,7 @@ fn binary(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li
   result[i] = v;
 }
 
-@group(0) @binding(0) var<storage, read_write> filled: array<f32>;
+@group(0) @binding(0) var<storage, read_write> filled: array<$T>;
 
 // filled = ALPHA
 @compute @workgroup_size(WG)
@@ -88,12 +91,12 @@ fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
         @builtin(num_workgroups) nwg: vec3u) {
   let i = thread_index(wid, lid, nwg);
   if (i >= N) { return; }
-  filled[i] = ALPHA;
+  filled[i] = $T(ALPHA);
 }
 
-@group(0) @binding(0) var<storage, read> masked_x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> mask: array<f32>;
-@group(0) @binding(2) var<storage, read_write> masked_y: array<f32>;
+@group(0) @binding(0) var<storage, read> masked_x: array<$T>;
+@group(0) @binding(1) var<storage, read_write> mask: array<$T>;
+@group(0) @binding(2) var<storage, read_write> masked_y: array<$T>;
 @group(0) @binding(3) var<storage, read> step: array<u32>;
 
 // A ReLU with a frozen pattern: y (= or +=) x · [m > 0], m captured from x at step 0 (so the first
@@ -105,7 +108,7 @@ fn relu_mask(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   if (i >= N) { return; }
   let x = masked_x[i];
   if (step[0] == 0u) { mask[i] = x; }
-  var v = x * select(0.0, 1.0, mask[i] > 0.0);
+  var v = x * select($T(0.0), $T(1.0), mask[i] > $T(0.0));
   if (ACCUMULATE) { v += masked_y[i]; }
   masked_y[i] = v;
 }

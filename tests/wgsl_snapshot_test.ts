@@ -57,6 +57,7 @@ const CASES: Record<string, () => Launch<string>[]> = {
       count: 2,
     }, { src: "s", dst: "d" }),
   elementwise: () => [unary("relu", 10, "x", "y")],
+  elementwise_vec4: () => [unary("relu", 12, "x", "y")],
 };
 
 const update = Deno.env.get("UPDATE_WGSL_SNAPSHOTS") === "1";

@@ -1,11 +1,13 @@
-/** Elementwise kernels over flat f32 arrays: activations, their gradients, add/mul, fill. */
+/**
+ * Elementwise kernels over flat f32 arrays: activations, their gradients, add/mul, fill. Counts
+ * that are a multiple of 4 run over vec4f elements (same values, a quarter of the invocations).
+ */
 import template from "../../shaders/elementwise.wgsl" with { type: "text" };
 import { declareBindings, type DeclaredBindings } from "../gpu/bindings.ts";
 import { grid1d, type Launch } from "../gpu/kernel.ts";
-import { preprocess } from "../gpu/wgsl.ts";
+import { preprocess, widthDefines } from "../gpu/wgsl.ts";
 
 const WG = 256;
-const source = preprocess(template);
 
 const UNARY = declareBindings({ src: "read", dst: "read_write" });
 const UNARY_BACKWARD = declareBindings({ saved: "read", gradOut: "read", gradIn: "read_write" });
@@ -32,7 +34,7 @@ function defaultAlpha(op: UnaryOp): number {
   return op === "leaky_relu" ? 0.01 : op === "scale" ? 1 : 0;
 }
 
-/** One invocation per element over n elements. */
+/** One invocation per element (vec4f where constants.N, a float count, allows) over N floats. */
 function elementwise<B>(
   name: string,
   entryPoint: string,
@@ -40,10 +42,18 @@ function elementwise<B>(
   layout: DeclaredBindings,
   bindings: (B | undefined)[],
 ): Launch<B> {
+  const width = constants.N % 4 === 0 ? 4 : 1;
+  const n = constants.N / width;
   return {
-    kernel: { name, source, entryPoint, constants, layout },
+    kernel: {
+      name: width === 4 ? `${name}_vec4` : name,
+      source: preprocess(template, widthDefines(width)),
+      entryPoint,
+      constants: { ...constants, N: n },
+      layout,
+    },
     bindings,
-    workgroups: grid1d(constants.N, WG),
+    workgroups: grid1d(n, WG),
   };
 }
 
