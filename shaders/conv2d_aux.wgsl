@@ -1,9 +1,10 @@
 // Helpers of the conv2d family.
 //
 // reduce_chunks: out[i] (= or +=) Σ over c < CHUNKS of partial[c·COUNT + i]; sums the split-K
-// partials of the weight gradient. reduce_chunks_bias does the same and, in the same launch, the
-// bias gradient: invocations COUNT … COUNT + BIAS_COUNT − 1 sum bias_partial
-// ([CHUNKS][BIAS_COUNT]) into bias_out.
+// partials of the weight gradient, over elements of $T (vec4f when the weight count is a multiple
+// of 4, COUNT then counting vec4s; the sums per float are the same either way).
+// reduce_chunks_bias does the same and, in the same launch, the bias gradient (f32): invocations
+// COUNT … COUNT + BIAS_COUNT − 1 sum bias_partial ([CHUNKS][BIAS_COUNT]) into bias_out.
 //
 // transpose_weights: w → wt [groups][CPG_LOOP][kh·kw][OCP] for the direct kernel
 // (conv2d_direct.wgsl), zero in the padding channels. Source index of (g, c, tap, ch) is
@@ -26,13 +27,13 @@ override W_OUT_STRIDE: u32 = 0u;
 override W_C_STRIDE: u32 = 0u;
 override W_TAP_STRIDE: u32 = 1u;
 
-@group(0) @binding(0) var<storage, read> partial: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> partial: array<$T>;
+@group(0) @binding(1) var<storage, read_write> out: array<$T>;
 @group(0) @binding(2) var<storage, read> bias_partial: array<f32>;
 @group(0) @binding(3) var<storage, read_write> bias_out: array<f32>;
 
 fn reduce_weight(i: u32) {
-  var sum = 0.0;
+  var sum = $T(0.0);
   for (var c = 0u; c < CHUNKS; c++) {
     sum += partial[c * COUNT + i];
   }

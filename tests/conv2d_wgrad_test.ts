@@ -4,7 +4,9 @@
  * padding must still read zeros. 1×1 weight gradients take up to 16 input channels per block on
  * the "cpu" tilings (fewer loads per FMA).
  */
-import { type Conv2dParams, conv2dShape } from "../src/kernels/conv2d/mod.ts";
+import assert from "node:assert/strict";
+import type { LaunchContext } from "../src/gpu/kernel.ts";
+import { conv2dBackwardWeight, type Conv2dParams, conv2dShape } from "../src/kernels/conv2d/mod.ts";
 import { chooseWeight } from "../src/kernels/conv2d/plan.ts";
 import { Rng } from "../src/util/rng.ts";
 import { withBench } from "./support/gpu.ts";
@@ -100,4 +102,35 @@ Deno.test("conv2d weight gradient keeps f32 x gathers when x rows are not whole 
   const s = conv2dShape({ batch: 1, inChannels: 4, outChannels: 4, inH: 7, inW: 9, kernel: 3 });
   const plan = chooseWeight(s, "cpu", false).structure;
   if (plan.xAlign !== -1) throw new Error(`9-column rows: xAlign ${plan.xAlign}`);
+});
+
+Deno.test("split-K partials are summed over vec4s when dw is whole vec4s, else over f32s", async () => {
+  const names = (s: ReturnType<typeof conv2dShape>) => {
+    const ctx: LaunchContext<string> = { scratch: () => "scratch", deviceClass: "cpu" };
+    return conv2dBackwardWeight(ctx, s, { dy: "dy", x: "x", dw: "dw", dbias: "db" }, {})
+      .map((l) => l.kernel.name);
+  };
+  // dw 4·8·9 = 288 floats (72 vec4s) against 5·6·9 = 270.
+  const shapes = [
+    conv2dShape({ batch: 2, inChannels: 8, outChannels: 4, inH: 16, inW: 16, kernel: 3, pad: 1 }),
+    conv2dShape({ batch: 2, inChannels: 6, outChannels: 5, inH: 16, inW: 16, kernel: 3, pad: 1 }),
+  ];
+  assert.equal(names(shapes[0]).at(-1), "conv2d_reduce_bias_vec4");
+  assert.equal(names(shapes[1]).at(-1), "conv2d_reduce_bias");
+  await withBench(async (bench) => {
+    const rng = new Rng("conv2d split-K widths");
+    for (const [i, s] of shapes.entries()) {
+      const io = randomInputs(s, rng, true);
+      await runAndCompare(
+        bench,
+        "cpu",
+        s,
+        io,
+        reference(s, io, false),
+        { bias: true, accumulate: i === 0 },
+        `split-K ${i}`,
+        { layout: "ihwo", relu: false },
+      );
+    }
+  });
 });

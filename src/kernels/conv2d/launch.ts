@@ -2,9 +2,10 @@
  * The launches of the three passes: plan, kernel, override constants, bindings and grid, plus
  * the small conv2d_aux.wgsl launches (weight transpose, split-K reduction).
  */
-import auxSource from "../../../shaders/conv2d_aux.wgsl" with { type: "text" };
+import auxTemplate from "../../../shaders/conv2d_aux.wgsl" with { type: "text" };
 import { declareBindings } from "../../gpu/bindings.ts";
 import { grid, grid1d, type Launch, type LaunchContext } from "../../gpu/kernel.ts";
+import { preprocess, widthDefines } from "../../gpu/wgsl.ts";
 import {
   chooseDirect,
   chooseWeight,
@@ -150,7 +151,7 @@ function directLaunch<B>(
     launches.push({
       kernel: {
         name: "conv2d_transpose_weights",
-        source: auxSource,
+        source: preprocess(auxTemplate, widthDefines(1)),
         entryPoint: "transpose_weights",
         constants: {
           WG: AUX_WG,
@@ -327,20 +328,21 @@ function reduceLaunch<B>(
   biasCount: number,
 ): Launch<B> {
   const withBias = biasPartial !== undefined && biasOut !== undefined;
+  const width = count % 4 === 0 ? 4 : 1;
   return {
     kernel: {
-      name: withBias ? "conv2d_reduce_bias" : "conv2d_reduce",
-      source: auxSource,
+      name: (withBias ? "conv2d_reduce_bias" : "conv2d_reduce") + (width === 4 ? "_vec4" : ""),
+      source: preprocess(auxTemplate, widthDefines(width)),
       entryPoint: withBias ? "reduce_chunks_bias" : "reduce_chunks",
       constants: {
         WG: AUX_WG,
-        COUNT: count,
+        COUNT: count / width,
         CHUNKS: chunks,
         ACCUMULATE: accumulate ? 1 : 0,
         ...(withBias ? { BIAS_COUNT: biasCount } : {}),
       },
     },
     bindings: withBias ? [partial, out, biasPartial, biasOut] : [partial, out],
-    workgroups: grid1d(count + (withBias ? biasCount : 0), AUX_WG),
+    workgroups: grid1d(count / width + (withBias ? biasCount : 0), AUX_WG),
   };
 }
