@@ -14,7 +14,7 @@
  * bench/fidelity_nbnlp.ts (NAS-Bench-NLP) and
  * bench/fidelity_nds.ts (NDS cell spaces: `--only nds`, or one run by name).
  *
- *   deno task fidelity [--only nb201|nb101|nb101-500|nds|nds-scaled|proxies|<run name>] [--limit N] [--out DIR]
+ *   deno task fidelity [--only nb201|nb101|nb101-500|nds|nds-scaled|anynet-scaled|proxies|<run name>] [--limit N] [--out DIR]
  *
  * --limit caps every run (default: 100 for nb201/nb101; each other run's own size).
  */

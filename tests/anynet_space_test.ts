@@ -18,7 +18,10 @@ import {
   parseAnyNet,
   sampleAnyNet,
 } from "../src/spaces/anynet.ts";
+import { scaledAnyNetConfig } from "../src/spaces/anynet_build.ts";
+import { GraphBuilder } from "../src/graph/builder.ts";
 import { getSpace, SPACE_NAMES } from "../src/spaces/index.ts";
+import { runCli, TINY } from "./support/cli.ts";
 import { InputError } from "../src/util/errors.ts";
 import { Rng } from "../src/util/rng.ts";
 import { sharedFile } from "./support/data.ts";
@@ -258,4 +261,56 @@ Deno.test("NDS truth loader: key, accuracy, params, flops and idx; errors name t
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("anynet --width-scale: stage widths scale and group widths still divide", async () => {
+  const row51: AnyNetArch = {
+    block_type: "res_bottleneck_block",
+    bot_muls: [1, 0.5, 0.5, 0.25],
+    ds: [1, 8, 4, 2],
+    num_gs: [1, 2, 4, 4],
+    ss: [8, 1, 2, 2],
+    ws: [64, 16, 256, 16],
+  };
+  const config = anyNetConfig(row51);
+  assert.deepEqual(scaledAnyNetConfig(config, 1), config);
+  // Stage 4: 16 · 0.25 = 4 wide, bottleneck 1 channel: one group of width 1.
+  assert.deepEqual(
+    [scaledAnyNetConfig(config, 0.25).ws, scaledAnyNetConfig(config, 0.25).gws],
+    [[16, 4, 64, 4], [1, 2, 4, 1]],
+  );
+  const records = [row51];
+  for (const [name, table] of Object.entries(TABLES)) {
+    if (!table.present) continue;
+    const truth = await loadTruth(name as "resnext-a_in", table.path);
+    records.push(...[...truth.extra!.values()].map(anyNetFromJson));
+  }
+  for (const arch of records) {
+    const c = anyNetConfig(arch);
+    for (const scale of [0.1, 0.25, 0.5, 0.75]) {
+      const s = scaledAnyNetConfig(c, scale);
+      assert.deepEqual([s.ds, s.ss, s.block], [c.ds, c.ss, c.block]);
+      s.ws.forEach((w, i) => {
+        assert.ok(w >= 1 && w <= c.ws[i], `${scale}: ws ${c.ws} → ${s.ws}`);
+        const wb = bottleneckWidth(w, s.bms![i]);
+        assert.ok(wb >= 1 && wb % s.gws![i] === 0, `${scale}: ${c.ws}/${c.gws} → ${s.ws}/${s.gws}`);
+      });
+    }
+  }
+});
+
+Deno.test("gennas score --width-scale builds an AnyNet record narrower, and says so", async () => {
+  const space = getSpace("resnext-a_in");
+  const arch = space.parse(`${SMALL}#2`);
+  const backbone = (widthScale?: number) => {
+    const g = new GraphBuilder();
+    space.build(g, g.input("x", [2, 3, 32, 32]), arch, { initChannels: 16, widthScale });
+    return g.params.reduce((sum, p) => sum + p.size, 0);
+  };
+  assert.ok(backbone(0.5) < backbone(), `${backbone(0.5)} vs ${backbone()} parameters`);
+  const half = await runCli(
+    ["score", "--space", "resnext-a_in", "--arch", `${SMALL}#2`, "--width-scale", "0.5", ...TINY],
+  );
+  assert.equal(half.code, 0, half.stderr);
+  assert.match(half.stdout, /width scale\s+0\.5/);
 });

@@ -15,6 +15,7 @@ import {
   ANYNET_STAGES,
   ANYNET_STEM_WIDTH,
   type AnyNetArch,
+  type AnyNetConfig,
   anyNetConfig,
   anyNetFromJson,
   bottleneckWidth,
@@ -84,9 +85,50 @@ function block(
   return g.addInto(`${name}.add`, shortcut, y);
 }
 
+/**
+ * The stage widths (and group widths) built under --width-scale `scale`, as pycls quantises
+ * them: w' = round(w · scale) ≥ 1; for bottleneck blocks the group width becomes min(gw, w_b')
+ * and w_b' the nearest multiple of it (≥ one group), w' the width whose bottleneck is w_b'
+ * (exact for the tables' bot_muls 1, 1/2, 1/4; the nearest integer that works otherwise, else
+ * one channel per group). Depths, strides and the stem (12) keep their values.
+ */
+export function scaledAnyNetConfig(config: AnyNetConfig, scale = 1): AnyNetConfig {
+  if (scale === 1) return config;
+  const ws: number[] = [];
+  const gws: number[] = [];
+  config.ws.forEach((w, i) => {
+    const scaled = Math.max(1, Math.round(w * scale));
+    if (!config.bms) {
+      ws.push(scaled);
+      return;
+    }
+    const bm = config.bms[i];
+    const wb = Math.max(1, bottleneckWidth(scaled, bm));
+    let gw = Math.min(config.gws![i], wb);
+    const target = Math.max(gw, Math.round(wb / gw) * gw);
+    const guess = Math.max(1, Math.round(target / bm));
+    let width = [guess, guess - 1, guess + 1, guess - 2, guess + 2]
+      .find((v) => v >= 1 && bottleneckWidth(v, bm) === target);
+    if (width === undefined) {
+      width = scaled;
+      gw = 1;
+    }
+    ws.push(width);
+    gws.push(gw);
+  });
+  return { ...config, ws, ...(config.bms ? { gws } : {}) };
+}
+
 /** Builds the backbone on x (N×3×32×32) and returns the three taps (stages 2, 3 and 4). */
-export function buildAnyNetNetwork(g: GraphBuilder, x: Tensor, arch: AnyNetArch): Tensor[] {
-  const config = anyNetConfig(anyNetFromJson(arch)); // validated again: arch may be hand-made
+export function buildAnyNetNetwork(
+  g: GraphBuilder,
+  x: Tensor,
+  arch: AnyNetArch,
+  o: { widthScale?: number } = {},
+): Tensor[] {
+  // Validated again (arch may be hand-made), at its own widths: the scale only changes what is
+  // built.
+  const config = scaledAnyNetConfig(anyNetConfig(anyNetFromJson(arch)), o.widthScale);
   let h = convBn(
     g,
     "model.stem.conv",

@@ -29,7 +29,10 @@ export interface BackboneOptions {
   initChannels: number;
   /** NB-101 only: backbone init ("pytorch" default, or the reference HEAD's Kaiming fan-out). */
   nb101Init?: "pytorch" | "kaiming-fan-out";
-  /** NDS cell spaces only: multiplies each architecture's width (see scaledNdsWidth). */
+  /**
+   * NDS cell and AnyNet spaces only: multiplies each architecture's width (see scaledNdsWidth,
+   * scaledAnyNetConfig).
+   */
   widthScale?: number;
 }
 
@@ -161,7 +164,9 @@ export const NBNLP: NetworkSpace<NbNlpArch> = {
  *  record; widths come from it (the stem is always 12), so --init-channels does not apply. */
 export function anyNetNetworkSpace(name: AnyNetSpaceName): NetworkSpace<AnyNetArch> {
   const network = {
-    build: (g: GraphBuilder, x: Tensor, arch: AnyNetArch) => buildAnyNetNetwork(g, x, arch),
+    build: (g: GraphBuilder, x: Tensor, arch: AnyNetArch, o?: BackboneOptions) =>
+      buildAnyNetNetwork(g, x, arch, { widthScale: o?.widthScale }),
+    widthScalable: true,
     fromTable: (_key: string, extra: unknown) => anyNetFromJson(extra),
     example: ANYNET_EXAMPLES[name.replace(/_in$/, "") as keyof typeof ANYNET_EXAMPLES],
   };
