@@ -157,6 +157,13 @@ export class GraphBuilder {
       this.#masked.set(x, masked);
       return this.conv2d(name, masked, { ...o, reluInput: false }, into);
     }
+    const stride = strided1x1(o);
+    if (stride) {
+      // conv1×1 stride s = conv1×1 of x[:, :, ::s, ::s]: the strided kernels spend most of their
+      // data-gradient launch on the dx positions no tap reaches (≈ 3× the time per FLOP).
+      const picked = this.pick(`${name}.stride_pick`, x, stride, 0);
+      return this.conv2d(name, picked, { ...o, stride: 1 }, into);
+    }
     const shape = conv2dShape({
       batch: x.n,
       inChannels: x.c,
@@ -484,4 +491,14 @@ export class GraphBuilder {
     this.ops.push(op);
     return y;
   }
+}
+
+/** The stride of a pad-0 1×1 conv with one stride > 1 on both axes (else undefined). */
+function strided1x1(o: Conv2dOptions): number | undefined {
+  const pair = (v: number | readonly [number, number] | undefined, fallback: number) =>
+    v === undefined ? [fallback, fallback] : typeof v === "number" ? [v, v] : [v[0], v[1]];
+  const [kh, kw] = pair(o.kernel, 1);
+  const [sh, sw] = pair(o.stride, 1);
+  const [ph, pw] = pair(o.pad, 0);
+  return kh === 1 && kw === 1 && sh === sw && sh > 1 && ph === 0 && pw === 0 ? sh : undefined;
 }
