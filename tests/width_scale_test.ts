@@ -76,8 +76,11 @@ Deno.test("gennas score --width-scale: width 8 at 0.5 builds the width-4 network
 
 Deno.test("gennas --width-scale: other spaces and bad values exit 2 with one message", async () => {
   const cases: [string[], RegExp][] = [
-    [["--space", "nb201"], /--width-scale applies to the NDS cell spaces only.*--init-channels/],
-    [["--space", "resnet"], /--width-scale applies to the NDS cell spaces only/],
+    [
+      ["--space", "nb201"],
+      /--width-scale applies to the NDS cell and AnyNet spaces only.*resnext-a_in.*--init-channels/,
+    ],
+    [["--space", "nbmacro"], /--width-scale applies to the NDS cell and AnyNet spaces only/],
     [
       ["--space", "darts", "--arch", GENOTYPE, "--width-scale", "0"],
       /must be a number in \(0, 1\]/,

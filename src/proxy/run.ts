@@ -85,7 +85,8 @@ export async function prepareBase(o: Omit<ProxyOptions, "task">): Promise<ProxyB
   if (settings.widthScale !== undefined && !space.widthScalable) {
     const scalable = SPACE_NAMES.filter((name) => getSpace(name).widthScalable);
     throw new InputError(
-      `--width-scale applies to the NDS cell spaces only (${allowed(scalable)}); for ${o.space} ` +
+      `--width-scale applies to the NDS cell and AnyNet spaces only (${allowed(scalable)}); for ` +
+        `${o.space} ` +
         `set the width with --init-channels`,
     );
   }
