@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { kendallTauB, spearman } from "../src/eval/metrics.ts";
 import type { rank, RankReport } from "../src/proxy/run.ts";
 import { loadTruth, type TruthSpace } from "../src/eval/truth.ts";
+import { scaledCopies } from "./fidelity_nds.ts";
 
 export interface ExtraRun {
   name: string;
@@ -76,21 +77,7 @@ export function anynetFidelityRuns(
   }
   // The combo runs again at a quarter width (`--only anynet-scaled`): a ResNeXt-A record costs
   // ≈ 30 min at full width here; what the cost control keeps of the fidelity, not the acceptance.
-  for (const r of runs.filter((r) => r.name.endsWith("-combo"))) {
-    const name = `${r.name}-w${ANYNET_SCALED_WIDTH}`;
-    runs.push({
-      ...r,
-      name,
-      group: "anynet-scaled",
-      target:
-        `no target: the fidelity --width-scale ${ANYNET_SCALED_WIDTH} keeps, beside ${r.name}`,
-      options: {
-        ...r.options,
-        settings: { widthScale: ANYNET_SCALED_WIDTH },
-        out: join(outDir, `${name}.jsonl`),
-      },
-    });
-  }
+  runs.push(...scaledCopies(runs, ANYNET_SCALED_WIDTH, "anynet-scaled", outDir));
   const macro = join(dataDir, "nbmacro_cifar10.jsonl");
   runs.push({
     name: "nbmacro",

@@ -70,21 +70,31 @@ export function ndsRuns(dataDir: string, limit: number, outDir: string): NdsRun[
       ],
     }))
   );
-  const scaled = full.filter((r) => r.name.endsWith("-combo")).map((r) => {
-    const name = `${r.name}-w${NDS_SCALED_WIDTH}`;
+  const scaled = scaledCopies(full, NDS_SCALED_WIDTH, "nds-scaled", outDir);
+  return [...full, ...scaled];
+}
+
+/**
+ * The combo runs of `runs` again at --width-scale `scale`, in group `group` (named
+ * `<run>-w<scale>`, journals beside): what the cost control keeps of the fidelity.
+ */
+export function scaledCopies<
+  R extends { name: string; group?: string; target: string; options: Parameters<typeof rank>[0] },
+>(runs: readonly R[], scale: number, group: string, outDir: string): R[] {
+  return runs.filter((r) => r.name.endsWith("-combo")).map((r) => {
+    const name = `${r.name}-w${scale}`;
     return {
       ...r,
       name,
-      group: "nds-scaled",
-      target: `no target: the fidelity --width-scale ${NDS_SCALED_WIDTH} keeps, beside ${r.name}`,
+      group,
+      target: `no target: the fidelity --width-scale ${scale} keeps, beside ${r.name}`,
       options: {
         ...r.options,
-        settings: { widthScale: NDS_SCALED_WIDTH },
+        settings: { widthScale: scale },
         out: join(outDir, `${name}.jsonl`),
       },
     };
   });
-  return [...full, ...scaled];
 }
 
 /** Kendall τ of the table's params and flops against test_acc over the ranked records. */

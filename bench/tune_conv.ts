@@ -8,26 +8,26 @@
  * A shape is [inC, outC, H, W, kernel = 1, stride = 1, groups = 1] at batch 16 (pad k/2). Each of
  * the model's `top` cheapest candidates is measured once; the fastest, if not the model's own
  * choice, is measured twice more alternately with it, and flagged `faster` when the median of its
- * three runs is at least 10 % below the model's. A check of the planner, and on a new adapter the
- * evidence to retune its device class from (README, "Is the planner the bottleneck?").
+ * three runs is at least 10 % below the model's. The journal (one record per shape and pass, a
+ * header with the settings) resumes: a rerun skips the pairs it holds. A check of the planner,
+ * and on a new adapter the evidence to retune its device class from (README, "Is the planner the
+ * bottleneck?").
  */
 import { parseArgs } from "node:util";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { acquireGpu } from "../src/gpu/device.ts";
-import {
-  type Conv2dBlock,
-  conv2dPlan,
-  type Conv2dShape,
-  conv2dShape,
-} from "../src/kernels/conv2d/mod.ts";
+import { type Conv2dBlock, type Conv2dShape, conv2dShape } from "../src/kernels/conv2d/mod.ts";
 import { directCandidates, weightCandidates } from "../src/kernels/conv2d/plan.ts";
 import type { DeviceClass } from "../src/gpu/kernel.ts";
+import { median } from "../src/proxy/run.ts";
+import { openJournal } from "../src/util/journal.ts";
 import { type Case, measure } from "./conv2d_bench.ts";
 
 const RESULTS = "bench/results/tuning";
 const FASTER = 0.9;
 
-type Pass = "forward" | "data" | "weight";
+const PASSES = ["forward", "data", "weight"] as const;
+type Pass = typeof PASSES[number];
 
 const PRESETS: Record<string, number[][]> = {
   // NAS-Bench-Macro at init_channels 32: the MBConv expand/project 1×1s of both expansions.
@@ -75,6 +75,17 @@ interface Trial {
   ms: number[];
 }
 
+interface TuneRecord {
+  key: string;
+  pass: Pass;
+  shape: number[];
+  model: Trial;
+  fastest: Trial;
+  faster: boolean;
+  trials: Trial[];
+  at: string;
+}
+
 function shapeKey(pass: Pass, s: Conv2dShape, bias: boolean): string {
   return `${pass}${pass === "weight" && bias ? " bias" : ""} n${s.batch} ` +
     `${s.inChannels}>${s.outChannels} ${s.inH}x${s.inW} k${s.kernelH}x${s.kernelW} ` +
@@ -95,13 +106,7 @@ function shapeOf([inC, outC, h, w, k = 1, stride = 1, groups = 1]: number[]): Co
   });
 }
 
-function blockOfPlan(s: Conv2dShape, pass: Pass, bias: boolean, device: DeviceClass): Conv2dBlock {
-  const p = conv2dPlan(s, pass, device, { weightLayout: "ihwo", bias });
-  return pass === "weight"
-    ? { ocb: p.ocb, icb: p.icb, rows: p.rows, cols: p.cols }
-    : { ocb: p.ocb, kb: p.kb, rows: p.rows, cols: p.cols, source: p.weights };
-}
-
+/** The model's `top` cheapest blockings, its own choice first (tests/conv2d_blocks_test.ts). */
 function candidates(
   s: Conv2dShape,
   pass: Pass,
@@ -126,8 +131,6 @@ function candidates(
   return blocks.slice(0, top);
 }
 
-const same = (a: Conv2dBlock, b: Conv2dBlock) => JSON.stringify(a) === JSON.stringify(b);
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 const show = (b: Conv2dBlock) =>
   `o${b.ocb}` + (b.icb ? ` i${b.icb}` : "") + (b.kb ? ` u${b.kb}` : "") + ` ${b.rows}×${b.cols}` +
   (b.source ? ` ${b.source}` : "");
@@ -141,22 +144,27 @@ async function tune(options: {
 }) {
   const gpu = await acquireGpu();
   const device = gpu.deviceClass;
-  await Deno.mkdir(RESULTS, { recursive: true });
+  await Deno.mkdir(dirname(options.out), { recursive: true });
+  const { journal, records } = await openJournal<TuneRecord>(options.out, "tune-conv", {
+    device,
+    bias: options.bias,
+    top: options.top,
+  });
+  const done = new Set(records.map((r) => r.key));
   for (const raw of options.shapes) {
     const s = shapeOf(raw);
     for (const pass of options.passes) {
       const key = shapeKey(pass, s, options.bias);
+      if (done.has(key)) continue;
       const time = async (block: Conv2dBlock) => {
         const c: Case = { name: key, shape: s, pass, layout: "ihwo", block, bias: options.bias };
         return (await measure(gpu, c)).msMedian;
       };
-      const model = blockOfPlan(s, pass, options.bias, device);
       const trials: Trial[] = [];
       for (const block of candidates(s, pass, options.bias, options.top, device)) {
         trials.push({ block, ms: [await time(block)] });
       }
-      let own = trials.find((t) => same(t.block, model));
-      if (!own) trials.push(own = { block: model, ms: [await time(model)] });
+      const own = trials[0];
       const fastest = trials.reduce((a, b) => (b.ms[0] < a.ms[0] ? b : a));
       if (fastest !== own) {
         for (let round = 0; round < 2; round++) {
@@ -165,19 +173,8 @@ async function tune(options: {
         }
       }
       const faster = fastest !== own && median(fastest.ms) <= FASTER * median(own.ms);
-      const record = {
-        key,
-        pass,
-        shape: raw,
-        bias: options.bias,
-        device,
-        model: own,
-        fastest,
-        faster,
-        trials,
-        at: new Date().toISOString(),
-      };
-      await Deno.writeTextFile(options.out, JSON.stringify(record) + "\n", { append: true });
+      const at = new Date().toISOString();
+      await journal.append({ key, pass, shape: raw, model: own, fastest, faster, trials, at });
       console.log(
         `${key}: model ${show(own.block)} ${median(own.ms).toFixed(2)} ms · fastest ` +
           `${show(fastest.block)} ${median(fastest.ms).toFixed(2)} ms` +
@@ -204,9 +201,19 @@ if (import.meta.main) {
     console.error(`tune_conv: --preset must be one of ${Object.keys(PRESETS).join(", ")}`);
     Deno.exit(2);
   }
+  const passes = values.passes!.split(",");
+  const unknown = passes.filter((p) => !(PASSES as readonly string[]).includes(p));
+  if (unknown.length) {
+    console.error(`tune_conv: --passes takes ${PASSES.join(", ")}, got ${unknown.join(", ")}`);
+    Deno.exit(2);
+  }
+  if (!(Number.isInteger(Number(values.top)) && Number(values.top) >= 1)) {
+    console.error(`tune_conv: --top must be an integer ≥ 1, got ${values.top}`);
+    Deno.exit(2);
+  }
   await tune({
     shapes,
-    passes: values.passes!.split(",") as Pass[],
+    passes: passes as Pass[],
     bias: values.bias!,
     top: Number(values.top),
     out: values.out ?? join(RESULTS, `${values.preset ?? "shapes"}.jsonl`),

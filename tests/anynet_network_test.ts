@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 import golden from "../fixtures/golden/anynet.json" with { type: "json" };
 import type { DeviceClass } from "../src/gpu/kernel.ts";
 import { GraphBuilder } from "../src/graph/builder.ts";
+import { Conv2dOp } from "../src/graph/ops.ts";
+import { PickOp } from "../src/graph/ops_pick.ts";
 import { buildProxyGraph } from "../src/proxy/score.ts";
 import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
 import type { PreparedTask } from "../src/proxy/task.ts";
@@ -105,3 +107,21 @@ for (const c of run.cases) {
     });
   }
 }
+
+Deno.test("a strided 1×1 projection is built as a pick and a stride-1 conv under its own name", () => {
+  // Row 13's stages 3 and 4 project with 1×1 stride-2 convs (16 → 16 at 32², 16 → 128 at 16²).
+  const arch = space.parse(JSON.stringify(golden.counts[0].net));
+  const g = new GraphBuilder();
+  space.build(g, g.input("x", [2, 3, 32, 32]), arch, { initChannels: 16 });
+  const convs = g.ops.filter((op): op is Conv2dOp => op instanceof Conv2dOp);
+  const strided = convs.filter((op) => op.shape.strideH > 1);
+  assert.ok(strided.length > 0, "the record has strided 3×3 convs");
+  assert.ok(strided.every((op) => op.shape.kernelH > 1), "a strided 1×1 conv was built");
+  const picks = g.ops.filter((op): op is PickOp => op instanceof PickOp);
+  assert.ok(picks.length > 0, "no pick before a projection");
+  assert.deepEqual(picks.map((op) => [op.x.h, op.y.h]), [[32, 16], [16, 8]]);
+  for (const pick of picks) {
+    const conv = convs.find((op) => op.name === pick.name.replace(/\.stride_pick$/, ""))!;
+    assert.deepEqual([conv.shape.kernelH, conv.shape.strideH, conv.shape.inH], [1, 1, pick.y.h]);
+  }
+});

@@ -1,7 +1,8 @@
 /**
  * The benchmark tools' own logic: the training dispatch list's phase boundaries (bench/profile.ts
- * categorises by them), the live-conv FLOP count and list spacing of bench/vs_pytorch, and the
- * PyTorch worker's line protocol (skipped when /usr/bin/python3 lacks torch).
+ * categorises by them), the live-conv FLOP count and list spacing of bench/vs_pytorch, the PyTorch
+ * worker's line protocol (skipped when /usr/bin/python3 lacks torch), and bench/tune_conv.ts's
+ * flag check and journal resume.
  */
 import assert from "node:assert/strict";
 import { acquireGpu } from "../src/gpu/device.ts";
@@ -117,4 +118,36 @@ Deno.test({
     assert.ok(reply.seconds > 0 && reply.cpu_seconds > 0);
     assert.ok(reply.peak_rss_mb > 10);
   },
+});
+
+Deno.test("tune_conv: bad --passes exits 2; a rerun over its journal measures nothing again", async () => {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "bench/tune_conv.ts", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return {
+      code: out.code,
+      text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+    };
+  };
+  const bad = await run("--preset", "nb201", "--passes", "fwd");
+  assert.equal(bad.code, 2, bad.text);
+  assert.match(bad.text, /--passes takes forward, data, weight, got fwd/);
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/t.jsonl`;
+    const args = ["--shapes", "[[4,4,8,8]]", "--passes", "forward", "--top", "2", "--out", out];
+    const first = await run(...args);
+    assert.equal(first.code, 0, first.text);
+    assert.match(first.text, /forward n16 4>4 8x8 k1x1 s1x1 g1: model .* ms/);
+    const journal = await Deno.readTextFile(out);
+    const again = await run(...args);
+    assert.equal(again.code, 0, again.text);
+    assert.doesNotMatch(again.text, /model/);
+    assert.equal(await Deno.readTextFile(out), journal);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

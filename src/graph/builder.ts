@@ -157,13 +157,6 @@ export class GraphBuilder {
       this.#masked.set(x, masked);
       return this.conv2d(name, masked, { ...o, reluInput: false }, into);
     }
-    const stride = strided1x1(o);
-    if (stride) {
-      // conv1×1 stride s = conv1×1 of x[:, :, ::s, ::s]: the strided kernels spend most of their
-      // data-gradient launch on the dx positions no tap reaches (≈ 3× the time per FLOP).
-      const picked = this.pick(`${name}.stride_pick`, x, stride, 0);
-      return this.conv2d(name, picked, { ...o, stride: 1 }, into);
-    }
     const shape = conv2dShape({
       batch: x.n,
       inChannels: x.c,
@@ -176,6 +169,13 @@ export class GraphBuilder {
       dilation: o.dilation,
       groups: o.groups,
     });
+    const { kernelH, kernelW, strideH, strideW, padH, padW } = shape;
+    if (kernelH === 1 && kernelW === 1 && strideH > 1 && strideH === strideW && !padH && !padW) {
+      // conv1×1 stride s = conv1×1 of x[:, :, ::s, ::s]: the strided kernels spend most of their
+      // data-gradient launch on the dx positions no tap reaches (≈ 3× the time per FLOP).
+      const picked = this.pick(`${name}.stride_pick`, x, strideH, 0);
+      return this.conv2d(name, picked, { ...o, stride: 1 }, into);
+    }
     const fanIn = (x.c / shape.groups) * shape.kernelH * shape.kernelW;
     const init = pytorchDefaultInit(fanIn);
     // Stored as [Cin/g][kh][kw][Cout], which the conv kernels read without a transpose launch.
@@ -491,14 +491,4 @@ export class GraphBuilder {
     this.ops.push(op);
     return y;
   }
-}
-
-/** The stride of a pad-0 1×1 conv with one stride > 1 on both axes (else undefined). */
-function strided1x1(o: Conv2dOptions): number | undefined {
-  const pair = (v: number | readonly [number, number] | undefined, fallback: number) =>
-    v === undefined ? [fallback, fallback] : typeof v === "number" ? [v, v] : [v[0], v[1]];
-  const [kh, kw] = pair(o.kernel, 1);
-  const [sh, sw] = pair(o.stride, 1);
-  const [ph, pw] = pair(o.pad, 0);
-  return kh === 1 && kw === 1 && sh === sw && sh > 1 && ph === 0 && pw === 0 ? sh : undefined;
 }
