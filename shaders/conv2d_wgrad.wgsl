@@ -50,11 +50,10 @@ override UNITS = N * ROW_BLOCKS * COL_BLOCKS;
 override DW_SIZE = COUT * CPG_IN * KHW;
 override INVOCATIONS = GROUPS * CO_BLOCKS * CI_BLOCKS * CHUNKS;
 
-// Bindings 0 (`dy`) and 1 (`x`, f32 or aligned vec4 column groups) and the gathers are declared
-// by the generated code.
-@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
-// Only bound (and used) with a bias gradient.
-@group(0) @binding(3) var<storage, read_write> bias_partial: array<f32>;
+// Bindings 0 (`dy`), 1 (`x`, f32 or aligned vec4 column groups), 2 (`partial`) and 3
+// (`bias_partial`, only bound and used with a bias gradient), the gathers and the stores are
+// declared by the generated code: the stores take four output channels at once (vec4 partials)
+// when dw has the output channel innermost (DW_CO = 1) and OCB and CPG_OUT are multiples of 4.
 
 struct Work {
   group: u32,
@@ -125,23 +124,4 @@ fn dy_base(w: Work, p: Unit, o: u32) -> u32 {
 
 fn x_base(w: Work, p: Unit, i: u32) -> u32 {
   return (p.n * CIN + w.group * CPG_IN + min(w.ci0 + i, CPG_IN - 1u)) * H * W;
-}
-
-fn store_weight_partial(w: Work, o: u32, i: u32, tap: u32, value: f32) {
-  let co = w.co0 + o;
-  let ci = w.ci0 + i;
-  if (!w.live || co >= CPG_OUT || ci >= CPG_IN) { return; }
-  let k = w.chunk * DW_SIZE + (w.group * CPG_OUT + co) * DW_CO + ci * DW_CI + tap * DW_TAP;
-  var v = value;
-  if (ACCUMULATE) { v += partial[k]; }
-  partial[k] = v;
-}
-
-fn store_bias_partial(w: Work, o: u32, value: f32) {
-  let co = w.co0 + o;
-  if (!w.live || w.ci0 != 0u || co >= CPG_OUT) { return; }
-  let k = w.chunk * COUT + w.group * CPG_OUT + co;
-  var v = value;
-  if (ACCUMULATE) { v += bias_partial[k]; }
-  bias_partial[k] = v;
 }

@@ -134,3 +134,32 @@ Deno.test("split-K partials are summed over vec4s when dw is whole vec4s, else o
     }
   });
 });
+
+Deno.test("weight-gradient partials are stored four output channels at a time only where dw has them innermost", () => {
+  const kernel = (params: Conv2dParams, layout: "ihwo" | "oihw", deviceClass: "cpu" | "gpu") => {
+    const ctx: LaunchContext<string> = { scratch: () => "scratch", deviceClass };
+    const s = conv2dShape(params);
+    return conv2dBackwardWeight(ctx, s, { dy: "dy", x: "x", dw: "dw", dbias: "db" }, {
+      weightLayout: layout,
+    })[0].kernel;
+  };
+  for (const deviceClass of ["cpu", "gpu"] as const) {
+    // CASES[0] (1×1 32→16) and, under the "cpu" tilings, CASES[3] (5×5 4→4: o4; "gpu" takes o1)
+    // run the vec4 stores in the float64 checks above; CASES[2] (6 output channels) and the
+    // depthwise CASES[5] the f32 ones.
+    const vector = (deviceClass === "cpu" ? [CASES[0], CASES[3]] : [CASES[0]])
+      .map((c) => kernel(c.params, "ihwo", deviceClass));
+    const scalar = [CASES[2], CASES[5]].map((c) => kernel(c.params, "ihwo", deviceClass));
+    for (const k of vector) {
+      assert.ok(k.name.endsWith("_s4"), `${deviceClass} ${k.name}: expected vec4 stores`);
+      assert.match(k.source, /var<storage, read_write> partial: array<vec4f>/);
+      assert.match(k.source, /store_bias_partial\(w, 0u, vec4f\(b0, b1, b2, b3\)\)/);
+    }
+    for (const k of scalar) {
+      assert.ok(!k.name.endsWith("_s4"), `${deviceClass} ${k.name}: expected f32 stores`);
+      assert.match(k.source, /var<storage, read_write> partial: array<f32>/);
+    }
+    // The PyTorch layout has the output channel outermost: f32 stores.
+    assert.ok(!kernel(CASES[0].params, "oihw", deviceClass).name.endsWith("_s4"));
+  }
+});

@@ -237,7 +237,13 @@ export function conv2dBackwardWeight<B>(
   o: Conv2dOptions = {},
 ): Launch<B>[] {
   const withBias = io.dbias !== undefined;
-  const w = chooseWeight(s, ctx.deviceClass, withBias, ctx.convBlocks, o.block).structure;
+  const planned = chooseWeight(s, ctx.deviceClass, withBias, ctx.convBlocks, o.block).structure;
+  const dwStrides = gradientStrides(s, o.weightLayout ?? "oihw");
+  const cpgOut = s.outChannels / s.groups;
+  const w = {
+    ...planned,
+    vectorStore: dwStrides.co === 1 && planned.ocb % 4 === 0 && cpgOut % 4 === 0,
+  };
   const chunks = weightChunks(s, w, ctx.deviceClass);
   const { outH, outW } = conv2dOutputSize(s);
   const cin = s.inChannels / s.groups;
@@ -254,7 +260,6 @@ export function conv2dBackwardWeight<B>(
     : split
     ? ctx.scratch(chunks * s.outChannels, "conv2d dbias partials")
     : io.dbias;
-  const dwStrides = gradientStrides(s, o.weightLayout ?? "oihw");
   const constants: Record<string, number> = {
     WG: wg,
     N: s.batch,

@@ -58,6 +58,12 @@ export interface WeightStructure {
    * column step multiples of 4), or −1 for f32 gathers.
    */
   xAlign: number;
+  /**
+   * Partials stored four output channels at a time (vec4): dw has the output channel innermost
+   * (the ihwo layout) and ocb and the channels per group are multiples of 4. Not a planner
+   * choice (the cost model ignores the stores): set by the launch, which knows the layout.
+   */
+  vectorStore: boolean;
 }
 
 export function directTaps(d: DirectStructure): { rows: AxisTaps; cols: AxisTaps } {
@@ -173,6 +179,7 @@ export function weightStructure(
     withBias,
     vectorDy: cols % 4 === 0 && conv2dOutputSize(s).outW % 4 === 0,
     xAlign: s.inW % 4 === 0 && (cols * s.strideW) % 4 === 0 ? (((-s.padW) % 4) + 4) % 4 : -1,
+    vectorStore: false,
   };
 }
 

@@ -38,7 +38,8 @@ function directName(d: DirectStructure): string {
 function weightName(w: WeightStructure): string {
   return `conv2d_bwd_weight_o${w.ocb}i${w.icb}r${w.rows}c${w.cols}_k${w.kernelH}x${w.kernelW}` +
     `_s${w.strideH}x${w.strideW}_d${w.dilationH}x${w.dilationW}${w.withBias ? "_bias" : ""}` +
-    (w.vectorDy ? "_v4" : "") + (w.xAlign >= 0 ? `_x4a${w.xAlign}` : "");
+    (w.vectorDy ? "_v4" : "") + (w.xAlign >= 0 ? `_x4a${w.xAlign}` : "") +
+    (w.vectorStore ? "_s4" : "");
 }
 
 const ENTRY_SIGNATURE = "@compute @workgroup_size(WG)\n" +
@@ -290,6 +291,7 @@ function weightMain(w: WeightStructure): string {
   const out: string[] = [
     ...dyDeclaration(w.vectorDy),
     ...xDeclaration(w.xAlign),
+    ...partialDeclaration(w.vectorStore),
     "",
     ENTRY_SIGNATURE,
   ];
@@ -352,14 +354,54 @@ function weightMain(w: WeightStructure): string {
     }
   }
   out.push("  }");
-  forEachBlock(w.ocb, w.icb, kk, (o, i, tap) => {
-    out.push(`  store_weight_partial(w, ${o}u, ${i}u, ${tap}u, a${o}_${i}_${tap});`);
+  const step = w.vectorStore ? 4 : 1;
+  // Four output channels at once: vec4f(a{o}, …, a{o+3}) of the same input channel and tap.
+  const group = (name: (o: number) => string, o: number) =>
+    step === 1 ? name(o) : `vec4f(${[0, 1, 2, 3].map((e) => name(o + e)).join(", ")})`;
+  forEachBlock(w.ocb / step, w.icb, kk, (g, i, tap) => {
+    const value = group((o) => `a${o}_${i}_${tap}`, g * step);
+    out.push(`  store_weight_partial(w, ${g * step}u, ${i}u, ${tap}u, ${value});`);
   });
   if (w.withBias) {
-    for (let o = 0; o < w.ocb; o++) out.push(`  store_bias_partial(w, ${o}u, b${o});`);
+    for (let o = 0; o < w.ocb; o += step) {
+      out.push(`  store_bias_partial(w, ${o}u, ${group((c) => `b${c}`, o)});`);
+    }
   }
   out.push("}");
   return out.join("\n");
+}
+
+/**
+ * The partial bindings and their stores, f32 or four output channels at a time (vec4; dw with
+ * the output channel innermost, so its index k and the bias index are multiples of 4).
+ */
+function partialDeclaration(vector: boolean): string[] {
+  const type = vector ? "vec4f" : "f32";
+  const at = vector ? "k / 4u" : "k";
+  const store = (array: string) => [
+    "  var v = value;",
+    `  if (ACCUMULATE) { v += ${array}[${at}]; }`,
+    `  ${array}[${at}] = v;`,
+    "}",
+  ];
+  return [
+    "",
+    `@group(0) @binding(2) var<storage, read_write> partial: array<${type}>;`,
+    `@group(0) @binding(3) var<storage, read_write> bias_partial: array<${type}>;`,
+    "",
+    `fn store_weight_partial(w: Work, o: u32, i: u32, tap: u32, value: ${type}) {`,
+    "  let co = w.co0 + o;",
+    "  let ci = w.ci0 + i;",
+    "  if (!w.live || co >= CPG_OUT || ci >= CPG_IN) { return; }",
+    "  let k = w.chunk * DW_SIZE + (w.group * CPG_OUT + co) * DW_CO + ci * DW_CI + tap * DW_TAP;",
+    ...store("partial"),
+    "",
+    `fn store_bias_partial(w: Work, o: u32, value: ${type}) {`,
+    "  let co = w.co0 + o;",
+    "  if (!w.live || w.ci0 != 0u || co >= CPG_OUT) { return; }",
+    "  let k = w.chunk * COUT + w.group * CPG_OUT + co;",
+    ...store("bias_partial"),
+  ];
 }
 
 /**
