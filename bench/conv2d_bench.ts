@@ -34,6 +34,7 @@ import {
 } from "../src/kernels/conv2d/mod.ts";
 import { estimatePeakGflops } from "./peak.ts";
 import { Rng } from "../src/util/rng.ts";
+import { median } from "../src/eval/metrics.ts";
 
 export interface BenchRow {
   name: string;
@@ -197,12 +198,6 @@ async function timeSubmit(
   await gpu.device.queue.onSubmittedWorkDone();
   const cpu = process.cpuUsage(cpu0);
   return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Logical CPUs lavapipe can use (its thread count), for the cpu-time column. */

@@ -19,7 +19,7 @@ import { acquireGpu } from "../src/gpu/device.ts";
 import { type Conv2dBlock, type Conv2dShape, conv2dShape } from "../src/kernels/conv2d/mod.ts";
 import { directCandidates, weightCandidates } from "../src/kernels/conv2d/plan.ts";
 import type { DeviceClass } from "../src/gpu/kernel.ts";
-import { median } from "../src/proxy/run.ts";
+import { median } from "../src/eval/metrics.ts";
 import { openJournal } from "../src/util/journal.ts";
 import { type Case, measure } from "./conv2d_bench.ts";
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   bootstrapInterval,
   kendallTauB,
+  median,
   rankAverage,
   rankingMetrics,
   retrievalRate,
@@ -245,4 +246,13 @@ Deno.test("rankingMetrics: positive ρ when lower loss means higher accuracy; bo
   const again = rankingMetrics(losses, y, { bootstrap: { samples: 200, rng: new Rng(3) } });
   assert.deepEqual(again, metrics);
   assert.throws(() => rankingMetrics([1, 2], [90, NaN]), RangeError);
+});
+
+Deno.test("median: middle value, mean of the two middle ones, NaN when empty; input untouched", () => {
+  const odd = [5, 1, 3];
+  assert.equal(median(odd), 3);
+  assert.deepEqual(odd, [5, 1, 3]);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([-Infinity, 1, 2]), 1);
+  assert.ok(Number.isNaN(median([])));
 });

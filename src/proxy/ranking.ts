@@ -4,7 +4,7 @@
  * report. One function for both, so a merged run reports exactly what an unsharded run with the
  * same settings reports.
  */
-import { rankAverage, type RankingMetrics, rankingMetrics } from "../eval/metrics.ts";
+import { median, rankAverage, type RankingMetrics, rankingMetrics } from "../eval/metrics.ts";
 import { renderRankReport, writeReport } from "../eval/report.ts";
 import { getSpace } from "../spaces/index.ts";
 import { Rng } from "../util/rng.ts";
@@ -192,10 +192,4 @@ export async function rankOutcome(o: {
     );
   }
   return { archs, metrics, proxies, baselines };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

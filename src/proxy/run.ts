@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { acquireGpu, type Gpu } from "../gpu/device.ts";
 import type { ConvBlocks } from "../gpu/kernel.ts";
 import { type ImageSet, loadImageSet } from "../data/images.ts";
-import type { RankingMetrics } from "../eval/metrics.ts";
+import { median, type RankingMetrics } from "../eval/metrics.ts";
 import { accuraciesFor, loadTruth, type TruthTable } from "../eval/truth.ts";
 import {
   checkShardOutputs,
@@ -458,9 +458,3 @@ export function withoutTaskConfig<T extends { taskConfig: unknown }>(
   return rest;
 }
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}

@@ -6,7 +6,8 @@
  */
 import { dirname } from "node:path";
 import { accuraciesFor, loadTruth } from "../eval/truth.ts";
-import { median, rankCandidates, type RankReport } from "../proxy/run.ts";
+import { median } from "../eval/metrics.ts";
+import { rankCandidates, type RankReport } from "../proxy/run.ts";
 import { rankOutcome, type RankRecord, type RankSettings } from "../proxy/ranking.ts";
 import { getSpace } from "../spaces/index.ts";
 import { InputError } from "../util/errors.ts";
