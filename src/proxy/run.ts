@@ -457,4 +457,3 @@ export function withoutTaskConfig<T extends { taskConfig: unknown }>(
   const { taskConfig: _omitted, ...rest } = settings;
   return rest;
 }
-
