@@ -16,39 +16,46 @@
 // gather costs lavapipe about two scalar ones), else array<f32>.
 
 override WG: u32 = 64u;
-override N: u32;
-override CIN: u32;
-override COUT: u32;
 override H: u32;
 override W: u32;
 override OH: u32;
 override OW: u32;
-override CPG_IN: u32;
-override CPG_OUT: u32;
 override OCB: u32;
 override ICB: u32;
-override CO_BLOCKS: u32;   // per group
-override CI_BLOCKS: u32;
 override ROWS_PER_UNIT: u32;
 override COLS_PER_UNIT: u32;
 override ROW_BLOCKS: u32;
 override COL_BLOCKS: u32;
-override CHUNKS: u32;
 override ROW_STEP: u32;    // x rows of unit row-block rb start at rb·ROW_STEP − PH (columns alike)
 override COL_STEP: u32;
 override PH: i32;
 override PW: i32;
 override KHW: u32;
-override GROUPS: u32;
-override DW_CO: u32;
-override DW_CI: u32;
-override DW_TAP: u32;
 override RELU_X: bool = false;
 override ACCUMULATE: bool = false;
 
-override UNITS = N * ROW_BLOCKS * COL_BLOCKS;
-override DW_SIZE = COUT * CPG_IN * KHW;
-override INVOCATIONS = GROUPS * CO_BLOCKS * CI_BLOCKS * CHUNKS;
+// The sizes that follow from channel counts and batch, read from a uniform buffer (binding 4)
+// rather than override constants, so that one pipeline serves every channel count and batch with
+// the same blocking and spatial shape (fewer pipelines to compile and keep). Measured neutral on
+// lavapipe: these enter per-unit base offsets, not the per-gather row and column arithmetic.
+struct Dims {
+  N: u32,
+  CIN: u32,
+  COUT: u32,
+  CPG_IN: u32,
+  CPG_OUT: u32,
+  CO_BLOCKS: u32,
+  CI_BLOCKS: u32,
+  CHUNKS: u32,
+  GROUPS: u32,
+  DW_CO: u32,
+  DW_CI: u32,
+  DW_TAP: u32,
+  UNITS: u32,
+  DW_SIZE: u32,
+  INVOCATIONS: u32,
+}
+@group(0) @binding(4) var<uniform> dims: Dims;
 
 // Bindings 0 (`dy`), 1 (`x`, f32 or aligned vec4 column groups), 2 (`partial`) and 3
 // (`bias_partial`, only bound and used with a bias gradient), the gathers and the stores are
@@ -66,15 +73,15 @@ struct Work {
 
 fn work_of(workgroup: u32, lane: u32) -> Work {
   let index = workgroup * WG + lane;
-  let i = min(index, INVOCATIONS - 1u);
+  let i = min(index, dims.INVOCATIONS - 1u);
   var w: Work;
-  w.chunk = i % CHUNKS;
-  let block = i / CHUNKS;
-  w.ci0 = (block % CI_BLOCKS) * ICB;
-  w.co0 = ((block / CI_BLOCKS) % CO_BLOCKS) * OCB;
-  w.group = block / (CI_BLOCKS * CO_BLOCKS);
-  w.live = index < INVOCATIONS;
-  w.unit_end = select(0u, UNITS, w.live);
+  w.chunk = i % dims.CHUNKS;
+  let block = i / dims.CHUNKS;
+  w.ci0 = (block % dims.CI_BLOCKS) * ICB;
+  w.co0 = ((block / dims.CI_BLOCKS) % dims.CO_BLOCKS) * OCB;
+  w.group = block / (dims.CI_BLOCKS * dims.CO_BLOCKS);
+  w.live = index < dims.INVOCATIONS;
+  w.unit_end = select(0u, dims.UNITS, w.live);
   return w;
 }
 
@@ -119,9 +126,9 @@ fn x_col(p: Unit, d: i32) -> Offset {
 }
 
 fn dy_base(w: Work, p: Unit, o: u32) -> u32 {
-  return (p.n * COUT + w.group * CPG_OUT + min(w.co0 + o, CPG_OUT - 1u)) * OH * OW;
+  return (p.n * dims.COUT + w.group * dims.CPG_OUT + min(w.co0 + o, dims.CPG_OUT - 1u)) * OH * OW;
 }
 
 fn x_base(w: Work, p: Unit, i: u32) -> u32 {
-  return (p.n * CIN + w.group * CPG_IN + min(w.ci0 + i, CPG_IN - 1u)) * H * W;
+  return (p.n * dims.CIN + w.group * dims.CPG_IN + min(w.ci0 + i, dims.CPG_IN - 1u)) * H * W;
 }

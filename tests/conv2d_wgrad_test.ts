@@ -163,3 +163,26 @@ Deno.test("weight-gradient partials are stored four output channels at a time on
     assert.ok(!kernel(CASES[0].params, "oihw", deviceClass).name.endsWith("_s4"));
   }
 });
+
+Deno.test("weight gradients that differ only in channels and batch share one kernel, with their sizes as uniforms", () => {
+  const ctx: LaunchContext<string> = { scratch: () => "scratch", deviceClass: "cpu" };
+  const launch = (batch: number, inChannels: number, outChannels: number) =>
+    conv2dBackwardWeight(
+      ctx,
+      conv2dShape({ batch, inChannels, outChannels, inH: 16, inW: 16, kernel: 3, pad: 1 }),
+      { dy: "dy", x: "x", dw: "dw" },
+      { weightLayout: "ihwo", block: { ocb: 16, icb: 2, rows: 1, cols: 8 } },
+    )[0];
+  const [a, b] = [launch(16, 32, 48), launch(64, 40, 32)];
+  assert.equal(a.kernel.name, b.kernel.name);
+  assert.equal(a.kernel.source, b.kernel.source);
+  // Workgroup size follows the invocation count; everything else in the key is the same.
+  const { WG: _wa, ...ca } = a.kernel.constants!;
+  const { WG: _wb, ...cb } = b.kernel.constants!;
+  assert.deepEqual(ca, cb);
+  assert.equal(a.uniforms?.binding, 4);
+  // Dims: N, CIN, COUT, CPG_IN, CPG_OUT, … in conv2d_wgrad.wgsl's field order.
+  assert.deepEqual(a.uniforms?.values.slice(0, 5), [16, 32, 48, 32, 48]);
+  assert.deepEqual(b.uniforms?.values.slice(0, 5), [64, 40, 32, 40, 32]);
+  assert.match(a.kernel.source, /var<uniform> dims: Dims;/);
+});

@@ -128,3 +128,32 @@ Deno.test("uniform bindings of different least sizes are different layouts", () 
   assert.equal(at(512).entries[1].minBytes, 512);
   assert.equal(declareBindings({ w: "uniform" }).entries[0].minBytes, 0);
 });
+
+Deno.test("launch uniforms: one pipeline, one buffer per distinct list, values reach the kernel", async () => {
+  await withBench(async (bench) => {
+    const source = `@group(0) @binding(0) var<storage, read_write> dst: array<f32>;
+struct Sizes { n: u32, scale: u32 }
+@group(0) @binding(1) var<uniform> sizes: Sizes;
+@compute @workgroup_size(1)
+fn main(@builtin(global_invocation_id) id: vec3u) {
+  if (id.x < sizes.n) { dst[id.x] = f32(sizes.scale * (id.x + 1u)); }
+}`;
+    const kernel: KernelSpec = { name: "uniform_sizes_test", source };
+    const cache = bench.gpu.pipelines;
+    assert.equal(cache.uniformValues([3, 2]), cache.uniformValues([3, 2]));
+    assert.notEqual(cache.uniformValues([3, 2]), cache.uniformValues([2, 3]));
+    assert.throws(() => cache.uniformValues([1.5]), /u32/);
+    assert.throws(() => cache.uniformValues([-1]), /u32/);
+    const [a, b] = [bench.output(4), bench.output(4)];
+    const launch = (dst: typeof a, values: number[]) => ({
+      kernel,
+      bindings: [dst],
+      workgroups: [4, 1, 1] as const,
+      uniforms: { binding: 1, values },
+    });
+    await bench.run([launch(a, [3, 2]), launch(b, [4, 10])]);
+    assert.deepEqual(Array.from(await bench.read(a)).slice(0, 3), [2, 4, 6]);
+    assert.deepEqual(Array.from(await bench.read(b)), [10, 20, 30, 40]);
+    assert.equal(cache.get(kernel), cache.get(kernel));
+  });
+});

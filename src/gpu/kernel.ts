@@ -29,6 +29,12 @@ export interface Launch<B> {
   readonly kernel: KernelSpec;
   readonly bindings: readonly (B | undefined)[];
   readonly workgroups: readonly [number, number, number];
+  /**
+   * u32 values bound as a uniform buffer at `binding` (after the positional bindings): sizes a
+   * kernel reads at run time instead of as override constants, so that one pipeline serves
+   * launches that differ only in them. The buffer is made once per distinct list (PipelineCache).
+   */
+  readonly uniforms?: { readonly binding: number; readonly values: readonly number[] };
 }
 
 /** A byte range of a GPU buffer; offsets must be multiples of minStorageBufferOffsetAlignment. */

@@ -67,6 +67,7 @@ export class PipelineCache {
   readonly #modules = new Map<string, GPUShaderModule>();
   readonly #layouts = new Map<string, Layouts>();
   readonly #placeholders = new Map<BindingAccess, GPUBuffer>();
+  readonly #uniforms = new Map<string, GPUBuffer>();
   #pending: Promise<void>[] = [];
 
   constructor(device: GPUDevice) {
@@ -117,6 +118,27 @@ export class PipelineCache {
         usage: access === "uniform" ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE,
       });
       this.#placeholders.set(access, buffer);
+    }
+    return buffer;
+  }
+
+  /** A uniform buffer holding `values` as u32s (padded to 16 bytes), one per distinct list. */
+  uniformValues(values: readonly number[]): GPUBuffer {
+    const key = values.join(",");
+    let buffer = this.#uniforms.get(key);
+    if (!buffer) {
+      if (values.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
+        throw new RangeError(`uniform values must be u32s: ${key}`);
+      }
+      const data = new Uint32Array(Math.max(4, Math.ceil(values.length / 4) * 4));
+      data.set(values);
+      buffer = this.#device.createBuffer({
+        label: `uniform values ${key}`,
+        size: data.byteLength,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
+      this.#device.queue.writeBuffer(buffer, 0, data);
+      this.#uniforms.set(key, buffer);
     }
     return buffer;
   }

@@ -25,23 +25,24 @@ export function bindLaunch(gpu: Gpu, launch: Launch<BufferSlice>): Dispatch {
       `kernel ${name}: ${launch.bindings.length} bindings for ${layout.entries.length} declared`,
     );
   }
-  const bindGroup = gpu.device.createBindGroup({
-    label: name,
-    layout: bindGroupLayout,
-    entries: launch.bindings.map((slice, binding): GPUBindGroupEntry => {
-      if (slice) {
-        return {
-          binding,
-          resource: { buffer: slice.buffer, offset: slice.offset, size: slice.size },
-        };
-      }
-      const declared = layout?.entries[binding];
-      if (!declared?.optional) {
-        throw new Error(`kernel ${name}: binding ${binding} (${declared?.name}) is required`);
-      }
-      return { binding, resource: { buffer: gpu.pipelines.placeholder(declared.access) } };
-    }),
+  const entries = launch.bindings.map((slice, binding): GPUBindGroupEntry => {
+    if (slice) {
+      return {
+        binding,
+        resource: { buffer: slice.buffer, offset: slice.offset, size: slice.size },
+      };
+    }
+    const declared = layout?.entries[binding];
+    if (!declared?.optional) {
+      throw new Error(`kernel ${name}: binding ${binding} (${declared?.name}) is required`);
+    }
+    return { binding, resource: { buffer: gpu.pipelines.placeholder(declared.access) } };
   });
+  if (launch.uniforms) {
+    const buffer = gpu.pipelines.uniformValues(launch.uniforms.values);
+    entries.push({ binding: launch.uniforms.binding, resource: { buffer } });
+  }
+  const bindGroup = gpu.device.createBindGroup({ label: name, layout: bindGroupLayout, entries });
   return { pipeline, bindGroup, workgroups: launch.workgroups, label: name };
 }
 

@@ -260,40 +260,52 @@ export function conv2dBackwardWeight<B>(
     : split
     ? ctx.scratch(chunks * s.outChannels, "conv2d dbias partials")
     : io.dbias;
+  const rowBlocks = Math.ceil(outH / w.rows);
+  const colBlocks = Math.ceil(outW / w.cols);
+  const coBlocks = Math.ceil(cpgOut / w.ocb);
+  const ciBlocks = Math.ceil(cin / w.icb);
+  // Spatial shape and blocking: override constants (they enter every gather's index).
   const constants: Record<string, number> = {
     WG: wg,
-    N: s.batch,
-    CIN: s.inChannels,
-    COUT: s.outChannels,
     H: s.inH,
     W: s.inW,
     OH: outH,
     OW: outW,
-    CPG_IN: cin,
-    CPG_OUT: s.outChannels / s.groups,
     OCB: w.ocb,
     ICB: w.icb,
-    CO_BLOCKS: Math.ceil(s.outChannels / s.groups / w.ocb),
-    CI_BLOCKS: Math.ceil(cin / w.icb),
     ROWS_PER_UNIT: w.rows,
     COLS_PER_UNIT: w.cols,
-    ROW_BLOCKS: Math.ceil(outH / w.rows),
-    COL_BLOCKS: Math.ceil(outW / w.cols),
-    CHUNKS: chunks,
+    ROW_BLOCKS: rowBlocks,
+    COL_BLOCKS: colBlocks,
     ROW_STEP: w.rows * s.strideH,
     COL_STEP: w.cols * s.strideW,
     PH: s.padH,
     PW: s.padW,
     KHW: kk,
-    GROUPS: s.groups,
-    DW_CO: dwStrides.co,
-    DW_CI: dwStrides.ci,
-    DW_TAP: dwStrides.tap,
     RELU_X: o.reluInput ? 1 : 0,
     ACCUMULATE: accumulate && !split ? 1 : 0,
   };
+  // Channel counts and batch: the uniform `Dims` of conv2d_wgrad.wgsl, in its field order.
+  const dims = [
+    s.batch,
+    s.inChannels,
+    s.outChannels,
+    cin,
+    cpgOut,
+    coBlocks,
+    ciBlocks,
+    chunks,
+    s.groups,
+    dwStrides.co,
+    dwStrides.ci,
+    dwStrides.tap,
+    s.batch * rowBlocks * colBlocks,
+    dwSize,
+    invocations,
+  ];
   const launches: Launch<B>[] = [{
     kernel: { ...weightKernel(w), constants },
+    uniforms: { binding: WGRAD_DIMS_BINDING, values: dims },
     bindings: biasPartial === undefined ? [io.dy, io.x, partial] : [
       io.dy,
       io.x,
@@ -318,6 +330,9 @@ export function conv2dBackwardWeight<B>(
   }
   return launches;
 }
+
+/** Binding of the weight-gradient kernel's uniform `Dims` (conv2d_wgrad.wgsl). */
+const WGRAD_DIMS_BINDING = 4;
 
 const AUX_WG = 64;
 

@@ -298,7 +298,10 @@ function weightMain(w: WeightStructure): string {
   out.push("  let w = work_of(wid.x + wid.y * nwg.x, lid.x);");
   forEachBlock(w.ocb, w.icb, kk, (o, i, tap) => out.push(`  var a${o}_${i}_${tap} = 0.0;`));
   if (w.withBias) { for (let o = 0; o < w.ocb; o++) out.push(`  var b${o} = 0.0;`); }
-  out.push("  for (var u = w.chunk; u < w.unit_end; u += CHUNKS) {", "    let p = unit_of(u);");
+  out.push(
+    "  for (var u = w.chunk; u < w.unit_end; u += dims.CHUNKS) {",
+    "    let p = unit_of(u);",
+  );
   for (let r = 0; r < w.rows; r++) out.push(`    let dr${r} = dy_row(p, ${r}u);`);
   for (let q = 0; q < w.cols; q += w.vectorDy ? 4 : 1) {
     out.push(`    let dc${q} = dy_col(p, ${q}u);`);
@@ -392,14 +395,15 @@ function partialDeclaration(vector: boolean): string[] {
     `fn store_weight_partial(w: Work, o: u32, i: u32, tap: u32, value: ${type}) {`,
     "  let co = w.co0 + o;",
     "  let ci = w.ci0 + i;",
-    "  if (!w.live || co >= CPG_OUT || ci >= CPG_IN) { return; }",
-    "  let k = w.chunk * DW_SIZE + (w.group * CPG_OUT + co) * DW_CO + ci * DW_CI + tap * DW_TAP;",
+    "  if (!w.live || co >= dims.CPG_OUT || ci >= dims.CPG_IN) { return; }",
+    "  let k = w.chunk * dims.DW_SIZE + (w.group * dims.CPG_OUT + co) * dims.DW_CO +",
+    "    ci * dims.DW_CI + tap * dims.DW_TAP;",
     ...store("partial"),
     "",
     `fn store_bias_partial(w: Work, o: u32, value: ${type}) {`,
     "  let co = w.co0 + o;",
-    "  if (!w.live || w.ci0 != 0u || co >= CPG_OUT) { return; }",
-    "  let k = w.chunk * COUT + w.group * CPG_OUT + co;",
+    "  if (!w.live || w.ci0 != 0u || co >= dims.CPG_OUT) { return; }",
+    "  let k = w.chunk * dims.COUT + w.group * dims.CPG_OUT + co;",
     ...store("bias_partial"),
   ];
 }
