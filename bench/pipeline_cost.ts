@@ -1,0 +1,97 @@
+/**
+ * What compiling a network's graph costs before it trains (not in CI): pipelines created per
+ * kernel family, the time spent in createShaderModule / createComputePipeline, and the process's
+ * RSS before compiling, after it and after the first iteration (README, "Memory").
+ *
+ *   deno run -A bench/pipeline_cost.ts [--space nb201] [--arch ARCH]… [--batch 16]
+ *
+ * Several --arch compile one after the other in one process, as a `rank` does: later ones reuse
+ * the pipelines of earlier ones (the pipeline cache is per device), so their counts show what a
+ * new architecture adds. RSS attributed per family is not printed: freed memory is reused, so
+ * only totals compare.
+ */
+import { parseArgs } from "node:util";
+import { compileGraph } from "../src/graph/compile.ts";
+import { prepareProxy } from "../src/proxy/run.ts";
+import { buildProxyGraph } from "../src/proxy/score.ts";
+import { optimizerFor } from "../src/proxy/sequence.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    space: { type: "string", default: "nb201" },
+    arch: { type: "string", multiple: true },
+    batch: { type: "string", default: "16" },
+  },
+});
+const mib = () => Deno.memoryUsage().rss / 2 ** 20;
+const { gpu, space, task, settings } = await prepareProxy({
+  space: values.space!,
+  settings: { batch: Number(values.batch) },
+});
+
+/** Kernel family of a pipeline label: conv kernels by pass, the rest by name, digits folded. */
+const family = (label: string) => label.replace(/_o\d.*$/, "").replace(/\d+/g, "#");
+const created = new Map<string, { count: number; ms: number }>();
+let moduleMs = 0;
+const device = gpu.device as GPUDevice & Record<string, unknown>;
+const createPipeline = device.createComputePipeline.bind(device);
+device.createComputePipeline = (d: GPUComputePipelineDescriptor) => {
+  const t0 = performance.now();
+  const pipeline = createPipeline(d);
+  const entry = created.get(family(d.label ?? "")) ?? { count: 0, ms: 0 };
+  entry.count++;
+  entry.ms += performance.now() - t0;
+  created.set(family(d.label ?? ""), entry);
+  return pipeline;
+};
+const createModule = device.createShaderModule.bind(device);
+device.createShaderModule = (d: GPUShaderModuleDescriptor) => {
+  const t0 = performance.now();
+  const module = createModule(d);
+  moduleMs += performance.now() - t0;
+  return module;
+};
+
+for (const text of values.arch ?? [space.example]) {
+  created.clear();
+  moduleMs = 0;
+  const arch = space.parse(text);
+  const built = buildProxyGraph(
+    space,
+    arch,
+    task,
+    settings,
+    gpu.device.limits.maxStorageBuffersPerShaderStage,
+  );
+  const [rss0, t0] = [mib(), performance.now()];
+  const graph = await compileGraph(gpu, built.builder, {
+    optimizer: optimizerFor(space, settings),
+    seed: 1,
+    maxIterations: 2,
+  });
+  const [rss1, t1] = [mib(), performance.now()];
+  graph.write(built.clean, task.inputs);
+  built.targets.forEach((t, s) => t && graph.write(t, task.targets[s]));
+  graph.train(1);
+  await gpu.device.queue.onSubmittedWorkDone();
+  const [rss2, t2] = [mib(), performance.now()];
+  const pipelines = [...created.values()].reduce((a, b) => a + b.count, 0);
+  const pipelineMs = [...created.values()].reduce((a, b) => a + b.ms, 0);
+  console.log(`${space.name} ${space.format(arch)}`);
+  console.log(
+    `  compile ${(t1 - t0).toFixed(0)} ms: ${pipelines} new pipelines in ` +
+      `${pipelineMs.toFixed(0)} ms, shader modules ${moduleMs.toFixed(0)} ms; ` +
+      `first iteration ${(t2 - t1).toFixed(0)} ms`,
+  );
+  console.log(
+    `  RSS ${rss0.toFixed(0)} → ${rss1.toFixed(0)} MiB compiled → ${rss2.toFixed(0)} MiB ` +
+      `after one iteration (${JSON.stringify(graph.stats.transientBytes / 2 ** 20 | 0)} MiB ` +
+      `transient buffers)`,
+  );
+  for (const [name, e] of [...created].sort((a, b) => b[1].ms - a[1].ms).slice(0, 6)) {
+    console.log(`    ${String(e.count).padStart(4)} × ${name.padEnd(32)} ${e.ms.toFixed(0)} ms`);
+  }
+  graph.destroy();
+}
+Deno.exit(0);
