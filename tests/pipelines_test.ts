@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { declareBindings } from "../src/gpu/bindings.ts";
 import type { KernelSpec } from "../src/gpu/kernel.ts";
 import { preprocess } from "../src/gpu/wgsl.ts";
+import { bindLaunch } from "../src/gpu/recorder.ts";
 import { withBench } from "./support/gpu.ts";
 
 const FILL = declareBindings({ dst: "read_write" });
@@ -155,5 +156,11 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
     assert.deepEqual(Array.from(await bench.read(a)).slice(0, 3), [2, 4, 6]);
     assert.deepEqual(Array.from(await bench.read(b)), [10, 20, 30, 40]);
     assert.equal(cache.get(kernel), cache.get(kernel));
+    // Declared bindings would need the uniform listed too: refused, naming the kernel.
+    const declared = { ...kernel, name: "uniform_declared_test", layout: FILL };
+    assert.throws(
+      () => bindLaunch(bench.gpu, { ...launch(a, [1, 1]), kernel: declared, bindings: [a] }),
+      /uniform_declared_test: uniforms need an auto layout/,
+    );
   });
 });

@@ -19,6 +19,10 @@ export interface Dispatch {
  */
 export function bindLaunch(gpu: Gpu, launch: Launch<BufferSlice>): Dispatch {
   const { name, layout } = launch.kernel;
+  // A declared layout would have to list the uniform binding too; only "auto" layouts take one.
+  if (launch.uniforms && layout) {
+    throw new Error(`kernel ${name}: uniforms need an auto layout, not declared bindings`);
+  }
   const { pipeline, bindGroupLayout } = gpu.pipelines.get(launch.kernel);
   if (layout && launch.bindings.length !== layout.entries.length) {
     throw new Error(
