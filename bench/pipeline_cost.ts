@@ -11,10 +11,8 @@
  * only totals compare.
  */
 import { parseArgs } from "node:util";
-import { compileGraph } from "../src/graph/compile.ts";
 import { prepareProxy } from "../src/proxy/run.ts";
-import { buildProxyGraph } from "../src/proxy/score.ts";
-import { optimizerFor } from "../src/proxy/sequence.ts";
+import { compileProxy } from "../src/proxy/score.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -57,22 +55,9 @@ for (const text of values.arch ?? [space.example]) {
   created.clear();
   moduleMs = 0;
   const arch = space.parse(text);
-  const built = buildProxyGraph(
-    space,
-    arch,
-    task,
-    settings,
-    gpu.device.limits.maxStorageBuffersPerShaderStage,
-  );
   const [rss0, t0] = [mib(), performance.now()];
-  const graph = await compileGraph(gpu, built.builder, {
-    optimizer: optimizerFor(space, settings),
-    seed: 1,
-    maxIterations: 2,
-  });
+  const graph = await compileProxy(gpu, space, arch, task, settings, { seed: 1, maxIterations: 2 });
   const [rss1, t1] = [mib(), performance.now()];
-  graph.write(built.clean, task.inputs);
-  built.targets.forEach((t, s) => t && graph.write(t, task.targets[s]));
   graph.train(1);
   await gpu.device.queue.onSubmittedWorkDone();
   const [rss2, t2] = [mib(), performance.now()];

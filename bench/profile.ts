@@ -8,10 +8,8 @@
  * Any space and task `gennas score` takes (the space's default task and optimizer when not given).
  */
 import { parseArgs } from "node:util";
-import { compileGraph } from "../src/graph/compile.ts";
 import { prepareProxy } from "../src/proxy/run.ts";
-import { buildProxyGraph } from "../src/proxy/score.ts";
-import { optimizerFor } from "../src/proxy/sequence.ts";
+import { compileProxy } from "../src/proxy/score.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -39,16 +37,7 @@ const { gpu, space, task, settings } = await prepareProxy({
 });
 if (!gpu.device.features.has("timestamp-query")) throw new Error("adapter lacks timestamp-query");
 const arch = space.parse(values.arch ?? space.example);
-const limit = gpu.device.limits.maxStorageBuffersPerShaderStage;
-const built = buildProxyGraph(space, arch, task, settings, limit);
-const graph = await compileGraph(gpu, built.builder, {
-  optimizer: optimizerFor(space, settings),
-  seed: 1,
-  maxIterations: 100,
-  convBlocks: settings.convBlocks,
-});
-graph.write(built.clean, task.inputs);
-built.targets.forEach((t, s) => t && graph.write(t, task.targets[s]));
+const graph = await compileProxy(gpu, space, arch, task, settings, { seed: 1, maxIterations: 100 });
 
 const list = graph.dispatches.train;
 const device = gpu.device;

@@ -5,7 +5,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { GraphBuilder, type LossStage } from "../graph/builder.ts";
-import { compileGraph, type GraphStats } from "../graph/compile.ts";
+import { type CompiledGraph, compileGraph, type GraphStats } from "../graph/compile.ts";
 import type { Tensor } from "../graph/tensor.ts";
 import type { NetworkSpace } from "../spaces/index.ts";
 import { hashString } from "../util/rng.ts";
@@ -83,6 +83,37 @@ export function buildProxyGraph<A>(
   return { builder: g, clean, targets };
 }
 
+/**
+ * The proxy graph of `arch` compiled, with the task's inputs and targets written: ready to train.
+ * Weights from `o.seed` (default: the arch's own seed, as `scoreArch`); room for
+ * `o.maxIterations` (default `settings.iterations`). The caller destroys it.
+ */
+export async function compileProxy<A>(
+  gpu: Gpu,
+  space: NetworkSpace<A>,
+  arch: A,
+  task: PreparedTask,
+  settings: ProxySettings,
+  o: { seed?: number; maxIterations?: number } = {},
+): Promise<CompiledGraph> {
+  const limit = gpu.device.limits.maxStorageBuffersPerShaderStage;
+  const built = buildProxyGraph(space, arch, task, settings, limit);
+  const graph = await compileGraph(gpu, built.builder, {
+    optimizer: optimizerFor(space, settings),
+    seed: o.seed ?? archSeed(settings, space.name, space.format(arch)),
+    maxIterations: o.maxIterations ?? settings.iterations,
+    convBlocks: settings.convBlocks,
+  });
+  try {
+    graph.write(built.clean, task.inputs);
+    built.targets.forEach((t, s) => t && graph.write(t, task.targets[s]));
+  } catch (e) {
+    graph.destroy();
+    throw e;
+  }
+  return graph;
+}
+
 export async function scoreArch<A>(
   gpu: Gpu,
   space: NetworkSpace<A>,
@@ -91,18 +122,8 @@ export async function scoreArch<A>(
   settings: ProxySettings,
 ): Promise<ScoreResult> {
   const started = performance.now();
-  const seed = archSeed(settings, space.name, space.format(arch));
-  const limit = gpu.device.limits.maxStorageBuffersPerShaderStage;
-  const built = buildProxyGraph(space, arch, task, settings, limit);
-  const graph = await compileGraph(gpu, built.builder, {
-    optimizer: optimizerFor(space, settings),
-    seed,
-    maxIterations: settings.iterations,
-    convBlocks: settings.convBlocks,
-  });
+  const graph = await compileProxy(gpu, space, arch, task, settings);
   try {
-    graph.write(built.clean, task.inputs);
-    built.targets.forEach((t, s) => t && graph.write(t, task.targets[s]));
     const perSubmit = settings.iterationsPerSubmit ||
       (gpu.deviceClass === "gpu" ? 10 : 1);
     graph.train(settings.iterations, { perSubmit });

@@ -242,7 +242,7 @@ export function conv2dBackwardWeight<B>(
   const cpgOut = s.outChannels / s.groups;
   const w = {
     ...planned,
-    vectorStore: dwStrides.co === 1 && planned.ocb % 4 === 0 && cpgOut % 4 === 0,
+    vectorPartials: dwStrides.co === 1 && planned.ocb % 4 === 0 && cpgOut % 4 === 0,
   };
   const chunks = weightChunks(s, w, ctx.deviceClass);
   const { outH, outW } = conv2dOutputSize(s);

@@ -63,7 +63,7 @@ export interface WeightStructure {
    * (the ihwo layout) and ocb and the channels per group are multiples of 4. Not a planner
    * choice (the cost model ignores the stores): set by the launch, which knows the layout.
    */
-  vectorStore: boolean;
+  vectorPartials: boolean;
 }
 
 export function directTaps(d: DirectStructure): { rows: AxisTaps; cols: AxisTaps } {
@@ -179,7 +179,7 @@ export function weightStructure(
     withBias,
     vectorDy: cols % 4 === 0 && conv2dOutputSize(s).outW % 4 === 0,
     xAlign: s.inW % 4 === 0 && (cols * s.strideW) % 4 === 0 ? (((-s.padW) % 4) + 4) % 4 : -1,
-    vectorStore: false,
+    vectorPartials: false,
   };
 }
 

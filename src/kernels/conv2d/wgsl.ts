@@ -39,7 +39,7 @@ function weightName(w: WeightStructure): string {
   return `conv2d_bwd_weight_o${w.ocb}i${w.icb}r${w.rows}c${w.cols}_k${w.kernelH}x${w.kernelW}` +
     `_s${w.strideH}x${w.strideW}_d${w.dilationH}x${w.dilationW}${w.withBias ? "_bias" : ""}` +
     (w.vectorDy ? "_v4" : "") + (w.xAlign >= 0 ? `_x4a${w.xAlign}` : "") +
-    (w.vectorStore ? "_s4" : "");
+    (w.vectorPartials ? "_s4" : "");
 }
 
 const ENTRY_SIGNATURE = "@compute @workgroup_size(WG)\n" +
@@ -291,7 +291,7 @@ function weightMain(w: WeightStructure): string {
   const out: string[] = [
     ...dyDeclaration(w.vectorDy),
     ...xDeclaration(w.xAlign),
-    ...partialDeclaration(w.vectorStore),
+    ...partialDeclaration(w.vectorPartials),
     "",
     ENTRY_SIGNATURE,
   ];
@@ -357,7 +357,7 @@ function weightMain(w: WeightStructure): string {
     }
   }
   out.push("  }");
-  const step = w.vectorStore ? 4 : 1;
+  const step = w.vectorPartials ? 4 : 1;
   // Four output channels at once: vec4f(a{o}, …, a{o+3}) of the same input channel and tap.
   const group = (name: (o: number) => string, o: number) =>
     step === 1 ? name(o) : `vec4f(${[0, 1, 2, 3].map((e) => name(o + e)).join(", ")})`;
