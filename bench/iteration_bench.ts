@@ -10,7 +10,7 @@ import { GraphBuilder } from "../src/graph/builder.ts";
 import { type CompiledGraph, compileGraph } from "../src/graph/compile.ts";
 import { conv2dFlops, conv2dShape } from "../src/kernels/conv2d/mod.ts";
 import { loadImageSet } from "../src/data/images.ts";
-import { buildProxyGraph } from "../src/proxy/score.ts";
+import { compileProxy } from "../src/proxy/score.ts";
 import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
 import { prepareTask } from "../src/proxy/task.ts";
 import { getSpace } from "../src/spaces/index.ts";
@@ -109,14 +109,10 @@ export async function benchIterations(): Promise<IterationRow[]> {
   for (const [spaceName, gflop] of [["nb201", 21.2], ["nb101", 3.0]] as const) {
     const space = getSpace(spaceName);
     const arch = space.parse(space.example);
-    const built = buildProxyGraph(space, arch, task, settings);
-    const graph = await compileGraph(gpu, built.builder, {
-      optimizer: SGD,
+    const graph = await compileProxy(gpu, space, arch, task, settings, {
       seed: 1,
       maxIterations: 64,
     });
-    graph.write(built.clean, task.inputs);
-    built.targets.forEach((t, s) => t && graph.write(t, task.targets[s]));
     // GFLOP per iteration from spec §11 (backbone + heads, forward + backward).
     rows.push(await time(gpu, graph, `${spaceName} example arch (GenNAS proxy)`, gflop));
     graph.destroy();

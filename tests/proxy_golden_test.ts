@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import golden from "../fixtures/golden/spaces.json" with { type: "json" };
 import { acquireGpu } from "../src/gpu/device.ts";
 import type { DeviceClass } from "../src/gpu/kernel.ts";
-import { compileGraph } from "../src/graph/compile.ts";
-import { buildProxyGraph } from "../src/proxy/score.ts";
+import { compileProxy } from "../src/proxy/score.ts";
 import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
 import type { PreparedTask } from "../src/proxy/task.ts";
 import { getSpace } from "../src/spaces/index.ts";
@@ -42,11 +41,8 @@ async function run(
     iterations: c.iterations,
   };
   const task = taskOf(c);
-  const built = buildProxyGraph(space, space.parse(c.arch), task, settings);
-  const graph = await compileGraph(gpu, built.builder, {
-    optimizer: { kind: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 4e-5 },
+  const graph = await compileProxy(gpu, space, space.parse(c.arch), task, settings, {
     seed: 1,
-    maxIterations: c.iterations,
     deviceClass,
   });
   try {
@@ -54,8 +50,6 @@ async function run(
     graph.importParams(
       new Map(Object.entries(c.params).map(([k, v]) => [k, Float32Array.from(v)])),
     );
-    graph.write(built.clean, task.inputs);
-    built.targets.forEach((t, s) => graph.write(t, task.targets[s]));
     graph.train(c.iterations);
     const { loss, trainLosses } = await graph.evaluate();
     return { losses: trainLosses, evalLoss: loss };

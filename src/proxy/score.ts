@@ -4,6 +4,7 @@
  * forward with fresh noise. The whole run makes one readback.
  */
 import type { Gpu } from "../gpu/device.ts";
+import type { DeviceClass } from "../gpu/kernel.ts";
 import { GraphBuilder, type LossStage } from "../graph/builder.ts";
 import { type CompiledGraph, compileGraph, type GraphStats } from "../graph/compile.ts";
 import type { Tensor } from "../graph/tensor.ts";
@@ -86,7 +87,8 @@ export function buildProxyGraph<A>(
 /**
  * The proxy graph of `arch` compiled, with the task's inputs and targets written: ready to train.
  * Weights from `o.seed` (default: the arch's own seed, as `scoreArch`); room for
- * `o.maxIterations` (default `settings.iterations`). The caller destroys it.
+ * `o.maxIterations` (default `settings.iterations`); `o.deviceClass` for tests of either tiling.
+ * The caller destroys it.
  */
 export async function compileProxy<A>(
   gpu: Gpu,
@@ -94,7 +96,7 @@ export async function compileProxy<A>(
   arch: A,
   task: PreparedTask,
   settings: ProxySettings,
-  o: { seed?: number; maxIterations?: number } = {},
+  o: { seed?: number; maxIterations?: number; deviceClass?: DeviceClass } = {},
 ): Promise<CompiledGraph> {
   const limit = gpu.device.limits.maxStorageBuffersPerShaderStage;
   const built = buildProxyGraph(space, arch, task, settings, limit);
@@ -103,6 +105,7 @@ export async function compileProxy<A>(
     seed: o.seed ?? archSeed(settings, space.name, space.format(arch)),
     maxIterations: o.maxIterations ?? settings.iterations,
     convBlocks: settings.convBlocks,
+    deviceClass: o.deviceClass,
   });
   try {
     graph.write(built.clean, task.inputs);

@@ -4,8 +4,7 @@
  */
 import { acquireGpu } from "../../src/gpu/device.ts";
 import type { DeviceClass } from "../../src/gpu/kernel.ts";
-import { compileGraph } from "../../src/graph/compile.ts";
-import { buildProxyGraph } from "../../src/proxy/score.ts";
+import { compileProxy } from "../../src/proxy/score.ts";
 import { DEFAULT_PROXY_SETTINGS, type ProxySettings } from "../../src/proxy/settings.ts";
 import type { PreparedTask } from "../../src/proxy/task.ts";
 import type { NetworkSpace } from "../../src/spaces/index.ts";
@@ -24,18 +23,18 @@ export async function goldenProxyRun(
   },
 ): Promise<{ losses: Float32Array; evalLoss: number }> {
   const gpu = await acquireGpu();
-  const settings = { ...DEFAULT_PROXY_SETTINGS, ...o.settings, iterations: o.iterations };
-  const built = buildProxyGraph(space, space.parse(archText), task, settings);
-  const graph = await compileGraph(gpu, built.builder, {
-    optimizer: { kind: "sgd", lr: o.lr, momentum: 0.9, weightDecay: 4e-5 },
+  const settings = {
+    ...DEFAULT_PROXY_SETTINGS,
+    ...o.settings,
+    iterations: o.iterations,
+    lr: o.lr,
+  };
+  const graph = await compileProxy(gpu, space, space.parse(archText), task, settings, {
     seed: 1,
-    maxIterations: o.iterations,
     deviceClass: o.deviceClass,
   });
   try {
     graph.importParams(new Map(graph.params.map((p) => [p.name, initialValue(o.seed, p)])));
-    graph.write(built.clean, task.inputs);
-    built.targets.forEach((t, s) => graph.write(t, task.targets[s]));
     graph.train(o.iterations);
     const { loss, trainLosses } = await graph.evaluate();
     return { losses: trainLosses, evalLoss: loss };
