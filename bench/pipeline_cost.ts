@@ -1,7 +1,8 @@
 /**
  * What compiling a network's graph costs before it trains (not in CI): pipelines created per
  * kernel family, the time spent in createShaderModule / createComputePipeline, and the process's
- * RSS before compiling, after it and after the first iteration (README, "Memory").
+ * RSS before compiling, after it and after the first iteration, split (on Linux) into malloc's
+ * heap, other anonymous memory and JIT code (README, "Memory").
  *
  *   deno run -A bench/pipeline_cost.ts [--space nb201] [--arch ARCH]… [--batch 16]
  *
@@ -23,6 +24,39 @@ const { values } = parseArgs({
   },
 });
 const mib = () => Deno.memoryUsage().rss / 2 ** 20;
+
+/**
+ * Resident MiB of malloc's main heap, of other anonymous read-write mappings (thread arenas,
+ * buffers) and of anonymous executable ones (JIT code), from /proc/self/smaps (Linux only).
+ */
+function residentSplit(): string {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync("/proc/self/smaps");
+  } catch {
+    return "";
+  }
+  const kib = { heap: 0, anon: 0, code: 0 };
+  let into: keyof typeof kib | undefined;
+  for (const line of text.split("\n")) {
+    const head = line.match(/^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/);
+    if (head) {
+      const [perms, path] = [head[1], head[2]];
+      into = path === "[heap]"
+        ? "heap"
+        : path !== ""
+        ? undefined
+        : perms.includes("x")
+        ? "code"
+        : "anon";
+      continue;
+    }
+    const rss = line.match(/^Rss:\s+(\d+) kB/);
+    if (rss && into) kib[into] += Number(rss[1]);
+  }
+  const f = (k: number) => (k / 1024).toFixed(0);
+  return ` [heap ${f(kib.heap)}, other anonymous ${f(kib.anon)}, JIT code ${f(kib.code)}]`;
+}
 const { gpu, space, task, settings } = await prepareProxy({
   space: values.space!,
   settings: { batch: Number(values.batch) },
@@ -55,12 +89,12 @@ for (const text of values.arch ?? [space.example]) {
   created.clear();
   moduleMs = 0;
   const arch = space.parse(text);
-  const [rss0, t0] = [mib(), performance.now()];
+  const [rss0, split0, t0] = [mib(), residentSplit(), performance.now()];
   const graph = await compileProxy(gpu, space, arch, task, settings, { seed: 1, maxIterations: 2 });
-  const [rss1, t1] = [mib(), performance.now()];
+  const [rss1, split1, t1] = [mib(), residentSplit(), performance.now()];
   graph.train(1);
   await gpu.device.queue.onSubmittedWorkDone();
-  const [rss2, t2] = [mib(), performance.now()];
+  const [rss2, split2, t2] = [mib(), residentSplit(), performance.now()];
   const pipelines = [...created.values()].reduce((a, b) => a + b.count, 0);
   const pipelineMs = [...created.values()].reduce((a, b) => a + b.ms, 0);
   console.log(`${space.name} ${space.format(arch)}`);
@@ -74,6 +108,7 @@ for (const text of values.arch ?? [space.example]) {
       `after one iteration (${JSON.stringify(graph.stats.transientBytes / 2 ** 20 | 0)} MiB ` +
       `transient buffers)`,
   );
+  if (split0) console.log(`  resident MiB:${split0} →${split1} →${split2}`);
   for (const [name, e] of [...created].sort((a, b) => b[1].ms - a[1].ms).slice(0, 6)) {
     console.log(`    ${String(e.count).padStart(4)} × ${name.padEnd(32)} ${e.ms.toFixed(0)} ms`);
   }
