@@ -2,7 +2,8 @@
  * What compiling a network's graph costs before it trains (not in CI): pipelines created per
  * kernel family, the time spent in createShaderModule / createComputePipeline, and the process's
  * RSS before compiling, after it and after the first iteration, split (on Linux) into malloc's
- * heap, other anonymous memory and JIT code (README, "Memory").
+ * heap, other anonymous memory and JIT code (README, "Memory"), and how many of the new forward
+ * and data-gradient pipelines differ from earlier ones only in their channel constants.
  *
  *   deno run -A bench/pipeline_cost.ts [--space nb201] [--arch ARCH]… [--batch 16]
  *
@@ -66,6 +67,30 @@ const { gpu, space, task, settings } = await prepareProxy({
 const family = (label: string) => label.replace(/_o\d.*$/, "").replace(/\d+/g, "#");
 const created = new Map<string, { count: number; ms: number }>();
 let moduleMs = 0;
+
+/**
+ * The override constants of the forward and data-gradient kernels that follow from channel counts
+ * and batch (shaders/conv2d_direct.wgsl; the workgroup size follows from them too). Keys without
+ * them count the pipelines those kernels would share if, like the weight gradient, they read
+ * these at run time.
+ */
+const CHANNEL_CONSTANTS = new Set([
+  "WG",
+  "N",
+  "IN_C",
+  "OUT_C",
+  "CPG_LOOP",
+  "CPG_OUTCH",
+  "BPG",
+  "BLOCKS",
+  "W_GROUP",
+  "W_LOOP",
+  "W_TAP",
+  "W_CH",
+  "W_CH_LAST",
+]);
+const channelFreeSeen = new Set<string>();
+let direct = { created: 0, channelFreeNew: 0 };
 const device = gpu.device as GPUDevice & Record<string, unknown>;
 const createPipeline = device.createComputePipeline.bind(device);
 device.createComputePipeline = (d: GPUComputePipelineDescriptor) => {
@@ -75,6 +100,14 @@ device.createComputePipeline = (d: GPUComputePipelineDescriptor) => {
   entry.count++;
   entry.ms += performance.now() - t0;
   created.set(family(d.label ?? ""), entry);
+  if (/^conv2d_(fwd|bwd_data)_/.test(d.label ?? "")) {
+    const c = d.compute.constants ?? {};
+    const kept = Object.keys(c).filter((k) => !CHANNEL_CONSTANTS.has(k)).sort();
+    const key = `${d.label}|${kept.map((k) => `${k}=${c[k]}`).join(",")}`;
+    direct.created++;
+    if (!channelFreeSeen.has(key)) direct.channelFreeNew++;
+    channelFreeSeen.add(key);
+  }
   return pipeline;
 };
 const createModule = device.createShaderModule.bind(device);
@@ -88,6 +121,7 @@ device.createShaderModule = (d: GPUShaderModuleDescriptor) => {
 for (const text of values.arch ?? [space.example]) {
   created.clear();
   moduleMs = 0;
+  direct = { created: 0, channelFreeNew: 0 };
   const arch = space.parse(text);
   const [rss0, split0, t0] = [mib(), residentSplit(), performance.now()];
   const graph = await compileProxy(gpu, space, arch, task, settings, { seed: 1, maxIterations: 2 });
@@ -109,6 +143,10 @@ for (const text of values.arch ?? [space.example]) {
       `transient buffers)`,
   );
   if (split0) console.log(`  resident MiB:${split0} →${split1} →${split2}`);
+  console.log(
+    `  ${direct.created} new forward/data-gradient pipelines, ${direct.channelFreeNew} of them ` +
+      `new without their channel constants`,
+  );
   for (const [name, e] of [...created].sort((a, b) => b[1].ms - a[1].ms).slice(0, 6)) {
     console.log(`    ${String(e.count).padStart(4)} × ${name.padEnd(32)} ${e.ms.toFixed(0)} ms`);
   }
