@@ -70,12 +70,11 @@ let moduleMs = 0;
 
 /**
  * The override constants of the forward and data-gradient kernels that follow from channel counts
- * and batch (shaders/conv2d_direct.wgsl; the workgroup size follows from them too). Keys without
- * them count the pipelines those kernels would share if, like the weight gradient, they read
- * these at run time.
+ * and batch (shaders/conv2d_direct.wgsl; the workgroup size, which follows from them too, has to
+ * stay a constant). Keys without them count the pipelines those kernels would share if, like the
+ * weight gradient, they read these at run time.
  */
 const CHANNEL_CONSTANTS = new Set([
-  "WG",
   "N",
   "IN_C",
   "OUT_C",
