@@ -177,7 +177,8 @@ export function addProxyOptions(cmd: Command, defaultTask: string): Command {
     .option(
       "--conv-blocks <blocks>",
       "conv register blocks: large (fastest once compiled) or compact (first-seen shapes " +
-        "compile several times faster, iterations slower; changes the scores' last digits)",
+        "compile several times faster and compiled kernels take less memory, iterations " +
+        "slower; changes the scores' last digits)",
       "large",
     );
 }
