@@ -74,3 +74,21 @@ for (const c of golden.proxy) {
     });
   }
 }
+
+Deno.test("compileProxy builds the requested tilings (the runs above compare both)", async () => {
+  const gpu = await acquireGpu();
+  const c = golden.proxy[0];
+  const space = getSpace(c.space);
+  const settings = { ...DEFAULT_PROXY_SETTINGS, initChannels: c.init_channels, iterations: 1 };
+  const kernels = async (deviceClass: DeviceClass) => {
+    const graph = await compileProxy(gpu, space, space.parse(c.arch), taskOf(c), settings, {
+      deviceClass,
+    });
+    try {
+      return graph.dispatches.train.map((d) => d.label).join(" ");
+    } finally {
+      graph.destroy();
+    }
+  };
+  assert.notEqual(await kernels("gpu"), await kernels("cpu"));
+});
