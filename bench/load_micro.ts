@@ -1,7 +1,8 @@
 /**
  * Microbenchmark (issue 13): cost of a lane-dependent vec4 load on this adapter from a storage
- * buffer (vec4 / four scalars / contiguous / an index uniform across lanes) against textureLoad of
- * an rgba32float texture.
+ * buffer (vec4 / four scalars / contiguous / an index uniform across lanes) against a uniform
+ * buffer, workgroup memory (filled from storage first; `shared_fill_only` is that fill alone, to
+ * subtract) and textureLoad of an rgba32float texture.
  *   deno run -A bench/load_micro.ts
  */
 const adapter = await navigator.gpu.requestAdapter();
@@ -84,6 +85,37 @@ const srcs: Record<string, string> = {
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   var s = vec4<f32>(0.0);
   for (var i = 0u; i < LOADS; i++) { s += a[(g.x * 7u + i * 1031u) & 4095u]; }
+  o[g.x] = s; }`,
+  // Workgroup memory: each lane stores 16 vec4s, then 64 lane-dependent (or lane-uniform) loads.
+  shared_lane: `${common}
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+var<workgroup> sh: array<vec4<f32>, 1024>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) l: u32) {
+  for (var j = 0u; j < 16u; j++) { sh[l * 16u + j] = a[(g.x * 16u + j) & 262143u]; }
+  workgroupBarrier();
+  var s = vec4<f32>(0.0);
+  for (var i = 0u; i < LOADS; i++) { s += sh[(l * 7u + i * 31u) & 1023u]; }
+  o[g.x] = s; }`,
+  shared_fill_only: `${common}
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+var<workgroup> sh: array<vec4<f32>, 1024>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) l: u32) {
+  for (var j = 0u; j < 16u; j++) { sh[l * 16u + j] = a[(g.x * 16u + j) & 262143u]; }
+  workgroupBarrier();
+  var s = vec4<f32>(0.0);
+  s += sh[(l * 7u) & 1023u];
+  o[g.x] = s; }`,
+  shared_uniform_idx: `${common}
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+var<workgroup> sh: array<vec4<f32>, 1024>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) l: u32) {
+  for (var j = 0u; j < 16u; j++) { sh[l * 16u + j] = a[(g.x * 16u + j) & 262143u]; }
+  workgroupBarrier();
+  var s = vec4<f32>(f32(l));
+  for (var i = 0u; i < LOADS; i++) { s += sh[(i * 31u) & 1023u]; }
   o[g.x] = s; }`,
   texture: `${common}
 @group(0) @binding(0) var a: texture_2d<f32>;
