@@ -22,6 +22,7 @@ import { InputError } from "./src/util/errors.ts";
 import { describeGpu, rank, type RankEvent, score, VERSION } from "./mod.ts";
 import { acquireGpu } from "./src/gpu/device.ts";
 import { parseProxies, PROXY_NAMES } from "./src/proxy/proxies.ts";
+import { inWorker, serveRankWorker } from "./src/proxy/rank_worker.ts";
 
 const JOURNAL_HELP =
   "journal (JSONL), appended as results land; rerunning with the same settings " +
@@ -106,6 +107,13 @@ function program(): Command {
       .option("--limit <n>", "only the first n architectures of --archs", parsePositiveInteger)
       .option("--out <journal>", JOURNAL_HELP, "auto")
       .option("--shard <i/n>", SHARD_HELP)
+      .option(
+        "--workers <n>",
+        "architectures scored at a time, each in a worker with its own device (same scores; " +
+          "memory adds up: on a 2-core CPU 2 gave 1.37x the throughput)",
+        parsePositiveInteger,
+        1,
+      )
       .option("--report <html>", "HTML report (default: the journal path with .html)")
       .option(
         "--bootstrap <n>",
@@ -137,6 +145,8 @@ function program(): Command {
       report: flags.report,
       bootstrap: flags.bootstrap,
       shard: flags.shard,
+      workers: flags.workers,
+      workerUrl: import.meta.url,
       onEvent: (e: RankEvent) => {
         if (e.type === "start") {
           announceJournal(e.journal, e.resumed, e.done, e.total, "already scored");
@@ -211,6 +221,7 @@ interface RankFlags {
   report?: string;
   bootstrap: number;
   shard?: string;
+  workers: number;
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -233,6 +244,10 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
+// `rank --workers` starts its workers from this module, so that a bundle or a compiled binary
+// needs no second file.
+if (inWorker()) {
+  serveRankWorker();
+} else if (import.meta.main) {
   Deno.exit(await main(Deno.args));
 }

@@ -27,7 +27,8 @@ import { besideJournal, openRunJournal } from "../util/journal.ts";
 import { Rng } from "../util/rng.ts";
 import { type ProxyMetrics, type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
 import { isZeroCost, parseProxies, type ProxyName } from "./proxies.ts";
-import { checkZeroCostSupport, scoreZeroCost } from "./zero_cost.ts";
+import { checkZeroCostSupport, scoreZeroCost, type ZeroCostResult } from "./zero_cost.ts";
+import { scoreInWorkers } from "./workers.ts";
 import { archCost } from "./cost.ts";
 import { checkBudget, validateMaxFlops, withinBudget } from "./budget.ts";
 import {
@@ -217,6 +218,12 @@ export interface RankOptions extends ProxyOptions, ProxySelection {
   /** Score only shard i of n ("i/n", "auto/n" reads i from SLURM_ARRAY_TASK_ID or
    *  JOB_COMPLETION_INDEX); `gennas merge` combines the shard journals. */
   shard?: string | Shard;
+  /** Architectures scored at a time, each in a Web Worker with a device of its own (default 1;
+   *  src/proxy/workers.ts): the same scores, journaled as they land. */
+  workers?: number;
+  /** The worker module (default src/proxy/rank_worker.ts); the CLI passes its own module, which
+   *  serves as the worker too, so that bundles and compiled binaries need no second file. */
+  workerUrl?: string | URL;
   onEvent?: (e: RankEvent) => void;
 }
 
@@ -308,6 +315,10 @@ export async function rankCandidates<A>(
 /** Scores many architectures and correlates their losses with the benchmark's accuracies. */
 export async function rank(o: RankOptions): Promise<RankReport> {
   const names = parseProxies(o);
+  const workers = o.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) {
+    throw new InputError(`--workers must be an integer ≥ 1, got ${workers}`);
+  }
   const shard = resolveShard(o.shard);
   checkShardOutputs(shard, o);
   const space = getSpace(o.space);
@@ -375,44 +386,54 @@ export async function rank(o: RankOptions): Promise<RankReport> {
       resumed: journal.resumed,
       journal: out,
     });
-    for (let index = 0; index < archs.length; index++) {
-      if (done.has(index) || !inShard(index, shard)) continue;
-      if (shard && freshSeconds.length === 0) {
-        await journal.append(shardRunRecord(shard, ctx.gpu.adapterInfo.description));
-      }
-      const result = names.includes("gennas")
-        ? await scoreArch(ctx.gpu, ctx.space, archs[index], ctx.task, ctx.settings)
-        : undefined;
-      const zeroCost = await scoreZeroCost(ctx, archs[index], zeroCostNames);
+    const pending = [...archs.keys()].filter((i) => !done.has(i) && inShard(i, shard));
+    if (shard && pending.length > 0) {
+      await journal.append(shardRunRecord(shard, ctx.gpu.adapterInfo.description));
+    }
+    const land = async (index: number, outcome: CandidateOutcome) => {
       const record: RankRecord = {
         type: "score",
         index,
         arch: archTexts[index],
         key: keys[index],
-        loss: result?.loss ?? null,
-        seconds: result?.seconds ?? 0,
-        trainLossFinal: result?.trainLosses.at(-1),
+        loss: outcome.loss,
+        seconds: outcome.seconds,
+        trainLossFinal: outcome.trainLossFinal,
       };
       if (zeroCostNames.length > 0) {
         record.proxies = Object.fromEntries(
-          zeroCostNames.map((n) => [n, finiteOrNull(zeroCost.values[n])]),
+          zeroCostNames.map((n) => [n, finiteOrNull(outcome.zeroCost.values[n])]),
         );
-        record.proxySeconds = zeroCost.seconds;
+        record.proxySeconds = outcome.zeroCost.seconds;
       }
       await journal.append(record);
       done.set(index, record);
-      const seconds = (result?.seconds ?? 0) +
-        Object.values(zeroCost.seconds).reduce((a, b) => a + (b ?? 0), 0);
+      const seconds = outcome.seconds +
+        Object.values(outcome.zeroCost.seconds).reduce((a, b) => a + (b ?? 0), 0);
       freshSeconds.push(seconds);
       o.onEvent?.({
         type: "scored",
         index,
         arch: record.arch,
-        loss: result?.loss ?? NaN,
+        loss: outcome.loss ?? NaN,
         seconds,
         done: done.size,
         total,
       });
+    };
+    if (workers > 1 && pending.length > 1) {
+      await scoreInWorkers({
+        workers,
+        options: { space: o.space, task: o.task, images: o.images, settings: o.settings },
+        names,
+        jobs: pending.map((index) => ({ index, text: archTexts[index], key: keys[index] })),
+        workerUrl: o.workerUrl,
+        land,
+      });
+    } else {
+      for (const index of pending) {
+        await land(index, await scoreCandidate(ctx, archs[index], names));
+      }
     }
   } finally {
     journal.close();
@@ -443,6 +464,32 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     report: reportPath,
     resumed: journal.resumed,
     shard,
+  };
+}
+
+/** What scoring one architecture gives a rank: the GenNAS loss (when asked) and zero-cost values. */
+export interface CandidateOutcome {
+  loss: number | null;
+  seconds: number;
+  trainLossFinal?: number;
+  zeroCost: ZeroCostResult;
+}
+
+/** Scores one architecture with the requested proxies (one rank position; also in a worker). */
+export async function scoreCandidate(
+  ctx: ProxyContext,
+  arch: unknown,
+  names: readonly ProxyName[],
+): Promise<CandidateOutcome> {
+  const result = names.includes("gennas")
+    ? await scoreArch(ctx.gpu, ctx.space, arch, ctx.task, ctx.settings)
+    : undefined;
+  const zeroCost = await scoreZeroCost(ctx, arch, names.filter(isZeroCost));
+  return {
+    loss: result?.loss ?? null,
+    seconds: result?.seconds ?? 0,
+    trainLossFinal: result?.trainLosses.at(-1),
+    zeroCost,
   };
 }
 

@@ -1,0 +1,67 @@
+/**
+ * The worker side of `rank --workers N` (src/proxy/workers.ts): prepares the same proxy context
+ * as the main thread, on a device of its own, and scores the positions it is sent, one at a time.
+ * This module starts serving when it is a worker's main module; cli.ts serves from its own
+ * module instead (bundles and compiled binaries then need no second file).
+ */
+import { InputError } from "../util/errors.ts";
+import type { ProxyName } from "./proxies.ts";
+import {
+  type CandidateOutcome,
+  prepareProxy,
+  type ProxyContext,
+  type ProxyOptions,
+  scoreCandidate,
+} from "./run.ts";
+
+export type WorkerRequest =
+  | { type: "init"; options: ProxyOptions; names: ProxyName[] }
+  | { type: "score"; index: number; text: string; key: string };
+
+export type WorkerReply =
+  | { type: "ready" }
+  | { type: "scored"; index: number; outcome: CandidateOutcome }
+  | { type: "error"; message: string; input: boolean; index?: number };
+
+interface WorkerScope {
+  postMessage(message: WorkerReply): void;
+  onmessage: ((e: MessageEvent<WorkerRequest>) => void) | null;
+}
+
+/** True inside a Web Worker. */
+export function inWorker(): boolean {
+  const scope = (globalThis as { WorkerGlobalScope?: abstract new () => unknown })
+    .WorkerGlobalScope;
+  return typeof scope === "function" && globalThis instanceof scope;
+}
+
+/** Answers the pool's requests until terminated. */
+export function serveRankWorker(): void {
+  const scope = globalThis as unknown as WorkerScope;
+  let ctx: ProxyContext | undefined;
+  let names: ProxyName[] = [];
+  scope.onmessage = async (e) => {
+    const m = e.data;
+    try {
+      if (m.type === "init") {
+        ctx = await prepareProxy(m.options);
+        names = m.names;
+        scope.postMessage({ type: "ready" });
+        return;
+      }
+      if (!ctx) throw new Error("score request before init");
+      const arch = ctx.space.parse(m.text);
+      if (ctx.space.key(arch) !== m.key) {
+        throw new Error(`${m.text} parses to key ${ctx.space.key(arch)}, not ${m.key}`);
+      }
+      const outcome = await scoreCandidate(ctx, arch, names);
+      scope.postMessage({ type: "scored", index: m.index, outcome });
+    } catch (err) {
+      const input = err instanceof InputError;
+      const index = m.type === "score" ? m.index : undefined;
+      scope.postMessage({ type: "error", message: (err as Error).message, input, index });
+    }
+  };
+}
+
+if (import.meta.main && inWorker()) serveRankWorker();

@@ -1,0 +1,101 @@
+/**
+ * `rank --workers N`: the same scores as one at a time, through the library's worker module and
+ * through the CLI's own module (which serves as the worker of bundles and compiled binaries); a
+ * journal written by workers resumes with none; a failing worker rejects the rank; bad counts exit 2.
+ */
+import assert from "node:assert/strict";
+import { rank, type RankReport } from "../mod.ts";
+import { scoreInWorkers } from "../src/proxy/workers.ts";
+import { InputError } from "../src/util/errors.ts";
+import { CLI, runCli, TINY } from "./support/cli.ts";
+
+const NB201 = [
+  "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+  "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+  "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+];
+const DIR = Deno.makeTempDirSync({ prefix: "gennas-workers-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(DIR, { recursive: true }));
+Deno.writeTextFileSync(`${DIR}/archs.txt`, NB201.join("\n") + "\n");
+
+const options = {
+  space: "nb201",
+  truth: "fixtures/tables/nb201_small.csv",
+  archs: `${DIR}/archs.txt`,
+  settings: { iterations: 2, batch: 2, initChannels: 4 },
+  bootstrap: 0,
+};
+
+/** index → loss of a report's scored archs. */
+function scores(r: RankReport): Map<number, number> {
+  return new Map(r.archs.map((a) => [a.index, a.loss]));
+}
+
+let sequential: Promise<RankReport> | undefined;
+const oneAtATime = () => sequential ??= rank({ ...options, out: `${DIR}/one.jsonl` });
+
+Deno.test("rank --workers 2 gives the scores of one at a time and resumes with none", async () => {
+  const events: number[] = [];
+  const two = await rank({
+    ...options,
+    workers: 2,
+    out: `${DIR}/two.jsonl`,
+    onEvent: (e) => {
+      if (e.type === "scored") events.push(e.index);
+    },
+  });
+  const one = await oneAtATime();
+  assert.equal(two.archs.length, NB201.length);
+  assert.deepEqual(scores(two), scores(one));
+  assert.ok(two.archs.every((a) => Number.isFinite(a.loss)));
+  assert.deepEqual([...events].sort(), [0, 1, 2], "one event per position");
+  assert.equal(two.metrics.kendall, one.metrics.kendall);
+  const again = await rank({ ...options, workers: 2, out: `${DIR}/two.jsonl` });
+  assert.ok(again.resumed);
+  assert.ok(Number.isNaN(again.secondsPerArch), "nothing scored afresh");
+  assert.deepEqual(scores(again), scores(one));
+});
+
+Deno.test("the CLI's module serves as the worker (bundles and binaries carry no second file)", async () => {
+  const viaCli = await rank({
+    ...options,
+    workers: 3,
+    workerUrl: new URL(`file://${CLI}`),
+    out: `${DIR}/cli.jsonl`,
+  });
+  assert.deepEqual(scores(viaCli), scores(await oneAtATime()));
+});
+
+Deno.test("a worker's failure rejects the pool, naming the position", async () => {
+  await assert.rejects(
+    scoreInWorkers({
+      workers: 2,
+      options: { space: "nb201", settings: options.settings },
+      names: ["gennas"],
+      jobs: [
+        { index: 0, text: NB201[0], key: "not its key" },
+        { index: 1, text: NB201[2], key: "nor this" },
+      ],
+      land: () => Promise.resolve(),
+    }),
+    /rank worker \(position [01]\): .*parses to key/,
+  );
+  await assert.rejects(
+    scoreInWorkers({
+      workers: 1,
+      options: { space: "nb201", settings: { ...options.settings, batch: -3 } },
+      names: ["gennas"],
+      jobs: [{ index: 0, text: NB201[0], key: "" }],
+      land: () => Promise.resolve(),
+    }),
+    InputError,
+    "a bad setting is the user's error in a worker too",
+  );
+});
+
+Deno.test("--workers must be a positive integer (exit 2)", async () => {
+  await assert.rejects(rank({ ...options, workers: 0 }), /--workers must be an integer ≥ 1/);
+  const r = await runCli(["rank", "--truth", options.truth, "--workers", "0", ...TINY]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--workers/);
+});
