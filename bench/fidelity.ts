@@ -14,9 +14,11 @@
  * bench/fidelity_nbnlp.ts (NAS-Bench-NLP) and
  * bench/fidelity_nds.ts (NDS cell spaces: `--only nds`, or one run by name).
  *
- *   deno task fidelity [--only nb201|nb101|nb101-500|nds|nds-scaled|anynet-scaled|proxies|<run name>] [--limit N] [--out DIR]
+ *   deno task fidelity [--only nb201|nb101|nb101-500|nds|nds-scaled|anynet-scaled|proxies|<run name>] [--limit N] [--out DIR] [--workers N]
  *
- * --limit caps every run (default: 100 for nb201/nb101; each other run's own size).
+ * --limit caps every run (default: 100 for nb201/nb101; each other run's own size). --workers
+ * scores N architectures at a time (rank --workers; the same scores, per-arch seconds then
+ * measured beside each other).
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -33,8 +35,10 @@ const { values } = parseArgs({
     only: { type: "string" },
     limit: { type: "string" },
     out: { type: "string", default: "out/fidelity" },
+    workers: { type: "string", default: "1" },
   },
 });
+const workers = Number(values.workers);
 const dataDir = Deno.env.get("GENNAS_DATA") ??
   new URL("../../shared/data/", import.meta.url).pathname;
 const limit = Number(values.limit ?? 100);
@@ -139,7 +143,9 @@ for (const run of runs) {
       progress = createProgress({ total: e.total, label: run.name, initial: e.done });
     } else progress?.tick(e.done, Number.isNaN(e.loss) ? {} : { loss: e.loss.toPrecision(4) });
   };
-  const report = run.execute ? await run.execute(onEvent) : await rank({ ...run.options, onEvent });
+  const report = run.execute
+    ? await run.execute(onEvent)
+    : await rank({ ...run.options, workers, onEvent });
   progress?.stop();
   // Seconds per arch over every journaled score (resumed runs included).
   const seconds = report.archs.map((a) => a.seconds).sort((a, b) => a - b);
