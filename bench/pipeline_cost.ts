@@ -5,7 +5,7 @@
  * heap, other anonymous memory and JIT code (README, "Memory"), and how many of the new forward
  * and data-gradient pipelines differ from earlier ones only in their channel constants.
  *
- *   deno run -A bench/pipeline_cost.ts [--space nb201] [--arch ARCH]… [--batch 16]
+ *   deno run -A bench/pipeline_cost.ts [--space nb201] [--arch ARCH]… [--batch 16] [--init-channels N]
  *
  * Several --arch compile one after the other in one process, as a `rank` does: later ones reuse
  * the pipelines of earlier ones (the pipeline cache is per device), so their counts show what a
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     space: { type: "string", default: "nb201" },
     arch: { type: "string", multiple: true },
     batch: { type: "string", default: "16" },
+    "init-channels": { type: "string" },
   },
 });
 const mib = () => Deno.memoryUsage().rss / 2 ** 20;
@@ -60,7 +61,10 @@ function residentSplit(): string {
 }
 const { gpu, space, task, settings } = await prepareProxy({
   space: values.space!,
-  settings: { batch: Number(values.batch) },
+  settings: {
+    batch: Number(values.batch),
+    ...(values["init-channels"] ? { initChannels: Number(values["init-channels"]) } : {}),
+  },
 });
 
 /** Kernel family of a pipeline label: conv kernels by pass, the rest by name, digits folded. */

@@ -1,8 +1,8 @@
 /**
  * The benchmark tools' own logic: the training dispatch list's phase boundaries (bench/profile.ts
  * categorises by them), the live-conv FLOP count and list spacing of bench/vs_pytorch, the PyTorch
- * worker's line protocol (skipped when /usr/bin/python3 lacks torch), and bench/tune_conv.ts's
- * flag check and journal resume.
+ * worker's line protocol (skipped when /usr/bin/python3 lacks torch), bench/tune_conv.ts's
+ * flag check and journal resume, and bench/pipeline_cost.ts end to end on tiny shapes.
  */
 import assert from "node:assert/strict";
 import { acquireGpu } from "../src/gpu/device.ts";
@@ -150,4 +150,38 @@ Deno.test("tune_conv: bad --passes exits 2; a rerun over its journal measures no
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("pipeline_cost: counts what a second arch adds and prints the resident split", async () => {
+  const archs = [
+    "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
+    "|nor_conv_1x1~0|+|none~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|",
+  ];
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "bench/pipeline_cost.ts",
+      "--batch",
+      "2",
+      "--init-channels",
+      "4",
+      ...archs.flatMap((a) => ["--arch", a]),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, text);
+  const counts = [...text.matchAll(/compile \d+ ms: (\d+) new pipelines/g)].map((m) =>
+    Number(m[1])
+  );
+  assert.equal(counts.length, 2, text);
+  // The second arch shares the first one's kernels but for its cells' 1×1 convs.
+  assert.ok(counts[0] > 0 && counts[1] > 0 && counts[1] < counts[0], text);
+  assert.match(text, /RSS \d+ → \d+ MiB compiled → \d+ MiB after one iteration/);
+  if (Deno.build.os === "linux") {
+    assert.match(text, /resident MiB: \[heap \d+, other anonymous \d+, JIT code \d+\]/);
+  }
+  assert.match(text, /new forward\/data-gradient pipelines, \d+ of them new without/);
 });
