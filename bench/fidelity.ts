@@ -161,6 +161,13 @@ for (const [run, r, seconds] of results) {
   console.log(`  Kendall τ             ${m.kendall.toFixed(3)} ${ci(m.kendallCI)}`);
   console.log(`  retrieval@top10%      ${m.retrieval.toFixed(2)}`);
   console.log(`  seconds per arch      ${seconds.toFixed(1)} (median)`);
+  if (r.wallSecondsPerArch !== undefined) {
+    console.log(
+      `  wall s per arch       ${
+        r.wallSecondsPerArch.toFixed(1)
+      } (this sitting, ${r.workers} workers)`,
+    );
+  }
   console.log(`  target                ${run.target}`);
   // The trivial baselines, counted on the same architectures (src/proxy/cost.ts).
   for (const b of r.baselines) {

@@ -50,6 +50,9 @@ Deno.test("rank --workers 2 gives the scores of one at a time and resumes with n
   assert.ok(two.archs.every((a) => Number.isFinite(a.loss)));
   assert.deepEqual([...events].sort(), [0, 1, 2], "one event per position");
   assert.equal(two.metrics.kendall, one.metrics.kendall);
+  assert.equal(two.workers, 2);
+  assert.ok(two.wallSecondsPerArch! > 0, "throughput reported");
+  assert.equal(one.wallSecondsPerArch, undefined);
   const again = await rank({ ...options, workers: 2, out: `${DIR}/two.jsonl` });
   assert.ok(again.resumed);
   assert.ok(Number.isNaN(again.secondsPerArch), "nothing scored afresh");
@@ -93,9 +96,25 @@ Deno.test("a worker's failure rejects the pool, naming the position", async () =
   );
 });
 
-Deno.test("--workers must be a positive integer (exit 2)", async () => {
+Deno.test("--workers: a positive integer (else exit 2); the CLI prints the throughput", async () => {
   await assert.rejects(rank({ ...options, workers: 0 }), /--workers must be an integer ≥ 1/);
   const r = await runCli(["rank", "--truth", options.truth, "--workers", "0", ...TINY]);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--workers/);
+  const ok = await runCli([
+    "rank",
+    "--truth",
+    options.truth,
+    "--archs",
+    options.archs,
+    "--workers",
+    "2",
+    "--bootstrap",
+    "0",
+    "--out",
+    `${DIR}/cli-run.jsonl`,
+    ...TINY,
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /s of wall time per arch with 2 workers/);
 });

@@ -94,7 +94,9 @@ export function printRank(r: RankReport): void {
   console.log(`Kendall τ        ${fmt(m.kendall)}${interval(m.kendallCI)}`);
   console.log(`retrieval@top${Math.round(m.topFraction * 100)}%  ${fmt(m.retrieval, 3)}`);
   if (r.secondsPerArch > 0) {
-    console.log(`seconds per arch ${r.secondsPerArch.toFixed(2)} (median of this run)`);
+    console.log(
+      `seconds per arch ${r.secondsPerArch.toFixed(2)} (median of this run)${throughput(r)}`,
+    );
   }
   printProxyTable(r.proxies);
   const withLoss = r.proxies.some((p) => p.proxy === "gennas");
@@ -136,7 +138,9 @@ function printShard(r: RankReport): void {
     `shard ${index}/${count}: ${r.archs.length} architectures scored (positions ≡ ${index} mod ${count})`,
   );
   if (Number.isFinite(r.secondsPerArch)) {
-    console.log(`seconds per arch ${r.secondsPerArch.toFixed(2)} (median of this run)`);
+    console.log(
+      `seconds per arch ${r.secondsPerArch.toFixed(2)} (median of this run)${throughput(r)}`,
+    );
   }
   if (r.journal) console.log(`journal          ${r.journal}`);
   console.log(
@@ -180,4 +184,11 @@ export function printTaskSearch(r: TaskSearchReport): void {
   if (r.bestPath) console.log(`best task   ${r.bestPath} (use with --task)`);
   if (r.journal) console.log(`journal     ${r.journal}`);
   if (r.report) console.log(`report      ${r.report}`);
+}
+
+/** ", X s of wall time per arch with N workers" when the run scored in workers. */
+function throughput(r: RankReport): string {
+  return r.wallSecondsPerArch === undefined
+    ? ""
+    : `; ${r.wallSecondsPerArch.toFixed(2)} s of wall time per arch with ${r.workers} workers`;
 }

@@ -251,6 +251,10 @@ export interface RankReport {
   archs: RankedArch[];
   /** Median seconds per freshly scored architecture (NaN when all came from the journal). */
   secondsPerArch: number;
+  /** With --workers N > 1: wall seconds of the scoring over the freshly scored architectures
+   *  (the throughput; each one's own seconds run beside the others'). */
+  wallSecondsPerArch?: number;
+  workers?: number;
   truthMetric: string;
   /** The truth table's notes (rows skipped, sign convention of a loss table). */
   truthNotes?: string[];
@@ -378,6 +382,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   }
   const total = shardPositions(archs.length, shard).length;
   const freshSeconds: number[] = [];
+  let wallSecondsPerArch: number | undefined;
   try {
     o.onEvent?.({
       type: "start",
@@ -422,6 +427,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
       });
     };
     if (workers > 1 && pending.length > 1) {
+      const started = performance.now();
       await scoreInWorkers({
         workers,
         options: { space: o.space, task: o.task, images: o.images, settings: o.settings },
@@ -430,6 +436,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
         workerUrl: o.workerUrl,
         land,
       });
+      wallSecondsPerArch = (performance.now() - started) / 1000 / pending.length;
     } else {
       for (const index of pending) {
         await land(index, await scoreCandidate(ctx, archs[index], names));
@@ -456,6 +463,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     baselines,
     archs: ranked,
     secondsPerArch: median(freshSeconds),
+    ...(wallSecondsPerArch !== undefined ? { wallSecondsPerArch, workers } : {}),
     truthMetric: table.metric,
     truthNotes: table.notes,
     ...(o.maxFlops !== undefined ? { budget: { maxFlops: o.maxFlops, overBudget } } : {}),
