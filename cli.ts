@@ -114,6 +114,12 @@ function program(): Command {
         parsePositiveInteger,
         1,
       )
+      .option(
+        "--max-memory <MiB>",
+        "score in workers and replace one when the process RSS is above MiB after its result " +
+          "lands (lavapipe keeps every pipeline it compiled; off by default)",
+        parsePositiveInteger,
+      )
       .option("--report <html>", "HTML report (default: the journal path with .html)")
       .option(
         "--bootstrap <n>",
@@ -146,6 +152,7 @@ function program(): Command {
       bootstrap: flags.bootstrap,
       shard: flags.shard,
       workers: flags.workers,
+      maxMemory: flags.maxMemory,
       workerUrl: import.meta.url,
       onEvent: (e: RankEvent) => {
         if (e.type === "start") {
@@ -222,6 +229,7 @@ interface RankFlags {
   bootstrap: number;
   shard?: string;
   workers: number;
+  maxMemory?: number;
 }
 
 export async function main(args: string[]): Promise<number> {

@@ -1,7 +1,8 @@
 /**
  * `rank --workers N`: the same scores as one at a time, through the library's worker module and
  * through the CLI's own module (which serves as the worker of bundles and compiled binaries); a
- * journal written by workers resumes with none; a failing worker rejects the rank; bad counts exit 2.
+ * journal written by workers resumes with none; --max-memory replaces workers without changing a
+ * score; a failing worker rejects the rank; bad counts exit 2.
  */
 import assert from "node:assert/strict";
 import { rank, type RankReport } from "../mod.ts";
@@ -67,6 +68,21 @@ Deno.test("the CLI's module serves as the worker (bundles and binaries carry no 
     out: `${DIR}/cli.jsonl`,
   });
   assert.deepEqual(scores(viaCli), scores(await oneAtATime()));
+});
+
+Deno.test("--max-memory replaces a worker after its result lands: the same scores", async () => {
+  // 1 MiB: over the limit after every result, so each position but the last gets a new worker.
+  const recycled = await rank({
+    ...options,
+    maxMemory: 1,
+    out: `${DIR}/recycled.jsonl`,
+  });
+  assert.equal(recycled.recycledWorkers, NB201.length - 1);
+  assert.equal(recycled.workers, 1);
+  assert.deepEqual(scores(recycled), scores(await oneAtATime()));
+  const roomy = await rank({ ...options, maxMemory: 1e6, workers: 2, out: `${DIR}/roomy.jsonl` });
+  assert.equal(roomy.recycledWorkers, 0);
+  await assert.rejects(rank({ ...options, maxMemory: 0 }), /--max-memory must be a positive/);
 });
 
 Deno.test("a worker's failure rejects the pool, naming the position", async () => {

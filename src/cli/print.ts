@@ -190,5 +190,7 @@ export function printTaskSearch(r: TaskSearchReport): void {
 function throughput(r: RankReport): string {
   return r.wallSecondsPerArch === undefined
     ? ""
-    : `; ${r.wallSecondsPerArch.toFixed(2)} s of wall time per arch with ${r.workers} workers`;
+    : `; ${r.wallSecondsPerArch.toFixed(2)} s of wall time per arch with ${r.workers} ` +
+      `worker${r.workers === 1 ? "" : "s"}` +
+      (r.recycledWorkers ? `, ${r.recycledWorkers} replaced over --max-memory` : "");
 }

@@ -224,6 +224,9 @@ export interface RankOptions extends ProxyOptions, ProxySelection {
   /** The worker module (default src/proxy/rank_worker.ts); the CLI passes its own module, which
    *  serves as the worker too, so that bundles and compiled binaries need no second file. */
   workerUrl?: string | URL;
+  /** Score in workers (even one) and replace a worker when the process RSS is above this many
+   *  MiB after its result lands (lavapipe keeps every pipeline a device compiled). */
+  maxMemory?: number;
   onEvent?: (e: RankEvent) => void;
 }
 
@@ -255,6 +258,8 @@ export interface RankReport {
    *  (the throughput; each one's own seconds run beside the others'). */
   wallSecondsPerArch?: number;
   workers?: number;
+  /** With --max-memory: how many workers were replaced. */
+  recycledWorkers?: number;
   truthMetric: string;
   /** The truth table's notes (rows skipped, sign convention of a loss table). */
   truthNotes?: string[];
@@ -323,6 +328,9 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   if (!Number.isInteger(workers) || workers < 1) {
     throw new InputError(`--workers must be an integer ≥ 1, got ${workers}`);
   }
+  if (o.maxMemory !== undefined && !(o.maxMemory > 0)) {
+    throw new InputError(`--max-memory must be a positive number of MiB, got ${o.maxMemory}`);
+  }
   const shard = resolveShard(o.shard);
   checkShardOutputs(shard, o);
   const space = getSpace(o.space);
@@ -383,6 +391,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   const total = shardPositions(archs.length, shard).length;
   const freshSeconds: number[] = [];
   let wallSecondsPerArch: number | undefined;
+  let recycledWorkers: number | undefined;
   try {
     o.onEvent?.({
       type: "start",
@@ -426,16 +435,18 @@ export async function rank(o: RankOptions): Promise<RankReport> {
         total,
       });
     };
-    if (workers > 1 && pending.length > 1) {
+    if ((workers > 1 && pending.length > 1) || (o.maxMemory && pending.length > 0)) {
       const started = performance.now();
-      await scoreInWorkers({
+      const pool = await scoreInWorkers({
         workers,
         options: { space: o.space, task: o.task, images: o.images, settings: o.settings },
         names,
         jobs: pending.map((index) => ({ index, text: archTexts[index], key: keys[index] })),
         workerUrl: o.workerUrl,
+        maxMemoryMiB: o.maxMemory,
         land,
       });
+      recycledWorkers = pool.recycled;
       wallSecondsPerArch = (performance.now() - started) / 1000 / pending.length;
     } else {
       for (const index of pending) {
@@ -464,6 +475,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     archs: ranked,
     secondsPerArch: median(freshSeconds),
     ...(wallSecondsPerArch !== undefined ? { wallSecondsPerArch, workers } : {}),
+    ...(o.maxMemory !== undefined ? { recycledWorkers: recycledWorkers ?? 0 } : {}),
     truthMetric: table.metric,
     truthNotes: table.notes,
     ...(o.maxFlops !== undefined ? { budget: { maxFlops: o.maxFlops, overBudget } } : {}),

@@ -3,6 +3,11 @@
  * (src/proxy/rank_worker.ts). On a CPU, lavapipe keeps about 1.6 of 2 cores busy in training and
  * compiles on one, so two at a time raise the throughput (README, "Running on a cluster"). The
  * main thread journals each result as it lands, in the order they land.
+ *
+ * `--max-memory MIB`: lavapipe keeps every pipeline a device has compiled, so a long rank over
+ * many shapes (NB-101 cells, NDS records) grows without bound; a terminated worker gives all of
+ * it back. After a result lands with the process's RSS above the limit, the worker that scored it
+ * is replaced by a fresh one (which compiles again what it needs).
  */
 import { InputError } from "../util/errors.ts";
 import type { ProxyName } from "./proxies.ts";
@@ -23,16 +28,22 @@ export interface WorkerPoolOptions {
   names: readonly ProxyName[];
   jobs: readonly WorkerJob[];
   workerUrl?: string | URL;
+  /** Replace a worker after a result lands with the process RSS above this many MiB. */
+  maxMemoryMiB?: number;
   /** Called once per job, one call at a time, in the order the results land. */
   land: (index: number, outcome: CandidateOutcome) => Promise<void>;
 }
 
-export async function scoreInWorkers(o: WorkerPoolOptions): Promise<void> {
+export interface WorkerPoolStats {
+  /** Workers replaced because the RSS was above --max-memory. */
+  recycled: number;
+}
+
+export async function scoreInWorkers(o: WorkerPoolOptions): Promise<WorkerPoolStats> {
   const url = o.workerUrl ?? new URL("./rank_worker.ts", import.meta.url);
-  const pool = Array.from(
-    { length: Math.min(o.workers, o.jobs.length) },
-    () => new Worker(url, { type: "module" }),
-  );
+  const size = Math.min(o.workers, o.jobs.length);
+  const live = new Set<Worker>();
+  const stats: WorkerPoolStats = { recycled: 0 };
   try {
     await new Promise<void>((resolve, reject) => {
       let next = 0;
@@ -50,11 +61,15 @@ export async function scoreInWorkers(o: WorkerPoolOptions): Promise<void> {
         if (failed) return;
         if (next < o.jobs.length) {
           send(w, { type: "score", ...o.jobs[next++] });
-        } else if (++idle === pool.length) {
+        } else if (++idle === size) {
           landing.then(resolve, fail);
         }
       };
-      for (const w of pool) {
+      const overLimit = () =>
+        o.maxMemoryMiB !== undefined && Deno.memoryUsage().rss / 2 ** 20 > o.maxMemoryMiB;
+      const start = () => {
+        const w = new Worker(url, { type: "module" });
+        live.add(w);
         w.onmessage = (e: MessageEvent<WorkerReply>) => {
           const m = e.data;
           if (m.type === "error") {
@@ -65,7 +80,14 @@ export async function scoreInWorkers(o: WorkerPoolOptions): Promise<void> {
           } else {
             landing = landing.then(() => failed ? undefined : o.land(m.index, m.outcome));
             landing.catch(fail);
-            feed(w);
+            if (next < o.jobs.length && overLimit()) {
+              w.terminate();
+              live.delete(w);
+              stats.recycled++;
+              start();
+            } else {
+              feed(w);
+            }
           }
         };
         w.onerror = (e: ErrorEvent) => {
@@ -73,9 +95,11 @@ export async function scoreInWorkers(o: WorkerPoolOptions): Promise<void> {
           fail(new Error(`rank worker: ${e.message}`));
         };
         send(w, { type: "init", options: o.options, names: [...o.names] });
-      }
+      };
+      for (let i = 0; i < size; i++) start();
     });
   } finally {
-    for (const w of pool) w.terminate();
+    for (const w of live) w.terminate();
   }
+  return stats;
 }
