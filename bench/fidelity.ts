@@ -14,11 +14,11 @@
  * bench/fidelity_nbnlp.ts (NAS-Bench-NLP) and
  * bench/fidelity_nds.ts (NDS cell spaces: `--only nds`, or one run by name).
  *
- *   deno task fidelity [--only nb201|nb101|nb101-500|nds|nds-scaled|anynet-scaled|proxies|<run name>] [--limit N] [--out DIR] [--workers N]
+ *   deno task fidelity [--only nb201|nb101|nb101-500|nds|nds-scaled|anynet-scaled|proxies|<run name>] [--limit N] [--out DIR] [--workers N] [--max-memory MiB]
  *
  * --limit caps every run (default: 100 for nb201/nb101; each other run's own size). --workers
  * scores N architectures at a time (rank --workers; the same scores, per-arch seconds then
- * measured beside each other).
+ * measured beside each other); --max-memory replaces a worker when the RSS is above it.
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -36,9 +36,11 @@ const { values } = parseArgs({
     limit: { type: "string" },
     out: { type: "string", default: "out/fidelity" },
     workers: { type: "string", default: "1" },
+    "max-memory": { type: "string" },
   },
 });
 const workers = Number(values.workers);
+const maxMemory = values["max-memory"] ? Number(values["max-memory"]) : undefined;
 const dataDir = Deno.env.get("GENNAS_DATA") ??
   new URL("../../shared/data/", import.meta.url).pathname;
 const limit = Number(values.limit ?? 100);
@@ -145,7 +147,7 @@ for (const run of runs) {
   };
   const report = run.execute
     ? await run.execute(onEvent)
-    : await rank({ ...run.options, workers, onEvent });
+    : await rank({ ...run.options, workers, maxMemory, onEvent });
   progress?.stop();
   // Seconds per arch over every journaled score (resumed runs included).
   const seconds = report.archs.map((a) => a.seconds).sort((a, b) => a - b);
