@@ -89,8 +89,7 @@ Deno.test("a worker's failure rejects the pool, naming the position", async () =
   await assert.rejects(
     scoreInWorkers({
       workers: 2,
-      options: { space: "nb201", settings: options.settings },
-      names: ["gennas"],
+      init: { options: { space: "nb201", settings: options.settings }, names: ["gennas"] },
       jobs: [
         { index: 0, text: NB201[0], key: "not its key" },
         { index: 1, text: NB201[2], key: "nor this" },
@@ -102,8 +101,10 @@ Deno.test("a worker's failure rejects the pool, naming the position", async () =
   await assert.rejects(
     scoreInWorkers({
       workers: 1,
-      options: { space: "nb201", settings: { ...options.settings, batch: -3 } },
-      names: ["gennas"],
+      init: {
+        options: { space: "nb201", settings: { ...options.settings, batch: -3 } },
+        names: ["gennas"],
+      },
       jobs: [{ index: 0, text: NB201[0], key: "" }],
       land: () => Promise.resolve(),
     }),

@@ -6,26 +6,18 @@
  */
 import { InputError } from "../util/errors.ts";
 import type { ProxyName } from "./proxies.ts";
+import type { WorkerReply, WorkerRequest } from "./workers.ts";
 import {
   type CandidateOutcome,
   prepareProxy,
   type ProxyContext,
-  type ProxyOptions,
+  type RankWorkerInit,
   scoreCandidate,
 } from "./run.ts";
 
-export type WorkerRequest =
-  | { type: "init"; options: ProxyOptions; names: ProxyName[] }
-  | { type: "score"; index: number; text: string; key: string };
-
-export type WorkerReply =
-  | { type: "ready" }
-  | { type: "scored"; index: number; outcome: CandidateOutcome }
-  | { type: "error"; message: string; input: boolean; index?: number };
-
 interface WorkerScope {
-  postMessage(message: WorkerReply): void;
-  onmessage: ((e: MessageEvent<WorkerRequest>) => void) | null;
+  postMessage(message: WorkerReply<CandidateOutcome>): void;
+  onmessage: ((e: MessageEvent<WorkerRequest<RankWorkerInit>>) => void) | null;
 }
 
 /** True inside a Web Worker. */
@@ -44,8 +36,8 @@ export function serveRankWorker(): void {
     const m = e.data;
     try {
       if (m.type === "init") {
-        ctx = await prepareProxy(m.options);
-        names = m.names;
+        ctx = await prepareProxy(m.init.options);
+        names = m.init.names;
         scope.postMessage({ type: "ready" });
         return;
       }

@@ -437,10 +437,12 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     };
     if ((workers > 1 && pending.length > 1) || (o.maxMemory && pending.length > 0)) {
       const started = performance.now();
-      const pool = await scoreInWorkers({
+      const pool = await scoreInWorkers<RankWorkerInit, CandidateOutcome>({
         workers,
-        options: { space: o.space, task: o.task, images: o.images, settings: o.settings },
-        names,
+        init: {
+          options: { space: o.space, task: o.task, images: o.images, settings: o.settings },
+          names,
+        },
         jobs: pending.map((index) => ({ index, text: archTexts[index], key: keys[index] })),
         workerUrl: o.workerUrl,
         maxMemoryMiB: o.maxMemory,
@@ -485,6 +487,12 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     resumed: journal.resumed,
     shard,
   };
+}
+
+/** What a rank worker (src/proxy/rank_worker.ts) prepares from: the proxy options and proxies. */
+export interface RankWorkerInit {
+  options: ProxyOptions;
+  names: ProxyName[];
 }
 
 /** What scoring one architecture gives a rank: the GenNAS loss (when asked) and zero-cost values. */

@@ -10,9 +10,6 @@
  * is replaced by a fresh one (which compiles again what it needs).
  */
 import { InputError } from "../util/errors.ts";
-import type { ProxyName } from "./proxies.ts";
-import type { WorkerReply, WorkerRequest } from "./rank_worker.ts";
-import type { CandidateOutcome, ProxyOptions } from "./run.ts";
 
 /** One rank position to score: its index, canonical text and key (checked by the worker). */
 export interface WorkerJob {
@@ -21,17 +18,25 @@ export interface WorkerJob {
   key: string;
 }
 
-export interface WorkerPoolOptions {
+/** The pool's messages to a worker: first `init` (what it prepares its context from), then jobs. */
+export type WorkerRequest<Init> = { type: "init"; init: Init } | ({ type: "score" } & WorkerJob);
+
+/** A worker's answers: ready after init, one outcome per job, or an error (a user's: `input`). */
+export type WorkerReply<Outcome> =
+  | { type: "ready" }
+  | { type: "scored"; index: number; outcome: Outcome }
+  | { type: "error"; message: string; input: boolean; index?: number };
+
+export interface WorkerPoolOptions<Init, Outcome> {
   workers: number;
-  /** What each worker prepares its context from (the same as the main thread's). */
-  options: ProxyOptions;
-  names: readonly ProxyName[];
+  /** Sent to every worker (and every replacement) before its first job. */
+  init: Init;
   jobs: readonly WorkerJob[];
   workerUrl?: string | URL;
   /** Replace a worker after a result lands with the process RSS above this many MiB. */
   maxMemoryMiB?: number;
   /** Called once per job, one call at a time, in the order the results land. */
-  land: (index: number, outcome: CandidateOutcome) => Promise<void>;
+  land: (index: number, outcome: Outcome) => Promise<void>;
 }
 
 export interface WorkerPoolStats {
@@ -39,7 +44,9 @@ export interface WorkerPoolStats {
   recycled: number;
 }
 
-export async function scoreInWorkers(o: WorkerPoolOptions): Promise<WorkerPoolStats> {
+export async function scoreInWorkers<Init, Outcome>(
+  o: WorkerPoolOptions<Init, Outcome>,
+): Promise<WorkerPoolStats> {
   const url = o.workerUrl ?? new URL("./rank_worker.ts", import.meta.url);
   const size = Math.min(o.workers, o.jobs.length);
   const live = new Set<Worker>();
@@ -56,7 +63,7 @@ export async function scoreInWorkers(o: WorkerPoolOptions): Promise<WorkerPoolSt
           reject(e);
         }
       };
-      const send = (w: Worker, m: WorkerRequest) => w.postMessage(m);
+      const send = (w: Worker, m: WorkerRequest<Init>) => w.postMessage(m);
       const feed = (w: Worker) => {
         if (failed) return;
         if (next < o.jobs.length) {
@@ -70,7 +77,7 @@ export async function scoreInWorkers(o: WorkerPoolOptions): Promise<WorkerPoolSt
       const start = () => {
         const w = new Worker(url, { type: "module" });
         live.add(w);
-        w.onmessage = (e: MessageEvent<WorkerReply>) => {
+        w.onmessage = (e: MessageEvent<WorkerReply<Outcome>>) => {
           const m = e.data;
           if (m.type === "error") {
             const at = m.index === undefined ? "" : ` (position ${m.index})`;
@@ -94,7 +101,7 @@ export async function scoreInWorkers(o: WorkerPoolOptions): Promise<WorkerPoolSt
           e.preventDefault();
           fail(new Error(`rank worker: ${e.message}`));
         };
-        send(w, { type: "init", options: o.options, names: [...o.names] });
+        send(w, { type: "init", init: o.init });
       };
       for (let i = 0; i < size; i++) start();
     });
