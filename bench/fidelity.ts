@@ -67,7 +67,7 @@ interface Run {
 }
 
 const images = join(dataDir, "cifar10_test_first256.bin");
-const runs: Run[] = [
+const runsBefore: Run[] = [
   {
     name: "nb201",
     space: "nb201",
@@ -116,6 +116,27 @@ const runs: Run[] = [
       bootstrap: 1000,
     },
   },
+];
+const runs: Run[] = [
+  ...runsBefore,
+  // The reference HEAD's NB-101 pair (train weights [0.25, 0.5, 1], Kaiming fan-out init; spec
+  // Appendix A's alternatives, not the defaults): first on the NASLib sample, then on nb101-500.
+  ...["nb101", "nb101-500"].map((base) => {
+    const run = runsBefore.find((r) => r.name === base)!;
+    return {
+      ...run,
+      name: `${base}-head`,
+      target: `beside ${base}, with the reference HEAD's train weights and NB-101 init`,
+      options: {
+        ...run.options,
+        settings: {
+          trainWeights: [0.25, 0.5, 1] as [number, number, number],
+          nb101Init: "kaiming-fan-out" as const,
+        },
+        out: join(values.out!, `${base}-head.jsonl`),
+      },
+    };
+  }),
   ...nbnlpRuns(dataDir, values.out!, limit),
   ...ndsRuns(dataDir, limit, values.out!),
 ];
