@@ -110,7 +110,7 @@ function program(): Command {
       .option(
         "--workers <n>",
         "architectures scored at a time, each in a worker with its own device (same scores; " +
-          "memory adds up: on a 2-core CPU 2 gave 1.37x the throughput)",
+          "memory adds up: on a 2-core CPU 2 gave 1.38x the throughput)",
         parsePositiveInteger,
         1,
       )
