@@ -31,6 +31,18 @@ const ubuf = device.createBuffer({
 device.queue.writeBuffer(ubuf, 0, data.subarray(0, 16384));
 const LOADS = 64;
 const common = `const LOADS = ${LOADS}u;`;
+/** A kernel that fills workgroup memory from storage (16 vec4s per lane), then runs `body`. */
+function sharedKernel(body: string): string {
+  return `${common}
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
+var<workgroup> sh: array<vec4<f32>, 1024>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) l: u32) {
+  for (var j = 0u; j < 16u; j++) { sh[l * 16u + j] = a[(g.x * 16u + j) & 262143u]; }
+  workgroupBarrier();
+  ${body}
+  o[g.x] = s; }`;
+}
 const srcs: Record<string, string> = {
   storage_vec4: `${common}
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
@@ -87,36 +99,13 @@ const srcs: Record<string, string> = {
   for (var i = 0u; i < LOADS; i++) { s += a[(g.x * 7u + i * 1031u) & 4095u]; }
   o[g.x] = s; }`,
   // Workgroup memory: each lane stores 16 vec4s, then 64 lane-dependent (or lane-uniform) loads.
-  shared_lane: `${common}
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
-var<workgroup> sh: array<vec4<f32>, 1024>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) l: u32) {
-  for (var j = 0u; j < 16u; j++) { sh[l * 16u + j] = a[(g.x * 16u + j) & 262143u]; }
-  workgroupBarrier();
-  var s = vec4<f32>(0.0);
-  for (var i = 0u; i < LOADS; i++) { s += sh[(l * 7u + i * 31u) & 1023u]; }
-  o[g.x] = s; }`,
-  shared_fill_only: `${common}
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
-var<workgroup> sh: array<vec4<f32>, 1024>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) l: u32) {
-  for (var j = 0u; j < 16u; j++) { sh[l * 16u + j] = a[(g.x * 16u + j) & 262143u]; }
-  workgroupBarrier();
-  var s = vec4<f32>(0.0);
-  s += sh[(l * 7u) & 1023u];
-  o[g.x] = s; }`,
-  shared_uniform_idx: `${common}
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;
-var<workgroup> sh: array<vec4<f32>, 1024>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_invocation_index) l: u32) {
-  for (var j = 0u; j < 16u; j++) { sh[l * 16u + j] = a[(g.x * 16u + j) & 262143u]; }
-  workgroupBarrier();
-  var s = vec4<f32>(f32(l));
-  for (var i = 0u; i < LOADS; i++) { s += sh[(i * 31u) & 1023u]; }
-  o[g.x] = s; }`,
+  shared_lane: sharedKernel(
+    "var s = vec4<f32>(0.0);\n  for (var i = 0u; i < LOADS; i++) { s += sh[(l * 7u + i * 31u) & 1023u]; }",
+  ),
+  shared_fill_only: sharedKernel("var s = vec4<f32>(0.0);\n  s += sh[(l * 7u) & 1023u];"),
+  shared_uniform_idx: sharedKernel(
+    "var s = vec4<f32>(f32(l));\n  for (var i = 0u; i < LOADS; i++) { s += sh[(i * 31u) & 1023u]; }",
+  ),
   texture: `${common}
 @group(0) @binding(0) var a: texture_2d<f32>;
 @group(0) @binding(1) var<storage, read_write> o: array<vec4<f32>>;

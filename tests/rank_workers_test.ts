@@ -8,13 +8,9 @@ import assert from "node:assert/strict";
 import { rank, type RankReport } from "../mod.ts";
 import { scoreInWorkers } from "../src/proxy/workers.ts";
 import { InputError } from "../src/util/errors.ts";
-import { CLI, runCli, TINY } from "./support/cli.ts";
+import { CLI, runCli, SMALL_NB201, TINY } from "./support/cli.ts";
 
-const NB201 = [
-  "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-  "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
-  "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
-];
+const NB201 = SMALL_NB201;
 const DIR = Deno.makeTempDirSync({ prefix: "gennas-workers-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(DIR, { recursive: true }));
 Deno.writeTextFileSync(`${DIR}/archs.txt`, NB201.join("\n") + "\n");

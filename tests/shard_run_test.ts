@@ -4,13 +4,9 @@
  * SIGKILL after its first score landed resumes and merges to the same result.
  */
 import assert from "node:assert/strict";
-import { CLI, REPO, runCli, TINY } from "./support/cli.ts";
+import { CLI, REPO, runCli, SMALL_NB201, TINY } from "./support/cli.ts";
 
-const NB201 = [
-  "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-  "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
-  "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
-];
+const NB201 = SMALL_NB201;
 
 // The archs file sits at one path for the whole file: its absolute path is a setting.
 const DIR = Deno.makeTempDirSync({ prefix: "gennas-shard-run-" });

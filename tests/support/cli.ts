@@ -10,6 +10,13 @@ export interface CliResult {
 /** Tiny proxy settings so CLI tests stay fast on a software GPU. */
 export const TINY = ["--iters", "2", "--batch", "2", "--init-channels", "4"];
 
+/** Three NB-201 cells of fixtures/tables/nb201_small.csv, the quick all-`none` one first. */
+export const SMALL_NB201 = [
+  "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+  "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+  "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+];
+
 export async function runCli(
   args: string[],
   o: { cwd?: string; env?: Record<string, string> } = {},
