@@ -14,7 +14,12 @@ import {
   spaceArg,
 } from "./src/cli/options.ts";
 import { printInfo, printRank, printScore } from "./src/cli/print.ts";
-import { announceJournal, runSearchCommand, runTaskSearchCommand } from "./src/cli/search.ts";
+import {
+  announceJournal,
+  runSearchCommand,
+  runTaskSearchCommand,
+  type SearchFlags,
+} from "./src/cli/search.ts";
 import { addMergeCommand } from "./src/cli/merge.ts";
 import { GpuUnavailableError } from "./src/gpu/device.ts";
 import { createProgress } from "./src/util/progress.ts";
@@ -114,12 +119,7 @@ function program(): Command {
         parsePositiveInteger,
         1,
       )
-      .option(
-        "--max-memory <MiB>",
-        "score in workers and replace one when the process RSS is above MiB after its result " +
-          "lands (lavapipe keeps every pipeline it compiled; off by default)",
-        parsePositiveInteger,
-      )
+      .option("--max-memory <MiB>", MAX_MEMORY_HELP, parsePositiveInteger)
       .option("--report <html>", "HTML report (default: the journal path with .html)")
       .option(
         "--bootstrap <n>",
@@ -189,7 +189,15 @@ function program(): Command {
     .option("--metric <field>", "NB-101 / nbmacro accuracy field")
     .option("--out <journal>", JOURNAL_HELP, "auto")
     .option("--report <html>", "HTML report (default: the journal path with .html)")
-    .action(runSearchCommand);
+    .option(
+      "--workers <n>",
+      "architectures scored at a time where they are independent (the initial population, " +
+        "random search), each in a worker with its own device; the same search",
+      parsePositiveInteger,
+      1,
+    )
+    .option("--max-memory <MiB>", MAX_MEMORY_HELP, parsePositiveInteger)
+    .action((flags: SearchFlags) => runSearchCommand(flags, import.meta.url));
 
   addProxyOptions(
     root.command("task-search")
@@ -216,6 +224,9 @@ function program(): Command {
   addMergeCommand(root);
   return root;
 }
+
+const MAX_MEMORY_HELP = "score in workers and replace one when the process RSS is above MiB " +
+  "after its result lands (lavapipe keeps every pipeline it compiled; off by default)";
 
 interface RankFlags {
   truth: string;
@@ -252,7 +263,7 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-// `rank --workers` starts its workers from this module, so that a bundle or a compiled binary
+// `rank --workers` and `search --workers` start their workers from this module, so that a bundle or a compiled binary
 // needs no second file.
 if (inWorker()) {
   serveRankWorker();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { relative } from "node:path";
 import { encodePng, type ImageData } from "../src/deps.ts";
 import {
   CIFAR10_RECORD_BYTES,
@@ -336,6 +337,14 @@ Deno.test("png: fixtures/images (RGB, RGBA, 16-bit gray, palette) load as a PNG 
   assert.deepEqual(gray16.subarray(0, PLANE), gray16.subarray(PLANE, 2 * PLANE));
   assert.equal(pixel(gray16, 0, 31, 31), 255);
   assert.deepEqual([0, 1, 2].map((c) => pixel(palette, c, 0, 0)), [200, 30, 30]);
+});
+
+Deno.test("images: a relative and an absolute path name the same set (journals resume across both)", async () => {
+  const relativePath = relative(Deno.cwd(), FIXTURES);
+  assert.notEqual(relativePath, FIXTURES);
+  const named = await loadImageSet(relativePath);
+  assert.equal(named.name, FIXTURES);
+  assert.equal((await loadImageSet(FIXTURES)).name, FIXTURES);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -340,3 +340,106 @@ Deno.test("random search validates --samples and honours budget and abort", asyn
     (e: Error) => e.name === "AbortError",
   );
 });
+
+/** hammingHooks whose evaluations take seeded random times and count how many run at once. */
+function concurrentHooks(seed: number): SearchHooks<number> & { peak: () => number } {
+  const hooks = hammingHooks();
+  const evaluate = hooks.evaluate;
+  const delays = new Rng(seed);
+  let inFlight = 0;
+  let peak = 0;
+  return {
+    ...hooks,
+    peak: () => peak,
+    evaluate: async (g, i) => {
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, delays.int(6)));
+      inFlight--;
+      return evaluate(g, i);
+    },
+  };
+}
+
+function trace(r: SearchResult<number>): [number, number, number][] {
+  return r.history.map((e) => [e.index, e.candidate, e.fitness]);
+}
+
+Deno.test("concurrency: RE and random search record the same run as one at a time", async () => {
+  const options = { ...OPTIONS, population: 12, iterations: 8 };
+  const sequential = await regularizedEvolution(hammingHooks(), options);
+  for (const concurrency of [2, 5, 40]) {
+    const hooks = concurrentHooks(concurrency);
+    const order: number[] = [];
+    const parallel = await regularizedEvolution(hooks, options, {
+      concurrency,
+      onEvaluation: (e) => {
+        order.push(e.evaluation.index);
+      },
+    });
+    assert.deepEqual(trace(parallel), trace(sequential), `concurrency ${concurrency}`);
+    assert.deepEqual(parallel.best.index, sequential.best.index);
+    assert.deepEqual(order, range(0, 20), "recorded in history order");
+    // Only the initial population overlaps; the children wait for the population before them.
+    assert.equal(hooks.peak(), Math.min(concurrency, options.population));
+  }
+  const random = await randomSearch(hammingHooks(), { samples: 15, seed: 2 });
+  const hooks = concurrentHooks(9);
+  const randomParallel = await randomSearch(hooks, { samples: 15, seed: 2 }, { concurrency: 4 });
+  assert.deepEqual(trace(randomParallel), trace(random));
+  assert.equal(hooks.peak(), 4);
+});
+
+Deno.test("concurrency: budgets, abort and replay hold with evaluations in flight", async () => {
+  const budgeted = await randomSearch(concurrentHooks(1), { samples: 40, seed: 1 }, {
+    concurrency: 3,
+    budget: { evaluations: 7 },
+  });
+  assert.equal(budgeted.stoppedBy, "budget");
+  assert.equal(budgeted.history.length, 7, "no evaluation beyond the budget is started");
+
+  // Abort after the third record: the ones already started finish and are recorded, no more start.
+  const controller = new AbortController();
+  const aborted = await randomSearch(concurrentHooks(2), { samples: 40, seed: 1 }, {
+    concurrency: 4,
+    signal: controller.signal,
+    onEvaluation: (e) => {
+      if (e.done === 3) controller.abort();
+    },
+  });
+  assert.equal(aborted.stoppedBy, "aborted");
+  assert.ok(
+    aborted.history.length >= 3 && aborted.history.length <= 6,
+    `${aborted.history.length}`,
+  );
+
+  const full = await randomSearch(hammingHooks(), { samples: 12, seed: 4 });
+  const replay: ReplayRecord[] = full.history.slice(0, 5).map((e) => ({
+    key: e.key,
+    fitness: e.fitness,
+    info: e.info,
+  }));
+  const hooks = concurrentHooks(3);
+  const calls: number[] = [];
+  const evaluate = hooks.evaluate;
+  hooks.evaluate = (g, i) => {
+    calls.push(i);
+    return evaluate(g, i);
+  };
+  const resumed = await randomSearch(hooks, { samples: 12, seed: 4 }, { replay, concurrency: 3 });
+  assert.deepEqual(trace(resumed), trace(full));
+  assert.deepEqual(calls.sort((a, b) => a - b), range(5, 12), "replayed ones are not evaluated");
+
+  let failing = 0;
+  const throwing = concurrentHooks(4);
+  const ok = throwing.evaluate;
+  // The failure lands last (after the other evaluations in flight), so no timer outlives the test.
+  throwing.evaluate = async (g, i) => {
+    if (i !== 2) return await ok(g, i);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    throw new Error(`boom ${++failing}`);
+  };
+  await assert.rejects(
+    randomSearch(throwing, { samples: 10, seed: 1 }, { concurrency: 3 }),
+    /boom 1/,
+  );
+});

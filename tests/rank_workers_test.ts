@@ -2,10 +2,11 @@
  * `rank --workers N`: the same scores as one at a time, through the library's worker module and
  * through the CLI's own module (which serves as the worker of bundles and compiled binaries); a
  * journal written by workers resumes with none; --max-memory replaces workers without changing a
- * score; a failing worker rejects the rank; bad counts exit 2.
+ * score; a failing worker rejects the rank; bad counts exit 2. `search --workers` and
+ * `--max-memory`: the same search (history, losses, best) as one at a time.
  */
 import assert from "node:assert/strict";
-import { rank, type RankReport } from "../mod.ts";
+import { type ArchSearchReport, rank, type RankReport, searchArchitectures } from "../mod.ts";
 import { scoreInWorkers } from "../src/proxy/workers.ts";
 import { InputError } from "../src/util/errors.ts";
 import { CLI, runCli, SMALL_NB201, TINY } from "./support/cli.ts";
@@ -130,4 +131,49 @@ Deno.test("--workers: a positive integer (else exit 2); the CLI prints the throu
   ]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /s of wall time per arch with 2 workers/);
+});
+
+/** What a search found, without timings. */
+function searchTrace(r: ArchSearchReport): [number, string, number][] {
+  return r.history.map((h) => [h.index, h.arch, h.loss]);
+}
+
+Deno.test("search --workers 2 and --max-memory run the search of one at a time", async () => {
+  const search = {
+    space: "nb201",
+    task: "search-N",
+    settings: options.settings,
+    population: 4,
+    tournament: 2,
+    iterations: 2,
+  };
+  const one = await searchArchitectures({ ...search, out: `${DIR}/search-one.jsonl` });
+  const two = await searchArchitectures({
+    ...search,
+    workers: 2,
+    workerUrl: new URL(`file://${CLI}`),
+    out: `${DIR}/search-two.jsonl`,
+  });
+  assert.equal(one.history.length, 6);
+  assert.deepEqual(searchTrace(two), searchTrace(one));
+  assert.equal(two.best.arch, one.best.arch);
+  const recycled = await searchArchitectures({
+    ...search,
+    strategy: "random",
+    maxMemory: 1,
+    out: `${DIR}/search-recycled.jsonl`,
+  });
+  const random = await searchArchitectures({
+    ...search,
+    strategy: "random",
+    out: `${DIR}/search-random.jsonl`,
+  });
+  assert.deepEqual(searchTrace(recycled), searchTrace(random));
+  assert.equal(recycled.recycledWorkers, 5, "a fresh worker for each evaluation but the first");
+  assert.equal(two.workers, 2);
+  assert.equal(one.workers, undefined);
+  await assert.rejects(searchArchitectures({ ...search, workers: 0 }), /--workers must be/);
+  const bad = await runCli(["search", "--max-memory", "0", ...TINY]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--max-memory/);
 });

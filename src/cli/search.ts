@@ -7,7 +7,7 @@ import { createProgress, type Progress } from "../util/progress.ts";
 import { parseDuration, type ProxyFlags, proxySettings, spaceArg } from "./options.ts";
 import { printSearch, printTaskSearch } from "./print.ts";
 
-interface SearchFlags extends ProxyFlags {
+export interface SearchFlags extends ProxyFlags {
   strategy: Strategy;
   population: number;
   tournament: number;
@@ -18,6 +18,8 @@ interface SearchFlags extends ProxyFlags {
   metric?: string;
   out?: string;
   report?: string;
+  workers: number;
+  maxMemory?: number;
 }
 
 /** `--budget 200` is evaluations; `--budget 30m` (s, m or h) is wall time. */
@@ -69,7 +71,8 @@ function interruptible(): { signal: AbortSignal; dispose(): void } {
   };
 }
 
-export async function runSearchCommand(flags: SearchFlags): Promise<void> {
+/** `workerUrl`: the CLI's own module, which serves as the worker (see cli.ts). */
+export async function runSearchCommand(flags: SearchFlags, workerUrl?: string): Promise<void> {
   let progress: Progress | undefined;
   const stop = interruptible();
   try {
@@ -89,6 +92,9 @@ export async function runSearchCommand(flags: SearchFlags): Promise<void> {
       metric: flags.metric,
       out: flags.out,
       report: flags.report,
+      workers: flags.workers,
+      maxMemory: flags.maxMemory,
+      workerUrl,
       signal: stop.signal,
       onEvent: (e) => {
         if (e.type === "start") {

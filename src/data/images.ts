@@ -2,6 +2,7 @@
  * The image set behind `--images`: nothing → procedural built-in images, a directory → its PNG
  * files, a file → CIFAR-10 binary records.
  */
+import { resolve } from "node:path";
 import { InputError } from "../util/errors.ts";
 import { parseCifarBinary } from "./cifar.ts";
 import { readPngFolder } from "./png.ts";
@@ -10,7 +11,10 @@ import { proceduralImages } from "./procedural.ts";
 export type ImageSetKind = "cifar10-binary" | "png-folder" | "procedural";
 
 export interface ImageSet {
-  /** What the images are, for outputs: the path, or "procedural (built-in)". */
+  /**
+   * What the images are, for outputs and journal settings: the absolute path (so a run resumes
+   * whether it was named relative or absolute, like `--truth`), or "procedural (built-in)".
+   */
   name: string;
   kind: ImageSetKind;
   /** CHW uint8 images, 3·32·32 bytes each. */
@@ -42,11 +46,11 @@ export async function loadImageSet(
   const info = await statOrExplain(path);
   if (info.isDirectory) {
     const { images } = await readPngFolder(path);
-    return { name: path, kind: "png-folder", images };
+    return { name: resolve(path), kind: "png-folder", images };
   }
   if (info.isFile) {
     const { images, labels } = parseCifarBinary(await Deno.readFile(path), path);
-    return { name: path, kind: "cifar10-binary", images, labels };
+    return { name: resolve(path), kind: "cifar10-binary", images, labels };
   }
   throw new InputError(
     `images "${path}" is neither a file nor a directory; give a CIFAR-10 binary file or a ` +

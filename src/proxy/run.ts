@@ -28,7 +28,7 @@ import { Rng } from "../util/rng.ts";
 import { type ProxyMetrics, type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
 import { isZeroCost, parseProxies, type ProxyName } from "./proxies.ts";
 import { checkZeroCostSupport, scoreZeroCost, type ZeroCostResult } from "./zero_cost.ts";
-import { scoreInWorkers } from "./workers.ts";
+import { scoreInWorkers, validateWorkerOptions } from "./workers.ts";
 import { archCost } from "./cost.ts";
 import { checkBudget, validateMaxFlops, withinBudget } from "./budget.ts";
 import {
@@ -324,13 +324,7 @@ export async function rankCandidates<A>(
 /** Scores many architectures and correlates their losses with the benchmark's accuracies. */
 export async function rank(o: RankOptions): Promise<RankReport> {
   const names = parseProxies(o);
-  const workers = o.workers ?? 1;
-  if (!Number.isInteger(workers) || workers < 1) {
-    throw new InputError(`--workers must be an integer ≥ 1, got ${workers}`);
-  }
-  if (o.maxMemory !== undefined && !(o.maxMemory > 0)) {
-    throw new InputError(`--max-memory must be a positive number of MiB, got ${o.maxMemory}`);
-  }
+  const workers = validateWorkerOptions(o.workers, o.maxMemory);
   const shard = resolveShard(o.shard);
   checkShardOutputs(shard, o);
   const space = getSpace(o.space);

@@ -1,17 +1,18 @@
 /**
- * `rank --workers N`: N architectures scored at a time, each Web Worker on a device of its own
- * (src/proxy/rank_worker.ts). On a CPU, lavapipe keeps about 1.6 of 2 cores busy in training and
- * compiles on one, so two at a time raise the throughput (README, "Running on a cluster"). The
- * main thread journals each result as it lands, in the order they land.
+ * `rank --workers N` and `search --workers N`: N architectures scored at a time, each Web Worker
+ * on a device of its own (src/proxy/rank_worker.ts). On a CPU, lavapipe keeps about 1.6 of 2
+ * cores busy in training and compiles on one, so two at a time raise the throughput (README,
+ * "Running on a cluster").
  *
- * `--max-memory MIB`: lavapipe keeps every pipeline a device has compiled, so a long rank over
+ * `--max-memory MIB`: lavapipe keeps every pipeline a device has compiled, so a long run over
  * many shapes (NB-101 cells, NDS records) grows without bound; a terminated worker gives all of
  * it back. After a result lands with the process's RSS above the limit, the worker that scored it
- * is replaced by a fresh one (which compiles again what it needs).
+ * is terminated, and a fresh one (which compiles again what it needs) takes its place when there
+ * is a next job.
  */
 import { InputError } from "../util/errors.ts";
 
-/** One rank position to score: its index, canonical text and key (checked by the worker). */
+/** One architecture to score: its index, canonical text and key (checked by the worker). */
 export interface WorkerJob {
   index: number;
   text: string;
@@ -27,14 +28,144 @@ export type WorkerReply<Outcome> =
   | { type: "scored"; index: number; outcome: Outcome }
   | { type: "error"; message: string; input: boolean; index?: number };
 
-export interface WorkerPoolOptions<Init, Outcome> {
+/** Checks `--workers` and `--max-memory`; returns the worker count (default 1). */
+export function validateWorkerOptions(workers = 1, maxMemory?: number): number {
+  if (!Number.isInteger(workers) || workers < 1) {
+    throw new InputError(`--workers must be an integer ≥ 1, got ${workers}`);
+  }
+  if (maxMemory !== undefined && !(maxMemory > 0)) {
+    throw new InputError(`--max-memory must be a positive number of MiB, got ${maxMemory}`);
+  }
+  return workers;
+}
+
+export interface WorkerPoolConfig<Init> {
+  /** Jobs scored at a time, at most (workers are started as jobs arrive). */
   workers: number;
   /** Sent to every worker (and every replacement) before its first job. */
   init: Init;
-  jobs: readonly WorkerJob[];
   workerUrl?: string | URL;
-  /** Replace a worker after a result lands with the process RSS above this many MiB. */
+  /** Terminate a worker after a result lands with the process RSS above this many MiB. */
   maxMemoryMiB?: number;
+}
+
+interface Pending<Outcome> {
+  job: WorkerJob;
+  resolve: (o: Outcome) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Workers that score submitted jobs, at most `workers` at a time, first come first served. The
+ * first failure (a worker's error or crash) rejects every job in flight or queued, and every later
+ * submit: the pool is then dead, and `close()` is all that is left to do.
+ */
+export class WorkerPool<Init, Outcome> {
+  readonly #config: WorkerPoolConfig<Init>;
+  readonly #url: string | URL;
+  readonly #queue: Pending<Outcome>[] = [];
+  readonly #idle: Worker[] = [];
+  readonly #busy = new Map<Worker, Pending<Outcome> | undefined>();
+  #failure: unknown;
+  #retired = 0;
+  #recycled = 0;
+
+  constructor(config: WorkerPoolConfig<Init>) {
+    this.#config = config;
+    this.#url = config.workerUrl ?? new URL("./rank_worker.ts", import.meta.url);
+  }
+
+  /** Workers started in place of one terminated over --max-memory. */
+  get recycled(): number {
+    return this.#recycled;
+  }
+
+  submit(job: WorkerJob): Promise<Outcome> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise<Outcome>((resolve, reject) => {
+      this.#queue.push({ job, resolve, reject });
+      this.#dispatch();
+    });
+  }
+
+  /** Terminates every worker; jobs still queued or in flight are rejected. */
+  close(): void {
+    this.#fail(new Error("the worker pool was closed"));
+    for (const w of [...this.#idle, ...this.#busy.keys()]) w.terminate();
+    this.#idle.length = 0;
+    this.#busy.clear();
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length > 0 && this.#failure === undefined) {
+      const w = this.#idle.pop();
+      if (w) {
+        const pending = this.#queue.shift()!;
+        this.#busy.set(w, pending);
+        w.postMessage({ type: "score", ...pending.job } satisfies WorkerRequest<Init>);
+      } else if (this.#busy.size < this.#config.workers) {
+        this.#start();
+      } else {
+        return;
+      }
+    }
+  }
+
+  /** A worker becomes busy (with no job) until it reports ready. */
+  #start(): void {
+    if (this.#retired > 0) {
+      this.#retired--;
+      this.#recycled++;
+    }
+    const w = new Worker(this.#url, { type: "module" });
+    this.#busy.set(w, undefined);
+    w.onmessage = (e: MessageEvent<WorkerReply<Outcome>>) => {
+      const m = e.data;
+      if (m.type === "error") {
+        const at = m.index === undefined ? "" : ` (position ${m.index})`;
+        this.#fail(
+          m.input ? new InputError(m.message) : new Error(`rank worker${at}: ${m.message}`),
+        );
+        return;
+      }
+      const pending = this.#busy.get(w);
+      this.#busy.delete(w);
+      if (m.type === "scored") {
+        pending?.resolve(m.outcome);
+        if (this.#overLimit()) {
+          w.terminate();
+          this.#retired++;
+          this.#dispatch();
+          return;
+        }
+      }
+      this.#idle.push(w);
+      this.#dispatch();
+    };
+    w.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.#fail(new Error(`rank worker: ${e.message}`));
+    };
+    w.postMessage({ type: "init", init: this.#config.init } satisfies WorkerRequest<Init>);
+  }
+
+  #overLimit(): boolean {
+    const limit = this.#config.maxMemoryMiB;
+    return limit !== undefined && Deno.memoryUsage().rss / 2 ** 20 > limit;
+  }
+
+  #fail(e: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = e;
+    for (const pending of [...this.#busy.values(), ...this.#queue.splice(0)]) {
+      pending?.reject(e);
+    }
+    for (const w of this.#busy.keys()) this.#busy.set(w, undefined);
+  }
+}
+
+export interface WorkerPoolOptions<Init, Outcome> extends WorkerPoolConfig<Init> {
+  jobs: readonly WorkerJob[];
   /** Called once per job, one call at a time, in the order the results land. */
   land: (index: number, outcome: Outcome) => Promise<void>;
 }
@@ -44,69 +175,23 @@ export interface WorkerPoolStats {
   recycled: number;
 }
 
+/** Scores every job in a pool, landing each result as it arrives; rejects on the first failure. */
 export async function scoreInWorkers<Init, Outcome>(
   o: WorkerPoolOptions<Init, Outcome>,
 ): Promise<WorkerPoolStats> {
-  const url = o.workerUrl ?? new URL("./rank_worker.ts", import.meta.url);
-  const size = Math.min(o.workers, o.jobs.length);
-  const live = new Set<Worker>();
-  const stats: WorkerPoolStats = { recycled: 0 };
+  const pool = new WorkerPool<Init, Outcome>(o);
   try {
-    await new Promise<void>((resolve, reject) => {
-      let next = 0;
-      let idle = 0;
-      let failed = false;
-      let landing = Promise.resolve();
-      const fail = (e: unknown) => {
-        if (!failed) {
-          failed = true;
-          reject(e);
-        }
-      };
-      const send = (w: Worker, m: WorkerRequest<Init>) => w.postMessage(m);
-      const feed = (w: Worker) => {
-        if (failed) return;
-        if (next < o.jobs.length) {
-          send(w, { type: "score", ...o.jobs[next++] });
-        } else if (++idle === size) {
-          landing.then(resolve, fail);
-        }
-      };
-      const overLimit = () =>
-        o.maxMemoryMiB !== undefined && Deno.memoryUsage().rss / 2 ** 20 > o.maxMemoryMiB;
-      const start = () => {
-        const w = new Worker(url, { type: "module" });
-        live.add(w);
-        w.onmessage = (e: MessageEvent<WorkerReply<Outcome>>) => {
-          const m = e.data;
-          if (m.type === "error") {
-            const at = m.index === undefined ? "" : ` (position ${m.index})`;
-            fail(m.input ? new InputError(m.message) : new Error(`rank worker${at}: ${m.message}`));
-          } else if (m.type === "ready") {
-            feed(w);
-          } else {
-            landing = landing.then(() => failed ? undefined : o.land(m.index, m.outcome));
-            landing.catch(fail);
-            if (next < o.jobs.length && overLimit()) {
-              w.terminate();
-              live.delete(w);
-              stats.recycled++;
-              start();
-            } else {
-              feed(w);
-            }
-          }
-        };
-        w.onerror = (e: ErrorEvent) => {
-          e.preventDefault();
-          fail(new Error(`rank worker: ${e.message}`));
-        };
-        send(w, { type: "init", init: o.init });
-      };
-      for (let i = 0; i < size; i++) start();
-    });
+    let landing = Promise.resolve();
+    const landed = o.jobs.map((job) =>
+      pool.submit(job).then((outcome) => {
+        landing = landing.then(() => o.land(job.index, outcome));
+        return landing;
+      })
+    );
+    await Promise.all(landed);
+    await landing;
   } finally {
-    for (const w of live) w.terminate();
+    pool.close();
   }
-  return stats;
+  return { recycled: pool.recycled };
 }

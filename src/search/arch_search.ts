@@ -6,7 +6,14 @@
 import type { ConvBlocks } from "../gpu/kernel.ts";
 import { renderSearchReport, writeReport } from "../eval/report.ts";
 import { loadTruth, type TruthTable } from "../eval/truth.ts";
-import { prepareProxy, type ProxyOptions, withoutTaskConfig } from "../proxy/run.ts";
+import {
+  type CandidateOutcome,
+  prepareProxy,
+  type ProxyOptions,
+  type RankWorkerInit,
+  withoutTaskConfig,
+} from "../proxy/run.ts";
+import { validateWorkerOptions, WorkerPool } from "../proxy/workers.ts";
 import { reportedSettings } from "../proxy/settings.ts";
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
@@ -40,6 +47,14 @@ export interface SearchOptions extends ProxyOptions {
   out?: string;
   report?: string;
   signal?: AbortSignal;
+  /** Architectures scored at a time where they are independent (the initial population, random
+   *  search), each in a Web Worker with a device of its own (default 1): the same search. */
+  workers?: number;
+  /** The worker module (see RankOptions.workerUrl). */
+  workerUrl?: string | URL;
+  /** Score in workers (even one) and replace a worker when the process RSS is above this many
+   *  MiB after its result lands (lavapipe keeps every pipeline a device compiled). */
+  maxMemory?: number;
   onEvent?: (e: SearchProgress) => void;
 }
 
@@ -87,6 +102,9 @@ export interface ArchSearchReport {
   widthScale?: number;
   /** With --conv-blocks compact. */
   convBlocks?: ConvBlocks;
+  /** With --workers or --max-memory: workers scoring at a time, and how many were replaced. */
+  workers?: number;
+  recycledWorkers?: number;
 }
 
 interface EvalRecord {
@@ -111,13 +129,12 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     validateEvolutionOptions({ population, tournament, iterations, seed });
   }
   validateMaxFlops(o.maxFlops);
+  const workers = validateWorkerOptions(o.workers, o.maxMemory);
   const table = o.truth
     ? await loadTruth(getSpace(o.space).name, o.truth, { dataset: o.dataset, metric: o.metric })
     : undefined;
-  const ctx = await prepareProxy({
-    ...o,
-    task: o.task ?? getSpace(o.space).defaultTask ?? "search-N",
-  });
+  const task = o.task ?? getSpace(o.space).defaultTask ?? "search-N";
+  const ctx = await prepareProxy({ ...o, task });
   // AnyNet and nbnlp with a table search the table's rows, as the reference's explorer does
   // (spec §8).
   const overTable = table && ctx.space.overTable;
@@ -153,9 +170,28 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   const { replay, resumed } = journal;
   const total = population + iterations;
 
-  // Scores are deterministic per (seed, architecture): a repeat is looked up, not retrained.
-  const cache = new Map<string, number>();
-  for (const r of replay) cache.set(r.key, r.fitness ?? NaN);
+  // Scores are deterministic per (seed, architecture): a repeat is looked up, not retrained (one
+  // still in flight, too).
+  const cache = new Map<string, Promise<number>>();
+  for (const r of replay) cache.set(r.key, Promise.resolve(r.fitness ?? NaN));
+  const pool = workers > 1 || o.maxMemory !== undefined
+    ? new WorkerPool<RankWorkerInit, CandidateOutcome>({
+      workers,
+      init: {
+        options: { space: o.space, task, images: o.images, settings: o.settings },
+        names: ["gennas"],
+      },
+      workerUrl: o.workerUrl,
+      maxMemoryMiB: o.maxMemory,
+    })
+    : undefined;
+  // The workers parse the base space's text (a table-row space formats its rows the same way).
+  const train = async (arch: unknown, index: number) => {
+    if (!pool) return await scoreArch(ctx.gpu, space, arch, ctx.task, ctx.settings);
+    const job = { index, text: ctx.space.format(arch), key: ctx.space.key(arch) };
+    const outcome = await pool.submit(job);
+    return { loss: outcome.loss ?? NaN, seconds: outcome.seconds };
+  };
   const hooks: SearchHooks<unknown> = {
     direction: "min",
     sample: (rng) => drawWithinBudget(space, (r) => space.sample(r), rng, ctx.settings, o.maxFlops),
@@ -163,13 +199,16 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
       drawWithinBudget(space, (r) => space.mutate(parent, r), rng, ctx.settings, o.maxFlops),
     // The key is the arch text: journal records, progress and the history show it as is.
     key: (a) => space.format(a),
-    evaluate: async (arch) => {
+    evaluate: async (arch, index) => {
       const text = space.format(arch);
       const cached = cache.get(text);
-      if (cached !== undefined) return { fitness: cached, info: { seconds: 0, cached: true } };
-      const result = await scoreArch(ctx.gpu, space, arch, ctx.task, ctx.settings);
-      cache.set(text, result.loss);
-      return { fitness: result.loss, info: { seconds: result.seconds } };
+      if (cached !== undefined) {
+        return { fitness: await cached, info: { seconds: 0, cached: true } };
+      }
+      const result = train(arch, index);
+      cache.set(text, result.then((r) => r.loss));
+      const { loss, seconds } = await result;
+      return { fitness: loss, info: { seconds } };
     },
   };
   let result: SearchResult<unknown>;
@@ -179,6 +218,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
       replay,
       budget: o.budget,
       signal: o.signal,
+      concurrency: workers,
       onEvaluation: async (e: SearchEvent<unknown>) => {
         await journal.record(e);
         o.onEvent?.({
@@ -203,6 +243,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
       }, run)
       : await randomSearch(hooks, { samples: total, seed: ctx.settings.seed }, run);
   } finally {
+    pool?.close();
     journal.close();
   }
   const history = withAccuracy(result, space.key.bind(space), table);
@@ -241,6 +282,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     report: reportPath,
     resumed,
     ...reportedSettings(ctx.settings),
+    ...(pool ? { workers, recycledWorkers: pool.recycled } : {}),
   };
 }
 

@@ -27,10 +27,11 @@ export async function regularizedEvolution<G>(
   const session = new SearchSession(hooks, o.population + o.iterations, run);
   const population: Evaluation<G>[] = [];
 
-  while (population.length < o.population && session.canContinue()) {
-    const index = session.history.length;
-    population.push(await session.evaluate(hooks.sample(streams.candidate(index))));
-  }
+  // The initial population's candidates are independent: with run.concurrency > 1 several are
+  // scored at a time, and recorded in order, so the run is the same as one at a time.
+  population.push(
+    ...await session.evaluateMany(o.population, (index) => hooks.sample(streams.candidate(index))),
+  );
   for (let i = 0; i < o.iterations && session.canContinue(); i++) {
     const contenders = streams.tournament.sample(population, o.tournament);
     const parent = bestOf(contenders, hooks.direction);
@@ -132,8 +133,51 @@ export class SearchSession<G> {
 
   /** False when the next evaluation must not start; `result().stoppedBy` then says why. */
   canContinue(): boolean {
-    if (this.history.length >= this.#total) return false;
-    if (this.history.length < this.#replay.length) return true;
+    return this.#mayStart(this.history.length);
+  }
+
+  /**
+   * Evaluates up to `count` candidates, `make(index)` generating each, in history order; as many
+   * as `run.concurrency` fresh ones are in flight at once (hooks.evaluate must then take concurrent
+   * calls). Each is recorded (history, best, onEvaluation) in order, so the outcome equals
+   * evaluating them one at a time. Stops early where `canContinue` would; evaluations already
+   * started are finished and recorded first.
+   */
+  async evaluateMany(count: number, make: (index: number) => G): Promise<Evaluation<G>[]> {
+    const base = this.history.length;
+    const window = Math.max(1, this.#run.concurrency ?? 1);
+    const started: { candidate: G; key: string; scored: Promise<Scored> }[] = [];
+    let refused = false;
+    const startUpTo = (end: number) => {
+      while (!refused && started.length < Math.min(end, count)) {
+        const index = base + started.length;
+        if (!this.#mayStart(index)) {
+          refused = true;
+          return;
+        }
+        const candidate = make(index);
+        const key = this.#hooks.key(candidate);
+        const scored = index < this.#replay.length
+          ? Promise.resolve(this.#replayed(index, key))
+          : this.#fresh(candidate, index);
+        // Rejections surface when this evaluation's turn to be recorded comes.
+        scored.catch(() => {});
+        started.push({ candidate, key, scored });
+      }
+    };
+    const out: Evaluation<G>[] = [];
+    for (let j = 0; j < count; j++) {
+      startUpTo(j + window);
+      if (j >= started.length) break;
+      const { candidate, key, scored } = started[j];
+      out.push(await this.#record(candidate, key, base + j, await scored));
+    }
+    return out;
+  }
+
+  #mayStart(index: number): boolean {
+    if (index >= this.#total) return false;
+    if (index < this.#replay.length) return true;
     if (this.#run.signal?.aborted) return this.#stop("aborted");
     const budget = this.#run.budget ?? {};
     if (budget.evaluations !== undefined && this.#freshEvaluations >= budget.evaluations) {
@@ -153,6 +197,11 @@ export class SearchSession<G> {
     const key = this.#hooks.key(candidate);
     const replayed = index < this.#replay.length;
     const scored = replayed ? this.#replayed(index, key) : await this.#fresh(candidate, index);
+    return await this.#record(candidate, key, index, scored);
+  }
+
+  async #record(candidate: G, key: string, index: number, scored: Scored): Promise<Evaluation<G>> {
+    const replayed = index < this.#replay.length;
     const evaluation: Evaluation<G> = { index, candidate, key, ...scored };
     this.history.push(evaluation);
     if (
@@ -187,7 +236,7 @@ export class SearchSession<G> {
     return false;
   }
 
-  #replayed(index: number, key: string): Pick<Evaluation<G>, "fitness" | "info"> {
+  #replayed(index: number, key: string): Scored {
     const record = this.#replay[index];
     if (record.key !== key) {
       throw new InputError(
@@ -199,13 +248,15 @@ export class SearchSession<G> {
     return record.info === undefined ? { fitness } : { fitness, info: record.info };
   }
 
-  async #fresh(candidate: G, index: number): Promise<Pick<Evaluation<G>, "fitness" | "info">> {
+  async #fresh(candidate: G, index: number): Promise<Scored> {
     this.#freshStartMs ??= performance.now();
     this.#freshEvaluations++;
     const { fitness, info } = await this.#hooks.evaluate(candidate, index);
     return info === undefined ? { fitness } : { fitness, info };
   }
 }
+
+type Scored = Pick<Evaluation<unknown>, "fitness" | "info">;
 
 function validateBudget(budget: SearchRun<unknown>["budget"]): void {
   if (budget?.evaluations !== undefined) {

@@ -15,8 +15,7 @@ export async function randomSearch<G>(
   requireInteger(o.seed, "--seed");
   const streams = new SearchStreams(o.seed);
   const session = new SearchSession(hooks, o.samples, run);
-  while (session.canContinue()) {
-    await session.evaluate(hooks.sample(streams.candidate(session.history.length)));
-  }
+  // Every candidate is independent: with run.concurrency > 1 several are scored at a time.
+  await session.evaluateMany(o.samples, (index) => hooks.sample(streams.candidate(index)));
   return session.result();
 }

@@ -76,6 +76,12 @@ export interface SearchRun<G> {
   budget?: SearchBudget;
   /** Checked before each new evaluation; an evaluation in flight is finished first. */
   signal?: AbortSignal;
+  /**
+   * Fresh evaluations in flight at once where candidates are independent (the initial population
+   * of evolution, every candidate of random search); default 1. hooks.evaluate must then take
+   * concurrent calls. Results are recorded in order: the run is the same as with 1.
+   */
+  concurrency?: number;
 }
 
 export interface SearchResult<G> {
