@@ -152,8 +152,10 @@ export function printSearch(r: ArchSearchReport): void {
   const seconds = r.history.reduce((s, h) => s + h.seconds, 0);
   console.log(
     `${r.history.length} evaluations (${r.stoppedBy}) in ${formatDuration(seconds)} of scoring` +
-      (r.workers === undefined ? "" : ` in ${r.workers} worker${r.workers === 1 ? "" : "s"}` +
-        (r.recycledWorkers ? `, ${r.recycledWorkers} replaced over --max-memory` : "")),
+      (r.workers === undefined
+        ? ""
+        : `, ${r.workers} worker${r.workers === 1 ? "" : "s"} at a time` +
+          (r.recycledWorkers ? `, ${r.recycledWorkers} replaced over --max-memory` : "")),
   );
   console.log(`best arch   ${r.best.arch}`);
   console.log(`best loss   ${fmt(r.best.loss, 6)} (evaluation ${r.best.index})`);
