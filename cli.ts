@@ -196,6 +196,11 @@ function program(): Command {
       parsePositiveInteger,
       1,
     )
+    .option(
+      "--asynchronous",
+      "with --workers N: breed children while N-1 others are in flight (asynchronous RE), so " +
+        "every evaluation runs N at a time; deterministic for a seed and N, another search than N=1",
+    )
     .option("--max-memory <MiB>", MAX_MEMORY_HELP, parsePositiveInteger)
     .action((flags: SearchFlags) => runSearchCommand(flags, import.meta.url));
 

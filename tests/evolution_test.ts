@@ -443,3 +443,39 @@ Deno.test("concurrency: budgets, abort and replay hold with evaluations in fligh
     /boom 1/,
   );
 });
+
+Deno.test("asynchronous RE: bred from the population after evaluation i − concurrency", async () => {
+  const options = { ...OPTIONS, population: 6, tournament: 2, iterations: 30, asynchronous: true };
+  const sync = await regularizedEvolution(hammingHooks(), { ...options, asynchronous: false });
+  const one = await regularizedEvolution(concurrentHooks(1), options, { concurrency: 1 });
+  assert.deepEqual(trace(one), trace(sync), "concurrency 1 is the synchronous run");
+
+  const runs = [];
+  for (const delaySeed of [2, 3]) {
+    const hooks = concurrentHooks(delaySeed);
+    runs.push(await regularizedEvolution(hooks, options, { concurrency: 3 }));
+    assert.equal(hooks.peak(), 3, "children are in flight three at a time");
+  }
+  assert.deepEqual(trace(runs[0]), trace(runs[1]), "timing does not change the run");
+  assert.notDeepEqual(trace(runs[0]), trace(sync));
+  assert.deepEqual(trace(runs[0]).slice(0, 6), trace(sync).slice(0, 6), "same initial population");
+
+  // Which evaluations a child's parent can be: recorded by then, and still alive (aged P).
+  const fitness = (i: number) => (i * 7919) % 13;
+  const hooks = instrumentedHooks(fitness);
+  const evaluate = hooks.evaluate;
+  hooks.evaluate = async (g, i) => {
+    await new Promise((resolve) => setTimeout(resolve, (i * 5) % 4));
+    return evaluate(g, i);
+  };
+  await regularizedEvolution(hooks, options, { concurrency: 3 });
+  assert.equal(hooks.parentOf.size, 30);
+  let atLimit = 0;
+  for (const [child, parent] of hooks.parentOf) {
+    const newest = Math.max(child - 3, 5);
+    assert.ok(parent <= newest, `child ${child} bred from ${parent}, not yet recorded`);
+    assert.ok(parent > newest - 6, `child ${child} bred from ${parent}, aged out`);
+    if (parent === newest) atLimit++;
+  }
+  assert.ok(atLimit > 0, "some parent is the newest recorded member");
+});

@@ -157,6 +157,18 @@ Deno.test("search --workers 2 and --max-memory run the search of one at a time",
   assert.equal(one.history.length, 6);
   assert.deepEqual(searchTrace(two), searchTrace(one));
   assert.equal(two.best.arch, one.best.arch);
+  assert.equal(two.asynchronous, false);
+  const ahead = await searchArchitectures({
+    ...search,
+    workers: 2,
+    asynchronous: true,
+    out: `${DIR}/search-async.jsonl`,
+  });
+  assert.equal(ahead.asynchronous, true);
+  assert.deepEqual(searchTrace(ahead).slice(0, 4), searchTrace(one).slice(0, 4));
+  assert.equal(ahead.history.length, 6);
+  const header = JSON.parse(Deno.readTextFileSync(`${DIR}/search-async.jsonl`).split("\n")[0]);
+  assert.equal(header.settings.asynchronousWorkers, 2, "the journal names the worker count");
   const recycled = await searchArchitectures({
     ...search,
     strategy: "random",

@@ -155,6 +155,7 @@ export function printSearch(r: ArchSearchReport): void {
       (r.workers === undefined
         ? ""
         : `, ${r.workers} worker${r.workers === 1 ? "" : "s"} at a time` +
+          (r.asynchronous ? " (asynchronous)" : "") +
           (r.recycledWorkers ? `, ${r.recycledWorkers} replaced over --max-memory` : "")),
   );
   console.log(`best arch   ${r.best.arch}`);

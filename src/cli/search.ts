@@ -19,6 +19,7 @@ export interface SearchFlags extends ProxyFlags {
   out?: string;
   report?: string;
   workers: number;
+  asynchronous?: boolean;
   maxMemory?: number;
 }
 
@@ -93,6 +94,7 @@ export async function runSearchCommand(flags: SearchFlags, workerUrl?: string): 
       out: flags.out,
       report: flags.report,
       workers: flags.workers,
+      asynchronous: flags.asynchronous,
       maxMemory: flags.maxMemory,
       workerUrl,
       signal: stop.signal,

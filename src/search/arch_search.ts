@@ -50,6 +50,10 @@ export interface SearchOptions extends ProxyOptions {
   /** Architectures scored at a time where they are independent (the initial population, random
    *  search), each in a Web Worker with a device of its own (default 1): the same search. */
   workers?: number;
+  /** With workers > 1: breed evolution's children while others are in flight (asynchronous RE),
+   *  so every evaluation runs `workers` at a time. Deterministic per seed and worker count, but
+   *  another search than one at a time (the journal records the count). */
+  asynchronous?: boolean;
   /** The worker module (see RankOptions.workerUrl). */
   workerUrl?: string | URL;
   /** Score in workers (even one) and replace a worker when the process RSS is above this many
@@ -104,6 +108,7 @@ export interface ArchSearchReport {
   convBlocks?: ConvBlocks;
   /** With --workers or --max-memory: workers scoring at a time, and how many were replaced. */
   workers?: number;
+  asynchronous?: boolean;
   recycledWorkers?: number;
 }
 
@@ -130,6 +135,8 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   }
   validateMaxFlops(o.maxFlops);
   const workers = validateWorkerOptions(o.workers, o.maxMemory);
+  // With one worker asynchronous RE is the synchronous run: the same journal.
+  const asynchronous = strategy === "evolution" && o.asynchronous === true && workers > 1;
   const table = o.truth
     ? await loadTruth(getSpace(o.space).name, o.truth, { dataset: o.dataset, metric: o.metric })
     : undefined;
@@ -151,6 +158,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     images: ctx.task.images,
     proxy: ctx.settings,
     ...(o.maxFlops !== undefined ? { maxFlops: o.maxFlops } : {}),
+    ...(asynchronous ? { asynchronousWorkers: workers } : {}),
   };
   const journal = await openSearchJournal<unknown, EvalRecord>({
     out: o.out,
@@ -240,6 +248,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
         tournament,
         iterations,
         seed: ctx.settings.seed,
+        asynchronous,
       }, run)
       : await randomSearch(hooks, { samples: total, seed: ctx.settings.seed }, run);
   } finally {
@@ -282,7 +291,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     report: reportPath,
     resumed,
     ...reportedSettings(ctx.settings),
-    ...(pool ? { workers, recycledWorkers: pool.recycled } : {}),
+    ...(pool ? { workers, asynchronous, recycledWorkers: pool.recycled } : {}),
   };
 }
 

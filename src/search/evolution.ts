@@ -32,12 +32,24 @@ export async function regularizedEvolution<G>(
   population.push(
     ...await session.evaluateMany(o.population, (index) => hooks.sample(streams.candidate(index))),
   );
-  for (let i = 0; i < o.iterations && session.canContinue(); i++) {
+  const breed = (index: number) => {
     const contenders = streams.tournament.sample(population, o.tournament);
     const parent = bestOf(contenders, hooks.direction);
-    const child = hooks.mutate(parent.candidate, streams.candidate(session.history.length));
-    population.push(await session.evaluate(child));
+    return hooks.mutate(parent.candidate, streams.candidate(index));
+  };
+  const age = (child: Evaluation<G>) => {
+    population.push(child);
     population.shift(); // aging: the oldest member leaves, whatever its fitness
+  };
+  if (o.asynchronous) {
+    // Asynchronous RE (Real et al. 2019): child i is bred from the population as it stands once
+    // evaluation i − concurrency is recorded (and the initial population complete), while the
+    // evaluations between are in flight.
+    await session.evaluateMany(o.iterations, breed, age);
+  } else {
+    for (let i = 0; i < o.iterations && session.canContinue(); i++) {
+      age(await session.evaluate(breed(session.history.length)));
+    }
   }
   return session.result();
 }
@@ -141,9 +153,14 @@ export class SearchSession<G> {
    * as `run.concurrency` fresh ones are in flight at once (hooks.evaluate must then take concurrent
    * calls). Each is recorded (history, best, onEvaluation) in order, so the outcome equals
    * evaluating them one at a time. Stops early where `canContinue` would; evaluations already
-   * started are finished and recorded first.
+   * started are finished and recorded first. `onRecord` runs after each record, before the next
+   * candidate is made: candidate i is made after evaluation i − concurrency is recorded.
    */
-  async evaluateMany(count: number, make: (index: number) => G): Promise<Evaluation<G>[]> {
+  async evaluateMany(
+    count: number,
+    make: (index: number) => G,
+    onRecord?: (e: Evaluation<G>) => void,
+  ): Promise<Evaluation<G>[]> {
     const base = this.history.length;
     const window = Math.max(1, this.#run.concurrency ?? 1);
     const started: { candidate: G; key: string; scored: Promise<Scored> }[] = [];
@@ -170,7 +187,9 @@ export class SearchSession<G> {
       startUpTo(j + window);
       if (j >= started.length) break;
       const { candidate, key, scored } = started[j];
-      out.push(await this.#record(candidate, key, base + j, await scored));
+      const evaluation = await this.#record(candidate, key, base + j, await scored);
+      onRecord?.(evaluation);
+      out.push(evaluation);
     }
     return out;
   }

@@ -32,6 +32,12 @@ export interface EvolutionOptions {
   tournament: number;
   iterations: number;
   seed: number;
+  /**
+   * Breed children while others are in flight (run.concurrency of them at once): child i comes
+   * from the population after evaluation i − concurrency. Deterministic per seed and
+   * concurrency; with concurrency 1 it is the synchronous run.
+   */
+  asynchronous?: boolean;
 }
 
 export interface RandomSearchOptions {
