@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { type ArchSearchReport, rank, type RankReport, searchArchitectures } from "../mod.ts";
-import { scoreInWorkers } from "../src/proxy/workers.ts";
+import { scoreInWorkers, WorkerPool } from "../src/proxy/workers.ts";
+import { acquireGpu } from "../src/gpu/device.ts";
 import { InputError } from "../src/util/errors.ts";
 import { CLI, runCli, SMALL_NB201, TINY } from "./support/cli.ts";
 
@@ -80,6 +81,21 @@ Deno.test("--max-memory replaces a worker after its result lands: the same score
   const roomy = await rank({ ...options, maxMemory: 1e6, workers: 2, out: `${DIR}/roomy.jsonl` });
   assert.equal(roomy.recycledWorkers, 0);
   await assert.rejects(rank({ ...options, maxMemory: 0 }), /--max-memory must be a positive/);
+});
+
+Deno.test("the pool names its workers' adapter (the main thread then needs no GPU)", async () => {
+  const pool = new WorkerPool({
+    workers: 1,
+    init: { options: { space: "nb201", settings: options.settings }, names: ["gennas"] },
+  });
+  try {
+    const [inWorker, here] = await Promise.all([pool.description(), acquireGpu()]);
+    assert.equal(inWorker, here.adapterInfo.description);
+    assert.ok(inWorker.length > 0);
+  } finally {
+    pool.close();
+  }
+  await assert.rejects(pool.submit({ index: 0, text: NB201[0], key: "" }), /closed/);
 });
 
 Deno.test("a worker's failure rejects the pool, naming the position", async () => {

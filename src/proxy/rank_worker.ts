@@ -38,7 +38,7 @@ export function serveRankWorker(): void {
       if (m.type === "init") {
         ctx = await prepareProxy(m.init.options);
         names = m.init.names;
-        scope.postMessage({ type: "ready" });
+        scope.postMessage({ type: "ready", description: ctx.gpu.adapterInfo.description });
         return;
       }
       if (!ctx) throw new Error("score request before init");

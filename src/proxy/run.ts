@@ -28,7 +28,7 @@ import { Rng } from "../util/rng.ts";
 import { type ProxyMetrics, type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
 import { isZeroCost, parseProxies, type ProxyName } from "./proxies.ts";
 import { checkZeroCostSupport, scoreZeroCost, type ZeroCostResult } from "./zero_cost.ts";
-import { scoreInWorkers, validateWorkerOptions } from "./workers.ts";
+import { validateWorkerOptions, WorkerPool } from "./workers.ts";
 import { archCost } from "./cost.ts";
 import { checkBudget, validateMaxFlops, withinBudget } from "./budget.ts";
 import {
@@ -64,10 +64,19 @@ export interface ProxyContext extends ProxyBase {
   task: PreparedTask;
 }
 
+/** A ProxyContext without its GPU: what a run that scores in workers needs on the main thread
+ *  (a lavapipe adapter alone costs ≈ 60 MiB of RSS). */
+export type ProxyPlan = Omit<ProxyContext, "gpu">;
+
 export const DEFAULT_TASK = "combo";
 
 /** Resolves space, images and settings (validating all of them), then acquires the GPU. */
 export async function prepareBase(o: Omit<ProxyOptions, "task">): Promise<ProxyBase> {
+  const base = await resolveBase(o);
+  return { ...base, gpu: await acquireGpu() };
+}
+
+async function resolveBase(o: Omit<ProxyOptions, "task">): Promise<Omit<ProxyBase, "gpu">> {
   const space = getSpace(o.space);
   const initChannels = o.settings?.initChannels ?? space.defaultInitChannels ??
     DEFAULT_PROXY_SETTINGS.initChannels;
@@ -92,21 +101,26 @@ export async function prepareBase(o: Omit<ProxyOptions, "task">): Promise<ProxyB
     );
   }
   const images = await loadImageSet(o.images, { seed: settings.seed });
-  const gpu = await acquireGpu();
-  return { gpu, space, images, settings };
+  return { space, images, settings };
 }
 
 /** prepareBase plus the task: its batch and targets, built once for every architecture. */
 export async function prepareProxy(o: ProxyOptions): Promise<ProxyContext> {
+  const plan = await preparePlan(o);
+  return { ...plan, gpu: await acquireGpu() };
+}
+
+/** prepareProxy without acquiring the GPU. */
+export async function preparePlan(o: ProxyOptions): Promise<ProxyPlan> {
   const space = getSpace(o.space);
   const taskName = o.task ?? space.defaultTask ?? DEFAULT_TASK;
   if (space.proxy === "sequence") {
     const { name, config } = await resolveNlpTask(taskName);
-    const base = await prepareBase(o);
+    const base = await resolveBase(o);
     return { ...base, task: prepareSequenceTask(name, config, base.settings) };
   }
   const { name, config } = await resolveTask(taskName);
-  const base = await prepareBase(o);
+  const base = await resolveBase(o);
   return { ...base, task: prepareTask(name, config, base.images, base.settings) };
 }
 
@@ -333,7 +347,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   validateMaxFlops(o.maxFlops);
   const seed = o.settings?.seed ?? DEFAULT_PROXY_SETTINGS.seed;
   const drawn = await rankCandidates(space, table, o, seed);
-  const ctx = await prepareProxy(o);
+  const ctx = await preparePlan(o);
   const { kept: candidates, dropped: overBudget } = withinBudget(
     ctx.space,
     drawn,
@@ -386,6 +400,8 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   const freshSeconds: number[] = [];
   let wallSecondsPerArch: number | undefined;
   let recycledWorkers: number | undefined;
+  let pool: WorkerPool<RankWorkerInit, CandidateOutcome> | undefined;
+  let adapter = "";
   try {
     o.onEvent?.({
       type: "start",
@@ -395,8 +411,24 @@ export async function rank(o: RankOptions): Promise<RankReport> {
       journal: out,
     });
     const pending = [...archs.keys()].filter((i) => !done.has(i) && inShard(i, shard));
+    const inWorkers = (workers > 1 && pending.length > 1) ||
+      (o.maxMemory !== undefined && pending.length > 0);
+    // Scoring in workers, the main thread takes no GPU of its own.
+    pool = inWorkers
+      ? new WorkerPool<RankWorkerInit, CandidateOutcome>({
+        workers,
+        init: {
+          options: { space: o.space, task: o.task, images: o.images, settings: o.settings },
+          names,
+        },
+        workerUrl: o.workerUrl,
+        maxMemoryMiB: o.maxMemory,
+      })
+      : undefined;
+    const gpu = pool ? undefined : await acquireGpu();
+    adapter = gpu?.adapterInfo.description ?? await pool!.description();
     if (shard && pending.length > 0) {
-      await journal.append(shardRunRecord(shard, ctx.gpu.adapterInfo.description));
+      await journal.append(shardRunRecord(shard, adapter));
     }
     const land = async (index: number, outcome: CandidateOutcome) => {
       const record: RankRecord = {
@@ -429,27 +461,21 @@ export async function rank(o: RankOptions): Promise<RankReport> {
         total,
       });
     };
-    if ((workers > 1 && pending.length > 1) || (o.maxMemory && pending.length > 0)) {
+    if (pool) {
       const started = performance.now();
-      const pool = await scoreInWorkers<RankWorkerInit, CandidateOutcome>({
-        workers,
-        init: {
-          options: { space: o.space, task: o.task, images: o.images, settings: o.settings },
-          names,
-        },
-        jobs: pending.map((index) => ({ index, text: archTexts[index], key: keys[index] })),
-        workerUrl: o.workerUrl,
-        maxMemoryMiB: o.maxMemory,
+      await pool.scoreAll(
+        pending.map((index) => ({ index, text: archTexts[index], key: keys[index] })),
         land,
-      });
+      );
       recycledWorkers = pool.recycled;
       wallSecondsPerArch = (performance.now() - started) / 1000 / pending.length;
     } else {
       for (const index of pending) {
-        await land(index, await scoreCandidate(ctx, archs[index], names));
+        await land(index, await scoreCandidate({ ...ctx, gpu: gpu! }, archs[index], names));
       }
     }
   } finally {
+    pool?.close();
     journal.close();
   }
 
@@ -458,7 +484,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     : o.report ?? (out ? besideJournal(out, ".html") : undefined);
   const { archs: ranked, metrics, baselines, proxies } = await rankOutcome({
     settings,
-    adapter: ctx.gpu.adapterInfo.description,
+    adapter,
     accuracies,
     scored: done,
     bootstrap: shard ? 0 : o.bootstrap,

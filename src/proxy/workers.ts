@@ -24,7 +24,7 @@ export type WorkerRequest<Init> = { type: "init"; init: Init } | ({ type: "score
 
 /** A worker's answers: ready after init, one outcome per job, or an error (a user's: `input`). */
 export type WorkerReply<Outcome> =
-  | { type: "ready" }
+  | { type: "ready"; description?: string }
   | { type: "scored"; index: number; outcome: Outcome }
   | { type: "error"; message: string; input: boolean; index?: number };
 
@@ -69,6 +69,7 @@ export class WorkerPool<Init, Outcome> {
   #failure: unknown;
   #retired = 0;
   #recycled = 0;
+  readonly #ready = Promise.withResolvers<string>();
 
   constructor(config: WorkerPoolConfig<Init>) {
     this.#config = config;
@@ -78,6 +79,29 @@ export class WorkerPool<Init, Outcome> {
   /** Workers started in place of one terminated over --max-memory. */
   get recycled(): number {
     return this.#recycled;
+  }
+
+  /** What the first worker to be ready runs on (its adapter); starts a worker if none is. */
+  description(): Promise<string> {
+    if (this.#failure === undefined && this.#busy.size + this.#idle.length === 0) this.#start();
+    return this.#ready.promise;
+  }
+
+  /** Scores every job, landing each result as it arrives, one `land` at a time; rejects on the
+   *  first failure. */
+  async scoreAll(
+    jobs: readonly WorkerJob[],
+    land: (index: number, outcome: Outcome) => Promise<void>,
+  ): Promise<void> {
+    let landing = Promise.resolve();
+    const landed = jobs.map((job) =>
+      this.submit(job).then((outcome) => {
+        landing = landing.then(() => land(job.index, outcome));
+        return landing;
+      })
+    );
+    await Promise.all(landed);
+    await landing;
   }
 
   submit(job: WorkerJob): Promise<Outcome> {
@@ -130,6 +154,7 @@ export class WorkerPool<Init, Outcome> {
       }
       const pending = this.#busy.get(w);
       this.#busy.delete(w);
+      if (m.type === "ready") this.#ready.resolve(m.description ?? "");
       if (m.type === "scored") {
         pending?.resolve(m.outcome);
         if (this.#overLimit()) {
@@ -157,6 +182,8 @@ export class WorkerPool<Init, Outcome> {
   #fail(e: unknown): void {
     if (this.#failure !== undefined) return;
     this.#failure = e;
+    this.#ready.promise.catch(() => {});
+    this.#ready.reject(e);
     for (const pending of [...this.#busy.values(), ...this.#queue.splice(0)]) {
       pending?.reject(e);
     }
@@ -181,15 +208,7 @@ export async function scoreInWorkers<Init, Outcome>(
 ): Promise<WorkerPoolStats> {
   const pool = new WorkerPool<Init, Outcome>(o);
   try {
-    let landing = Promise.resolve();
-    const landed = o.jobs.map((job) =>
-      pool.submit(job).then((outcome) => {
-        landing = landing.then(() => o.land(job.index, outcome));
-        return landing;
-      })
-    );
-    await Promise.all(landed);
-    await landing;
+    await pool.scoreAll(o.jobs, o.land);
   } finally {
     pool.close();
   }

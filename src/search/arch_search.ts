@@ -3,12 +3,13 @@
  * GenNAS loss as fitness, minimised. Every evaluation is journaled as it lands; a killed run
  * resumes by replaying its journal, losing at most the evaluation in flight.
  */
+import { acquireGpu } from "../gpu/device.ts";
 import type { ConvBlocks } from "../gpu/kernel.ts";
 import { renderSearchReport, writeReport } from "../eval/report.ts";
 import { loadTruth, type TruthTable } from "../eval/truth.ts";
 import {
   type CandidateOutcome,
-  prepareProxy,
+  preparePlan,
   type ProxyOptions,
   type RankWorkerInit,
   withoutTaskConfig,
@@ -141,7 +142,7 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     ? await loadTruth(getSpace(o.space).name, o.truth, { dataset: o.dataset, metric: o.metric })
     : undefined;
   const task = o.task ?? getSpace(o.space).defaultTask ?? "search-N";
-  const ctx = await prepareProxy({ ...o, task });
+  const ctx = await preparePlan({ ...o, task });
   // AnyNet and nbnlp with a table search the table's rows, as the reference's explorer does
   // (spec §8).
   const overTable = table && ctx.space.overTable;
@@ -193,11 +194,13 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
       maxMemoryMiB: o.maxMemory,
     })
     : undefined;
+  // Scoring in workers, the main thread takes no GPU of its own.
+  const gpu = pool ? undefined : await acquireGpu();
   // The workers parse the base space's text (a table-row space formats its rows the same way).
   const train = async (arch: unknown, index: number) => {
-    if (!pool) return await scoreArch(ctx.gpu, space, arch, ctx.task, ctx.settings);
+    if (gpu) return await scoreArch(gpu, space, arch, ctx.task, ctx.settings);
     const job = { index, text: ctx.space.format(arch), key: ctx.space.key(arch) };
-    const outcome = await pool.submit(job);
+    const outcome = await pool!.submit(job);
     return { loss: outcome.loss ?? NaN, seconds: outcome.seconds };
   };
   const hooks: SearchHooks<unknown> = {
