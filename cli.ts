@@ -19,6 +19,7 @@ import {
   runSearchCommand,
   runTaskSearchCommand,
   type SearchFlags,
+  type TaskSearchFlags,
 } from "./src/cli/search.ts";
 import { addMergeCommand } from "./src/cli/merge.ts";
 import { GpuUnavailableError } from "./src/gpu/device.ts";
@@ -222,9 +223,17 @@ function program(): Command {
         "--best <file>",
         "write the best task config here (default: the journal path with .task.json)",
       )
-      .option("--report <html>", "HTML report (default: the journal path with .html)"),
+      .option("--report <html>", "HTML report (default: the journal path with .html)")
+      .option(
+        "--workers <n>",
+        "labelled architectures scored at a time for each config, each in a worker with its " +
+          "own device; the same search",
+        parsePositiveInteger,
+        1,
+      )
+      .option("--max-memory <MiB>", MAX_MEMORY_HELP, parsePositiveInteger),
     "combo",
-  ).action(runTaskSearchCommand);
+  ).action((flags: TaskSearchFlags) => runTaskSearchCommand(flags, import.meta.url));
 
   addMergeCommand(root);
   return root;

@@ -45,6 +45,13 @@ Deno.test("task-search journals, resumes and writes its best config", async () =
     });
     assert.deepEqual(fresh, 0, "a finished journal replays without evaluating");
     assert.deepEqual(second.history.map((h) => h.rho), first.history.map((h) => h.rho));
+
+    // In workers each config's labelled archs are scored two at a time: the same search.
+    const parallel = await searchTasks({ ...options, workers: 2, out: `${dir}/workers.jsonl` });
+    assert.equal(parallel.workers, 2);
+    assert.equal(first.workers, undefined);
+    assert.deepEqual(parallel.history.map((h) => h.rho), first.history.map((h) => h.rho));
+    assert.deepEqual(parallel.history.map((h) => h.config), first.history.map((h) => h.config));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -152,11 +152,7 @@ export function printSearch(r: ArchSearchReport): void {
   const seconds = r.history.reduce((s, h) => s + h.seconds, 0);
   console.log(
     `${r.history.length} evaluations (${r.stoppedBy}) in ${formatDuration(seconds)} of scoring` +
-      (r.workers === undefined
-        ? ""
-        : `, ${r.workers} worker${r.workers === 1 ? "" : "s"} at a time` +
-          (r.asynchronous ? " (asynchronous)" : "") +
-          (r.recycledWorkers ? `, ${r.recycledWorkers} replaced over --max-memory` : "")),
+      workersNote(r),
   );
   console.log(`best arch   ${r.best.arch}`);
   console.log(`best loss   ${fmt(r.best.loss, 6)} (evaluation ${r.best.index})`);
@@ -177,9 +173,20 @@ export function printSearch(r: ArchSearchReport): void {
   if (r.report) console.log(`report      ${r.report}`);
 }
 
+/** ", N workers at a time[ (asynchronous)][, K replaced over --max-memory]" for a search. */
+function workersNote(
+  r: { workers?: number; asynchronous?: boolean; recycledWorkers?: number },
+): string {
+  if (r.workers === undefined) return "";
+  return `, ${r.workers} worker${r.workers === 1 ? "" : "s"} at a time` +
+    (r.asynchronous ? " (asynchronous)" : "") +
+    (r.recycledWorkers ? `, ${r.recycledWorkers} replaced over --max-memory` : "");
+}
+
 export function printTaskSearch(r: TaskSearchReport): void {
   console.log(
-    `${r.history.length} task configs (${r.stoppedBy}) on ${r.labelled} labelled architectures`,
+    `${r.history.length} task configs (${r.stoppedBy}) on ${r.labelled} labelled architectures` +
+      workersNote(r),
   );
   console.log(
     `best ρ(−loss, accuracy) ${fmt(r.best.rho)} · Kendall τ ${

@@ -117,7 +117,7 @@ export async function runSearchCommand(flags: SearchFlags, workerUrl?: string): 
   }
 }
 
-interface TaskSearchFlags extends ProxyFlags {
+export interface TaskSearchFlags extends ProxyFlags {
   truth: string;
   dataset: string;
   metric?: string;
@@ -131,9 +131,15 @@ interface TaskSearchFlags extends ProxyFlags {
   out?: string;
   best?: string;
   report?: string;
+  workers: number;
+  maxMemory?: number;
 }
 
-export async function runTaskSearchCommand(flags: TaskSearchFlags): Promise<void> {
+/** `workerUrl`: the CLI's own module, which serves as the worker (see cli.ts). */
+export async function runTaskSearchCommand(
+  flags: TaskSearchFlags,
+  workerUrl?: string,
+): Promise<void> {
   let progress: Progress | undefined;
   const stop = interruptible();
   try {
@@ -154,6 +160,9 @@ export async function runTaskSearchCommand(flags: TaskSearchFlags): Promise<void
       out: flags.out,
       best: flags.best,
       report: flags.report,
+      workers: flags.workers,
+      maxMemory: flags.maxMemory,
+      workerUrl,
       signal: stop.signal,
       onEvent: (e) => {
         if (e.type === "start") {

@@ -9,6 +9,7 @@ import type { ProxyName } from "./proxies.ts";
 import type { WorkerReply, WorkerRequest } from "./workers.ts";
 import {
   type CandidateOutcome,
+  prepareCandidateTask,
   prepareProxy,
   type ProxyContext,
   type RankWorkerInit,
@@ -32,6 +33,7 @@ export function serveRankWorker(): void {
   const scope = globalThis as unknown as WorkerScope;
   let ctx: ProxyContext | undefined;
   let names: ProxyName[] = [];
+  let lastTask: ({ key: string } & ReturnType<typeof prepareCandidateTask>) | undefined;
   scope.onmessage = async (e) => {
     const m = e.data;
     try {
@@ -46,7 +48,14 @@ export function serveRankWorker(): void {
       if (ctx.space.key(arch) !== m.key) {
         throw new Error(`${m.text} parses to key ${ctx.space.key(arch)}, not ${m.key}`);
       }
-      const outcome = await scoreCandidate(ctx, arch, names);
+      let withTask;
+      if (m.task) {
+        // task-search sends the same candidate task for every labelled arch: keep the last one.
+        const key = JSON.stringify(m.task);
+        if (lastTask?.key !== key) lastTask = { key, ...prepareCandidateTask(ctx, m.task) };
+        withTask = lastTask;
+      }
+      const outcome = await scoreCandidate(ctx, arch, names, withTask);
       scope.postMessage({ type: "scored", index: m.index, outcome });
     } catch (err) {
       const input = err instanceof InputError;

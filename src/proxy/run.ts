@@ -40,6 +40,8 @@ import {
 import { scoreArch, type ScoreResult } from "./score.ts";
 import { prepareSequenceTask } from "./sequence.ts";
 import { type PreparedTask, prepareTask } from "./task.ts";
+import type { NlpTaskConfig } from "../tasks/nlp.ts";
+import type { TaskConfig } from "../tasks/schema.ts";
 
 export interface ProxyOptions {
   space: string;
@@ -76,7 +78,10 @@ export async function prepareBase(o: Omit<ProxyOptions, "task">): Promise<ProxyB
   return { ...base, gpu: await acquireGpu() };
 }
 
-async function resolveBase(o: Omit<ProxyOptions, "task">): Promise<Omit<ProxyBase, "gpu">> {
+/** prepareBase without acquiring the GPU. */
+export async function resolveBase(
+  o: Omit<ProxyOptions, "task">,
+): Promise<Omit<ProxyBase, "gpu">> {
   const space = getSpace(o.space);
   const initChannels = o.settings?.initChannels ?? space.defaultInitChannels ??
     DEFAULT_PROXY_SETTINGS.initChannels;
@@ -523,14 +528,42 @@ export interface CandidateOutcome {
   zeroCost: ZeroCostResult;
 }
 
-/** Scores one architecture with the requested proxies (one rank position; also in a worker). */
+/** A task-search candidate task: its config (image or NLP) and the seed it is drawn with. */
+export interface CandidateTask {
+  config: unknown;
+  seed: number;
+}
+
+/** The prepared task of a task-search candidate and the settings to score with it (its seed). */
+export function prepareCandidateTask(
+  base: Omit<ProxyBase, "gpu">,
+  candidate: CandidateTask,
+): { task: PreparedTask; settings: ProxySettings } {
+  const settings = { ...base.settings, seed: candidate.seed };
+  const task = base.space.proxy === "sequence"
+    ? prepareSequenceTask("candidate", candidate.config as NlpTaskConfig, settings)
+    : prepareTask("candidate", candidate.config as TaskConfig, base.images, settings);
+  return { task, settings };
+}
+
+/**
+ * Scores one architecture with the requested proxies (one rank position; also in a worker);
+ * `withTask`: the GenNAS loss on another task and seed (a task-search candidate's).
+ */
 export async function scoreCandidate(
   ctx: ProxyContext,
   arch: unknown,
   names: readonly ProxyName[],
+  withTask?: { task: PreparedTask; settings: ProxySettings },
 ): Promise<CandidateOutcome> {
   const result = names.includes("gennas")
-    ? await scoreArch(ctx.gpu, ctx.space, arch, ctx.task, ctx.settings)
+    ? await scoreArch(
+      ctx.gpu,
+      ctx.space,
+      arch,
+      withTask?.task ?? ctx.task,
+      withTask?.settings ?? ctx.settings,
+    )
     : undefined;
   const zeroCost = await scoreZeroCost(ctx, arch, names.filter(isZeroCost));
   return {

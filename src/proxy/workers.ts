@@ -17,6 +17,8 @@ export interface WorkerJob {
   index: number;
   text: string;
   key: string;
+  /** Score on this task instead of the init's (task-search: a candidate config and its seed). */
+  task?: { config: unknown; seed: number };
 }
 
 /** The pool's messages to a worker: first `init` (what it prepares its context from), then jobs. */

@@ -8,14 +8,21 @@
 import { rankingMetrics } from "../eval/metrics.ts";
 import { renderSearchReport, writeReport } from "../eval/report.ts";
 import { accuraciesFor, loadTruth } from "../eval/truth.ts";
-import { prepareBase, type ProxyOptions, rankCandidates } from "../proxy/run.ts";
+import {
+  type CandidateOutcome,
+  prepareCandidateTask,
+  type ProxyOptions,
+  rankCandidates,
+  type RankWorkerInit,
+  resolveBase,
+} from "../proxy/run.ts";
+import { validateWorkerOptions, WorkerPool } from "../proxy/workers.ts";
+import { acquireGpu } from "../gpu/device.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { getSpace } from "../spaces/index.ts";
-import { prepareTask } from "../proxy/task.ts";
 import { DEFAULT_KEEP, mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
 import { mutateNlpTaskConfig, randomNlpTaskConfig } from "../tasks/generate_nlp.ts";
 import type { NlpTaskConfig } from "../tasks/nlp.ts";
-import { prepareSequenceTask } from "../proxy/sequence.ts";
 import { saveTaskConfig } from "../tasks/io.ts";
 import type { TaskConfig } from "../tasks/schema.ts";
 import { besideJournal } from "../util/journal.ts";
@@ -47,6 +54,14 @@ export interface TaskSearchOptions extends Omit<ProxyOptions, "task"> {
   best?: string;
   report?: string;
   signal?: AbortSignal;
+  /** Labelled architectures scored at a time for each config, each in a Web Worker with a device
+   *  of its own (default 1): the same search. */
+  workers?: number;
+  /** The worker module (see RankOptions.workerUrl). */
+  workerUrl?: string | URL;
+  /** Score in workers (even one) and replace a worker when the process RSS is above this many
+   *  MiB after its result lands. */
+  maxMemory?: number;
   onEvent?: (e: TaskSearchProgress) => void;
 }
 
@@ -80,6 +95,9 @@ export interface TaskSearchReport {
   journal?: string;
   report?: string;
   resumed: boolean;
+  /** With --workers or --max-memory: workers scoring at a time, and how many were replaced. */
+  workers?: number;
+  recycledWorkers?: number;
 }
 
 interface TaskRecord {
@@ -105,7 +123,8 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     dataset: o.dataset,
     metric: o.metric,
   });
-  const base = await prepareBase(o);
+  const workers = validateWorkerOptions(o.workers, o.maxMemory);
+  const base = await resolveBase(o);
   const { space, settings } = base;
   const candidates = await rankCandidates(space, table, {
     archs: o.archs,
@@ -114,7 +133,8 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   }, settings.seed);
   const archs = candidates.map((c) => c.arch);
   const archTexts = candidates.map((c) => c.text);
-  const accuracies = accuraciesFor(table, archs.map((a) => space.key(a)));
+  const keys = archs.map((a) => space.key(a));
+  const accuracies = accuraciesFor(table, keys);
   const journalSettings = {
     space: space.name,
     truthMetric: table.metric,
@@ -149,6 +169,19 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
   const out = journal.path;
   const total = population + iterations;
 
+  // Scoring in workers, the main thread takes no GPU of its own.
+  const pool = workers > 1 || o.maxMemory !== undefined
+    ? new WorkerPool<RankWorkerInit, CandidateOutcome>({
+      workers,
+      init: {
+        options: { space: o.space, images: o.images, settings: o.settings },
+        names: ["gennas"],
+      },
+      workerUrl: o.workerUrl,
+      maxMemoryMiB: o.maxMemory,
+    })
+    : undefined;
+  const gpu = pool ? undefined : await acquireGpu();
   const generation = { partialGrid: o.partialGrid ?? false };
   const sequence = space.proxy === "sequence";
   const hooks: SearchHooks<AnyTaskConfig> = {
@@ -162,16 +195,18 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     key: configKey,
     evaluate: async (config) => {
       const started = performance.now();
-      const taskSettings = {
-        ...settings,
-        seed: hashString(`${settings.seed}/${configKey(config)}`),
-      };
-      const task = sequence
-        ? prepareSequenceTask("candidate", config as NlpTaskConfig, taskSettings)
-        : prepareTask("candidate", config as TaskConfig, base.images, taskSettings);
+      const candidate = { config, seed: hashString(`${settings.seed}/${configKey(config)}`) };
       const losses: number[] = [];
-      for (const arch of archs) {
-        losses.push((await scoreArch(base.gpu, space, arch, task, taskSettings)).loss);
+      if (pool) {
+        const jobs = archs.map((_, index) =>
+          pool.submit({ index, text: archTexts[index], key: keys[index], task: candidate })
+        );
+        for (const outcome of await Promise.all(jobs)) losses.push(outcome.loss ?? NaN);
+      } else {
+        const { task, settings: taskSettings } = prepareCandidateTask(base, candidate);
+        for (const arch of archs) {
+          losses.push((await scoreArch(gpu!, space, arch, task, taskSettings)).loss);
+        }
       }
       const m = rankingMetrics(losses, accuracies);
       return {
@@ -206,6 +241,7 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
       },
     });
   } finally {
+    pool?.close();
     journal.close();
   }
   const history: TaskEvaluation[] = result.history.map((e) => ({
@@ -240,5 +276,6 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     journal: out,
     report: reportPath,
     resumed,
+    ...(pool ? { workers, recycledWorkers: pool.recycled } : {}),
   };
 }
