@@ -98,6 +98,25 @@ Deno.test("the pool names its workers' adapter (the main thread then needs no GP
   await assert.rejects(pool.submit({ index: 0, text: NB201[0], key: "" }), /closed/);
 });
 
+Deno.test("no adapter in the workers: exit 3 with the install hint, as without workers", async () => {
+  const noDriver = { VK_ICD_FILENAMES: "/nonexistent/icd.json", DENO_WEBGPU_BACKEND: "vulkan" };
+  const r = await runCli([
+    "rank",
+    "--truth",
+    options.truth,
+    "--archs",
+    options.archs,
+    "--workers",
+    "2",
+    "--out",
+    `${DIR}/no-gpu.jsonl`,
+    ...TINY,
+  ], { env: noDriver });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /No WebGPU adapter found/);
+  assert.doesNotMatch(r.stderr, /rank worker/);
+});
+
 Deno.test("a worker's failure rejects the pool, naming the position", async () => {
   await assert.rejects(
     scoreInWorkers({

@@ -6,7 +6,7 @@ import { PipelineCache } from "./pipelines.ts";
 
 /** No WebGPU adapter could be found: says what to install. */
 export class GpuUnavailableError extends Error {
-  constructor(detail: string) {
+  constructor(readonly detail: string) {
     super(
       `No WebGPU adapter found (${detail}).\n` +
         "On a machine without a GPU install Mesa's software Vulkan driver:\n" +

@@ -4,6 +4,7 @@
  * This module starts serving when it is a worker's main module; cli.ts serves from its own
  * module instead (bundles and compiled binaries then need no second file).
  */
+import { GpuUnavailableError } from "../gpu/device.ts";
 import { InputError } from "../util/errors.ts";
 import type { ProxyName } from "./proxies.ts";
 import type { WorkerReply, WorkerRequest } from "./workers.ts";
@@ -60,7 +61,14 @@ export function serveRankWorker(): void {
     } catch (err) {
       const input = err instanceof InputError;
       const index = m.type === "score" ? m.index : undefined;
-      scope.postMessage({ type: "error", message: (err as Error).message, input, index });
+      const gpuUnavailable = err instanceof GpuUnavailableError ? err.detail : undefined;
+      scope.postMessage({
+        type: "error",
+        message: (err as Error).message,
+        input,
+        gpuUnavailable,
+        index,
+      });
     }
   };
 }

@@ -10,6 +10,7 @@
  * is terminated, and a fresh one (which compiles again what it needs) takes its place when there
  * is a next job.
  */
+import { GpuUnavailableError } from "../gpu/device.ts";
 import { InputError } from "../util/errors.ts";
 
 /** One architecture to score: its index, canonical text and key (checked by the worker). */
@@ -28,7 +29,15 @@ export type WorkerRequest<Init> = { type: "init"; init: Init } | ({ type: "score
 export type WorkerReply<Outcome> =
   | { type: "ready"; description?: string }
   | { type: "scored"; index: number; outcome: Outcome }
-  | { type: "error"; message: string; input: boolean; index?: number };
+  | {
+    type: "error";
+    message: string;
+    /** The user's error (InputError): exit 2. */
+    input: boolean;
+    /** No WebGPU adapter in the worker (GpuUnavailableError's detail): exit 3. */
+    gpuUnavailable?: string;
+    index?: number;
+  };
 
 /** Checks `--workers` and `--max-memory`; returns the worker count (default 1). */
 export function validateWorkerOptions(workers = 1, maxMemory?: number): number {
@@ -150,7 +159,11 @@ export class WorkerPool<Init, Outcome> {
       if (m.type === "error") {
         const at = m.index === undefined ? "" : ` (position ${m.index})`;
         this.#fail(
-          m.input ? new InputError(m.message) : new Error(`rank worker${at}: ${m.message}`),
+          m.gpuUnavailable !== undefined
+            ? new GpuUnavailableError(m.gpuUnavailable)
+            : m.input
+            ? new InputError(m.message)
+            : new Error(`rank worker${at}: ${m.message}`),
         );
         return;
       }
