@@ -479,3 +479,20 @@ Deno.test("asynchronous RE: bred from the population after evaluation i − conc
   }
   assert.ok(atLimit > 0, "some parent is the newest recorded member");
 });
+
+Deno.test("asynchronous RE resumed from its first records equals the uninterrupted run", async () => {
+  const options = { ...OPTIONS, population: 5, tournament: 2, iterations: 15, asynchronous: true };
+  const full = await regularizedEvolution(concurrentHooks(5), options, { concurrency: 3 });
+  for (const cut of [3, 9]) {
+    const replay: ReplayRecord[] = full.history.slice(0, cut).map((e) => ({
+      key: e.key,
+      fitness: e.fitness,
+      info: e.info,
+    }));
+    const resumed = await regularizedEvolution(concurrentHooks(6), options, {
+      concurrency: 3,
+      replay,
+    });
+    assert.deepEqual(trace(resumed), trace(full), `resumed after ${cut}`);
+  }
+});
