@@ -220,6 +220,14 @@ Deno.test("search --workers 2 and --max-memory run the search of one at a time",
   assert.equal(two.workers, 2);
   assert.equal(one.workers, undefined);
   await assert.rejects(searchArchitectures({ ...search, workers: 0 }), /--workers must be/);
+  await assert.rejects(
+    searchArchitectures({ ...search, asynchronous: true }),
+    /--asynchronous .* needs --strategy evolution and --workers N with N ≥ 2/,
+  );
+  await assert.rejects(
+    searchArchitectures({ ...search, asynchronous: true, workers: 2, strategy: "random" }),
+    /got --strategy random/,
+  );
   const bad = await runCli(["search", "--max-memory", "0", ...TINY]);
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /--max-memory/);

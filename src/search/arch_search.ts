@@ -136,8 +136,14 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   }
   validateMaxFlops(o.maxFlops);
   const workers = validateWorkerOptions(o.workers, o.maxMemory);
-  // With one worker asynchronous RE is the synchronous run: the same journal.
-  const asynchronous = strategy === "evolution" && o.asynchronous === true && workers > 1;
+  const asynchronous = o.asynchronous === true;
+  if (asynchronous && (workers < 2 || strategy !== "evolution")) {
+    throw new InputError(
+      `--asynchronous breeds evolution's children while others are scored: it needs ` +
+        `--strategy evolution and --workers N with N ≥ 2 (got --strategy ${strategy}, ` +
+        `--workers ${workers})`,
+    );
+  }
   const table = o.truth
     ? await loadTruth(getSpace(o.space).name, o.truth, { dataset: o.dataset, metric: o.metric })
     : undefined;
