@@ -117,6 +117,24 @@ Deno.test("no adapter in the workers: exit 3 with the install hint, as without w
   assert.doesNotMatch(r.stderr, /rank worker/);
 });
 
+Deno.test("the pool starts a worker only for a job no starting worker will take", async () => {
+  const init = { options: { space: "nb201", settings: options.settings }, names: ["gennas"] };
+  const job = (index: number) => ({ index, text: NB201[0], key: NB201[0] });
+  const oneAtATime = new WorkerPool<typeof init, { loss: number | null }>({ workers: 2, init });
+  const together = new WorkerPool<typeof init, { loss: number | null }>({ workers: 2, init });
+  try {
+    const first = await oneAtATime.submit(job(0));
+    const second = await oneAtATime.submit(job(1));
+    assert.equal(oneAtATime.started, 1, "sequential jobs reuse the worker that compiled them");
+    assert.equal(second.loss, first.loss);
+    await Promise.all([0, 1, 2].map((i) => together.submit(job(i))));
+    assert.equal(together.started, 2);
+  } finally {
+    oneAtATime.close();
+    together.close();
+  }
+});
+
 Deno.test("a worker's failure rejects the pool, naming the position", async () => {
   await assert.rejects(
     scoreInWorkers({

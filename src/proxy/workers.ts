@@ -80,6 +80,9 @@ export class WorkerPool<Init, Outcome> {
   #failure: unknown;
   #retired = 0;
   #recycled = 0;
+  /** Workers started that have not reported ready yet. */
+  #starting = 0;
+  #started = 0;
   readonly #ready = Promise.withResolvers<string>();
 
   constructor(config: WorkerPoolConfig<Init>) {
@@ -90,6 +93,11 @@ export class WorkerPool<Init, Outcome> {
   /** Workers started in place of one terminated over --max-memory. */
   get recycled(): number {
     return this.#recycled;
+  }
+
+  /** Workers started in all (replacements included). */
+  get started(): number {
+    return this.#started;
   }
 
   /** What the first worker to be ready runs on (its adapter); starts a worker if none is. */
@@ -138,7 +146,9 @@ export class WorkerPool<Init, Outcome> {
         const pending = this.#queue.shift()!;
         this.#busy.set(w, pending);
         w.postMessage({ type: "score", ...pending.job } satisfies WorkerRequest<Init>);
-      } else if (this.#busy.size < this.#config.workers) {
+      } else if (this.#busy.size < this.#config.workers && this.#starting < this.#queue.length) {
+        // Only for a job that no worker already starting will take: a search submitting one
+        // child at a time keeps one worker, which has compiled the shapes before.
         this.#start();
       } else {
         return;
@@ -154,6 +164,8 @@ export class WorkerPool<Init, Outcome> {
     }
     const w = new Worker(this.#url, { type: "module" });
     this.#busy.set(w, undefined);
+    this.#starting++;
+    this.#started++;
     w.onmessage = (e: MessageEvent<WorkerReply<Outcome>>) => {
       const m = e.data;
       if (m.type === "error") {
@@ -169,7 +181,10 @@ export class WorkerPool<Init, Outcome> {
       }
       const pending = this.#busy.get(w);
       this.#busy.delete(w);
-      if (m.type === "ready") this.#ready.resolve(m.description ?? "");
+      if (m.type === "ready") {
+        this.#starting--;
+        this.#ready.resolve(m.description ?? "");
+      }
       if (m.type === "scored") {
         pending?.resolve(m.outcome);
         if (this.#overLimit()) {
