@@ -115,6 +115,16 @@ Deno.test("no adapter in the workers: exit 3 with the install hint, as without w
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stderr, /No WebGPU adapter found/);
   assert.doesNotMatch(r.stderr, /rank worker/);
+  assert.throws(() => Deno.statSync(`${DIR}/no-gpu.jsonl`), "nothing half-written");
+  for (const command of [["search"], ["task-search", "--truth", options.truth, "--samples", "3"]]) {
+    const out = `${DIR}/no-gpu-${command[0]}.jsonl`;
+    const s = await runCli([...command, "--workers", "2", "--out", out, ...TINY], {
+      env: noDriver,
+    });
+    assert.equal(s.code, 3, s.stderr);
+    assert.match(s.stderr, /No WebGPU adapter found/);
+    assert.throws(() => Deno.statSync(out), `${command[0]}: nothing half-written`);
+  }
 });
 
 Deno.test("the pool starts a worker only for a job no starting worker will take", async () => {

@@ -28,7 +28,7 @@ import { Rng } from "../util/rng.ts";
 import { type ProxyMetrics, type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
 import { isZeroCost, parseProxies, type ProxyName } from "./proxies.ts";
 import { checkZeroCostSupport, scoreZeroCost, type ZeroCostResult } from "./zero_cost.ts";
-import { validateWorkerOptions, WorkerPool } from "./workers.ts";
+import { acquireScorer, validateWorkerOptions } from "./workers.ts";
 import { archCost } from "./cost.ts";
 import { checkBudget, validateMaxFlops, withinBudget } from "./budget.ts";
 import {
@@ -387,11 +387,24 @@ export async function rank(o: RankOptions): Promise<RankReport> {
     ...(o.maxFlops !== undefined ? { maxFlops: o.maxFlops, overBudget } : {}),
   };
   const zeroCostNames = names.filter(isZeroCost);
+  const { gpu, pool, adapter } = await acquireScorer<RankWorkerInit, CandidateOutcome>({
+    inWorkers: workers > 1 || o.maxMemory !== undefined,
+    workers,
+    init: {
+      options: { space: o.space, task: o.task, images: o.images, settings: o.settings },
+      names,
+    },
+    workerUrl: o.workerUrl,
+    maxMemoryMiB: o.maxMemory,
+  });
   const journal = await openRunJournal<RankRecord | ShardRunRecord>({
     out: shard ? await shardJournalPath(o.out!, "rank", ctx.space.name, settings, shard) : o.out,
     kind: "rank",
     label: ctx.space.name,
     settings: shardSettings(settings, shard),
+  }).catch((e) => {
+    pool?.close();
+    throw e;
   });
   const out = journal.path;
   // Resuming keeps the scores of architectures that are still at the same position.
@@ -405,8 +418,6 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   const freshSeconds: number[] = [];
   let wallSecondsPerArch: number | undefined;
   let recycledWorkers: number | undefined;
-  let pool: WorkerPool<RankWorkerInit, CandidateOutcome> | undefined;
-  let adapter = "";
   try {
     o.onEvent?.({
       type: "start",
@@ -416,22 +427,6 @@ export async function rank(o: RankOptions): Promise<RankReport> {
       journal: out,
     });
     const pending = [...archs.keys()].filter((i) => !done.has(i) && inShard(i, shard));
-    const inWorkers = (workers > 1 && pending.length > 1) ||
-      (o.maxMemory !== undefined && pending.length > 0);
-    // Scoring in workers, the main thread takes no GPU of its own.
-    pool = inWorkers
-      ? new WorkerPool<RankWorkerInit, CandidateOutcome>({
-        workers,
-        init: {
-          options: { space: o.space, task: o.task, images: o.images, settings: o.settings },
-          names,
-        },
-        workerUrl: o.workerUrl,
-        maxMemoryMiB: o.maxMemory,
-      })
-      : undefined;
-    const gpu = pool ? undefined : await acquireGpu();
-    adapter = gpu?.adapterInfo.description ?? await pool!.description();
     if (shard && pending.length > 0) {
       await journal.append(shardRunRecord(shard, adapter));
     }
@@ -466,7 +461,7 @@ export async function rank(o: RankOptions): Promise<RankReport> {
         total,
       });
     };
-    if (pool) {
+    if (pool && pending.length > 0) {
       const started = performance.now();
       await pool.scoreAll(
         pending.map((index) => ({ index, text: archTexts[index], key: keys[index] })),

@@ -10,7 +10,7 @@
  * is terminated, and a fresh one (which compiles again what it needs) takes its place when there
  * is a next job.
  */
-import { GpuUnavailableError } from "../gpu/device.ts";
+import { acquireGpu, type Gpu, GpuUnavailableError } from "../gpu/device.ts";
 import { InputError } from "../util/errors.ts";
 
 /** One architecture to score: its index, canonical text and key (checked by the worker). */
@@ -243,4 +243,31 @@ export async function scoreInWorkers<Init, Outcome>(
     pool.close();
   }
   return { recycled: pool.recycled };
+}
+
+/** What a run scores with: its own GPU, or a pool of workers (each with one); `adapter` names it. */
+export interface Scorer<Init, Outcome> {
+  gpu?: Gpu;
+  pool?: WorkerPool<Init, Outcome>;
+  adapter: string;
+}
+
+/**
+ * The GPU, or with `inWorkers` a pool whose first worker is ready (the main thread then takes no
+ * GPU): called before a run opens its journal, so that a missing adapter writes nothing.
+ */
+export async function acquireScorer<Init, Outcome>(
+  o: WorkerPoolConfig<Init> & { inWorkers: boolean },
+): Promise<Scorer<Init, Outcome>> {
+  if (!o.inWorkers) {
+    const gpu = await acquireGpu();
+    return { gpu, adapter: gpu.adapterInfo.description };
+  }
+  const pool = new WorkerPool<Init, Outcome>(o);
+  try {
+    return { pool, adapter: await pool.description() };
+  } catch (e) {
+    pool.close();
+    throw e;
+  }
 }

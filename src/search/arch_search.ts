@@ -3,7 +3,6 @@
  * GenNAS loss as fitness, minimised. Every evaluation is journaled as it lands; a killed run
  * resumes by replaying its journal, losing at most the evaluation in flight.
  */
-import { acquireGpu } from "../gpu/device.ts";
 import type { ConvBlocks } from "../gpu/kernel.ts";
 import { renderSearchReport, writeReport } from "../eval/report.ts";
 import { loadTruth, type TruthTable } from "../eval/truth.ts";
@@ -14,7 +13,7 @@ import {
   type RankWorkerInit,
   withoutTaskConfig,
 } from "../proxy/run.ts";
-import { validateWorkerOptions, WorkerPool } from "../proxy/workers.ts";
+import { acquireScorer, validateWorkerOptions } from "../proxy/workers.ts";
 import { reportedSettings } from "../proxy/settings.ts";
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
@@ -167,6 +166,16 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     ...(o.maxFlops !== undefined ? { maxFlops: o.maxFlops } : {}),
     ...(asynchronous ? { asynchronousWorkers: workers } : {}),
   };
+  const { gpu, pool } = await acquireScorer<RankWorkerInit, CandidateOutcome>({
+    inWorkers: workers > 1 || o.maxMemory !== undefined,
+    workers,
+    init: {
+      options: { space: o.space, task, images: o.images, settings: o.settings },
+      names: ["gennas"],
+    },
+    workerUrl: o.workerUrl,
+    maxMemoryMiB: o.maxMemory,
+  });
   const journal = await openSearchJournal<unknown, EvalRecord>({
     out: o.out,
     kind: "search",
@@ -181,6 +190,9 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
       loss: e.fitness,
       seconds: Number(e.info?.seconds ?? 0),
     }),
+  }).catch((e) => {
+    pool?.close();
+    throw e;
   });
   const { replay, resumed } = journal;
   const total = population + iterations;
@@ -189,19 +201,6 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
   // still in flight, too).
   const cache = new Map<string, Promise<number>>();
   for (const r of replay) cache.set(r.key, Promise.resolve(r.fitness ?? NaN));
-  const pool = workers > 1 || o.maxMemory !== undefined
-    ? new WorkerPool<RankWorkerInit, CandidateOutcome>({
-      workers,
-      init: {
-        options: { space: o.space, task, images: o.images, settings: o.settings },
-        names: ["gennas"],
-      },
-      workerUrl: o.workerUrl,
-      maxMemoryMiB: o.maxMemory,
-    })
-    : undefined;
-  // Scoring in workers, the main thread takes no GPU of its own.
-  const gpu = pool ? undefined : await acquireGpu();
   // The workers parse the base space's text (a table-row space formats its rows the same way).
   const train = async (arch: unknown, index: number) => {
     if (gpu) return await scoreArch(gpu, space, arch, ctx.task, ctx.settings);
@@ -223,7 +222,10 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
         return { fitness: await cached, info: { seconds: 0, cached: true } };
       }
       const result = train(arch, index);
-      cache.set(text, result.then((r) => r.loss));
+      const cachedLoss = result.then((r) => r.loss);
+      // The failure surfaces through `result`; a repeat awaiting it rethrows.
+      cachedLoss.catch(() => {});
+      cache.set(text, cachedLoss);
       const { loss, seconds } = await result;
       return { fitness: loss, info: { seconds } };
     },

@@ -16,8 +16,7 @@ import {
   type RankWorkerInit,
   resolveBase,
 } from "../proxy/run.ts";
-import { validateWorkerOptions, WorkerPool } from "../proxy/workers.ts";
-import { acquireGpu } from "../gpu/device.ts";
+import { acquireScorer, validateWorkerOptions } from "../proxy/workers.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { getSpace } from "../spaces/index.ts";
 import { DEFAULT_KEEP, mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
@@ -146,6 +145,16 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     images: base.images.name,
     proxy: settings,
   };
+  const { gpu, pool } = await acquireScorer<RankWorkerInit, CandidateOutcome>({
+    inWorkers: workers > 1 || o.maxMemory !== undefined,
+    workers,
+    init: {
+      options: { space: o.space, images: o.images, settings: o.settings },
+      names: ["gennas"],
+    },
+    workerUrl: o.workerUrl,
+    maxMemoryMiB: o.maxMemory,
+  });
   const journal = await openSearchJournal<AnyTaskConfig, TaskRecord>({
     out: o.out,
     kind: "task-search",
@@ -164,24 +173,14 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
       kendall: Number(e.info?.kendall),
       seconds: Number(e.info?.seconds ?? 0),
     }),
+  }).catch((e) => {
+    pool?.close();
+    throw e;
   });
   const { replay, resumed } = journal;
   const out = journal.path;
   const total = population + iterations;
 
-  // Scoring in workers, the main thread takes no GPU of its own.
-  const pool = workers > 1 || o.maxMemory !== undefined
-    ? new WorkerPool<RankWorkerInit, CandidateOutcome>({
-      workers,
-      init: {
-        options: { space: o.space, images: o.images, settings: o.settings },
-        names: ["gennas"],
-      },
-      workerUrl: o.workerUrl,
-      maxMemoryMiB: o.maxMemory,
-    })
-    : undefined;
-  const gpu = pool ? undefined : await acquireGpu();
   const generation = { partialGrid: o.partialGrid ?? false };
   const sequence = space.proxy === "sequence";
   const hooks: SearchHooks<AnyTaskConfig> = {
