@@ -49,11 +49,11 @@ export function announceJournal(
   else console.error(`journal ${journal} (rerun the same command to resume)`);
 }
 
-/** Ctrl-C finishes the evaluation in flight, journals it and stops cleanly. */
+/** Ctrl-C finishes the evaluations in flight, journals them and stops cleanly. */
 function interruptible(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const handler = () => {
-    console.error("\ngennas: stopping after the evaluation in flight (Ctrl-C again to abort)");
+    console.error("\ngennas: stopping after the evaluation(s) in flight (Ctrl-C again to abort)");
     Deno.removeSignalListener("SIGINT", handler);
     controller.abort();
   };
