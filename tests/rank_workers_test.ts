@@ -25,6 +25,16 @@ const options = {
   bootstrap: 0,
 };
 
+const RANK_TWO_WORKERS = [
+  "rank",
+  "--truth",
+  options.truth,
+  "--archs",
+  options.archs,
+  "--workers",
+  "2",
+];
+
 /** index → loss of a report's scored archs. */
 function scores(r: RankReport): Map<number, number> {
   return new Map(r.archs.map((a) => [a.index, a.loss]));
@@ -101,13 +111,7 @@ Deno.test("the pool names its workers' adapter (the main thread then needs no GP
 Deno.test("no adapter in the workers: exit 3 with the install hint, as without workers", async () => {
   const noDriver = { VK_ICD_FILENAMES: "/nonexistent/icd.json", DENO_WEBGPU_BACKEND: "vulkan" };
   const r = await runCli([
-    "rank",
-    "--truth",
-    options.truth,
-    "--archs",
-    options.archs,
-    "--workers",
-    "2",
+    ...RANK_TWO_WORKERS,
     "--out",
     `${DIR}/no-gpu.jsonl`,
     ...TINY,
@@ -179,13 +183,7 @@ Deno.test("--workers: a positive integer (else exit 2); the CLI prints the throu
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--workers/);
   const ok = await runCli([
-    "rank",
-    "--truth",
-    options.truth,
-    "--archs",
-    options.archs,
-    "--workers",
-    "2",
+    ...RANK_TWO_WORKERS,
     "--bootstrap",
     "0",
     "--out",

@@ -41,16 +41,10 @@ export async function regularizedEvolution<G>(
     population.push(child);
     population.shift(); // aging: the oldest member leaves, whatever its fitness
   };
-  if (o.asynchronous) {
-    // Asynchronous RE (Real et al. 2019): child i is bred from the population as it stands once
-    // evaluation i − concurrency is recorded (and the initial population complete), while the
-    // evaluations between are in flight.
-    await session.evaluateMany(o.iterations, breed, age);
-  } else {
-    for (let i = 0; i < o.iterations && session.canContinue(); i++) {
-      age(await session.evaluate(breed(session.history.length)));
-    }
-  }
+  // Synchronous RE breeds child i from the population after evaluation i − 1. Asynchronous RE
+  // (Real et al. 2019): from the population as it stands once evaluation i − concurrency is
+  // recorded (and the initial population complete), while the evaluations between are in flight.
+  await session.evaluateMany(o.iterations, breed, age, o.asynchronous ? undefined : 1);
   return session.result();
 }
 
@@ -114,9 +108,9 @@ function bestOf<G>(items: readonly Evaluation<G>[], direction: "min" | "max"): E
 }
 
 /**
- * Runs evaluations one at a time for a search algorithm: takes fitness from the replay list while
- * it lasts (checking keys), then calls hooks.evaluate; keeps history and best; enforces budget and
- * abort. The algorithm asks `canContinue()` before generating each candidate.
+ * Runs the evaluations of a search algorithm (`evaluateMany`: in history order, up to
+ * `run.concurrency` in flight): takes fitness from the replay list while it lasts (checking keys),
+ * then calls hooks.evaluate; keeps history and best; enforces budget and abort.
  */
 export class SearchSession<G> {
   readonly history: Evaluation<G>[] = [];
@@ -143,26 +137,24 @@ export class SearchSession<G> {
     }
   }
 
-  /** False when the next evaluation must not start; `result().stoppedBy` then says why. */
-  canContinue(): boolean {
-    return this.#mayStart(this.history.length);
-  }
-
   /**
    * Evaluates up to `count` candidates, `make(index)` generating each, in history order; as many
    * as `run.concurrency` fresh ones are in flight at once (hooks.evaluate must then take concurrent
    * calls). Each is recorded (history, best, onEvaluation) in order, so the outcome equals
-   * evaluating them one at a time. Stops early where `canContinue` would; evaluations already
+   * evaluating them one at a time. Stops early where a new evaluation must not start (total reached,
+   * budget spent, aborted: `result().stoppedBy` says which); evaluations already
    * started are finished and recorded first. `onRecord` runs after each record, before the next
    * candidate is made: candidate i is made after evaluation i − concurrency is recorded.
+   * `concurrency` overrides the run's (1: one at a time, each made after the one before).
    */
   async evaluateMany(
     count: number,
     make: (index: number) => G,
     onRecord?: (e: Evaluation<G>) => void,
+    concurrency = this.#run.concurrency,
   ): Promise<Evaluation<G>[]> {
     const base = this.history.length;
-    const window = Math.max(1, this.#run.concurrency ?? 1);
+    const window = Math.max(1, concurrency ?? 1);
     const started: { candidate: G; key: string; scored: Promise<Scored> }[] = [];
     let refused = false;
     const startUpTo = (end: number) => {
@@ -194,6 +186,7 @@ export class SearchSession<G> {
     return out;
   }
 
+  /** False when evaluation `index` must not start; sets the reason when it is budget or abort. */
   #mayStart(index: number): boolean {
     if (index >= this.#total) return false;
     if (index < this.#replay.length) return true;
@@ -209,14 +202,6 @@ export class SearchSession<G> {
       return this.#stop("budget");
     }
     return true;
-  }
-
-  async evaluate(candidate: G): Promise<Evaluation<G>> {
-    const index = this.history.length;
-    const key = this.#hooks.key(candidate);
-    const replayed = index < this.#replay.length;
-    const scored = replayed ? this.#replayed(index, key) : await this.#fresh(candidate, index);
-    return await this.#record(candidate, key, index, scored);
   }
 
   async #record(candidate: G, key: string, index: number, scored: Scored): Promise<Evaluation<G>> {
