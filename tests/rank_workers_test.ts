@@ -7,8 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { type ArchSearchReport, rank, type RankReport, searchArchitectures } from "../mod.ts";
-import { scoreInWorkers, WorkerPool } from "../src/proxy/workers.ts";
+import { type WorkerJob, WorkerPool } from "../src/proxy/workers.ts";
 import { acquireGpu } from "../src/gpu/device.ts";
+import type { CandidateOutcome, RankWorkerInit } from "../src/proxy/run.ts";
 import { InputError } from "../src/util/errors.ts";
 import { CLI, runCli, SMALL_NB201, TINY } from "./support/cli.ts";
 
@@ -149,29 +150,33 @@ Deno.test("the pool starts a worker only for a job no starting worker will take"
   }
 });
 
+/** Scores `jobs` in a fresh pool of `workers`, then closes it. */
+async function scoreInPool(init: RankWorkerInit, workers: number, jobs: WorkerJob[]) {
+  const pool = new WorkerPool<RankWorkerInit, CandidateOutcome>({ workers, init });
+  try {
+    await pool.scoreAll(jobs, () => Promise.resolve());
+  } finally {
+    pool.close();
+  }
+}
+
 Deno.test("a worker's failure rejects the pool, naming the position", async () => {
   await assert.rejects(
-    scoreInWorkers({
-      workers: 2,
-      init: { options: { space: "nb201", settings: options.settings }, names: ["gennas"] },
-      jobs: [
-        { index: 0, text: NB201[0], key: "not its key" },
-        { index: 1, text: NB201[2], key: "nor this" },
-      ],
-      land: () => Promise.resolve(),
-    }),
+    scoreInPool({ options: { space: "nb201", settings: options.settings }, names: ["gennas"] }, 2, [
+      { index: 0, text: NB201[0], key: "not its key" },
+      { index: 1, text: NB201[2], key: "nor this" },
+    ]),
     /rank worker \(position [01]\): .*parses to key/,
   );
   await assert.rejects(
-    scoreInWorkers({
-      workers: 1,
-      init: {
+    scoreInPool(
+      {
         options: { space: "nb201", settings: { ...options.settings, batch: -3 } },
         names: ["gennas"],
       },
-      jobs: [{ index: 0, text: NB201[0], key: "" }],
-      land: () => Promise.resolve(),
-    }),
+      1,
+      [{ index: 0, text: NB201[0], key: "" }],
+    ),
     InputError,
     "a bad setting is the user's error in a worker too",
   );

@@ -28,7 +28,7 @@ import { Rng } from "../util/rng.ts";
 import { type ProxyMetrics, type RankedArch, rankOutcome, type RankRecord } from "./ranking.ts";
 import { isZeroCost, parseProxies, type ProxyName } from "./proxies.ts";
 import { checkZeroCostSupport, scoreZeroCost, type ZeroCostResult } from "./zero_cost.ts";
-import { acquireScorer, validateWorkerOptions } from "./workers.ts";
+import { acquireScorer, validateWorkerOptions, type WorkerOptions } from "./workers.ts";
 import { archCost } from "./cost.ts";
 import { checkBudget, validateMaxFlops, withinBudget } from "./budget.ts";
 import {
@@ -214,7 +214,7 @@ export async function score(o: ScoreOptions): Promise<ScoreReport> {
   };
 }
 
-export interface RankOptions extends ProxyOptions, ProxySelection {
+export interface RankOptions extends ProxyOptions, ProxySelection, WorkerOptions {
   /** Ground-truth table (nb201.csv or an NB-101 jsonl). */
   truth: string;
   /** NB-201 dataset column: cifar10 (default), cifar100, imagenet16_120. */
@@ -237,15 +237,6 @@ export interface RankOptions extends ProxyOptions, ProxySelection {
   /** Score only shard i of n ("i/n", "auto/n" reads i from SLURM_ARRAY_TASK_ID or
    *  JOB_COMPLETION_INDEX); `gennas merge` combines the shard journals. */
   shard?: string | Shard;
-  /** Architectures scored at a time, each in a Web Worker with a device of its own (default 1;
-   *  src/proxy/workers.ts): the same scores, journaled as they land. */
-  workers?: number;
-  /** The worker module (default src/proxy/rank_worker.ts); the CLI passes its own module, which
-   *  serves as the worker too, so that bundles and compiled binaries need no second file. */
-  workerUrl?: string | URL;
-  /** Score in workers (even one) and replace a worker when the process RSS is above this many
-   *  MiB after its result lands (lavapipe keeps every pipeline a device compiled). */
-  maxMemory?: number;
   onEvent?: (e: RankEvent) => void;
 }
 
@@ -388,7 +379,6 @@ export async function rank(o: RankOptions): Promise<RankReport> {
   };
   const zeroCostNames = names.filter(isZeroCost);
   const { gpu, pool, adapter } = await acquireScorer<RankWorkerInit, CandidateOutcome>({
-    inWorkers: workers > 1 || o.maxMemory !== undefined,
     workers,
     init: {
       options: { space: o.space, task: o.task, images: o.images, settings: o.settings },

@@ -50,6 +50,19 @@ export function validateWorkerOptions(workers = 1, maxMemory?: number): number {
   return workers;
 }
 
+/** The worker options of `rank`, `search` and `task-search`. */
+export interface WorkerOptions {
+  /** Architectures scored at a time, each in a Web Worker with a device of its own (default 1):
+   *  the same scores as one at a time. */
+  workers?: number;
+  /** The worker module (default src/proxy/rank_worker.ts); the CLI passes its own module, which
+   *  serves as the worker too, so that bundles and compiled binaries need no second file. */
+  workerUrl?: string | URL;
+  /** Score in workers (even one) and replace a worker when the process RSS is above this many
+   *  MiB after its result lands (lavapipe keeps every pipeline a device compiled). */
+  maxMemory?: number;
+}
+
 export interface WorkerPoolConfig<Init> {
   /** Jobs scored at a time, at most (workers are started as jobs arrive). */
   workers: number;
@@ -221,30 +234,6 @@ export class WorkerPool<Init, Outcome> {
   }
 }
 
-export interface WorkerPoolOptions<Init, Outcome> extends WorkerPoolConfig<Init> {
-  jobs: readonly WorkerJob[];
-  /** Called once per job, one call at a time, in the order the results land. */
-  land: (index: number, outcome: Outcome) => Promise<void>;
-}
-
-export interface WorkerPoolStats {
-  /** Workers replaced because the RSS was above --max-memory. */
-  recycled: number;
-}
-
-/** Scores every job in a pool, landing each result as it arrives; rejects on the first failure. */
-export async function scoreInWorkers<Init, Outcome>(
-  o: WorkerPoolOptions<Init, Outcome>,
-): Promise<WorkerPoolStats> {
-  const pool = new WorkerPool<Init, Outcome>(o);
-  try {
-    await pool.scoreAll(o.jobs, o.land);
-  } finally {
-    pool.close();
-  }
-  return { recycled: pool.recycled };
-}
-
 /** What a run scores with: its own GPU, or a pool of workers (each with one); `adapter` names it. */
 export interface Scorer<Init, Outcome> {
   gpu?: Gpu;
@@ -253,13 +242,14 @@ export interface Scorer<Init, Outcome> {
 }
 
 /**
- * The GPU, or with `inWorkers` a pool whose first worker is ready (the main thread then takes no
- * GPU): called before a run opens its journal, so that a missing adapter writes nothing.
+ * The GPU, or with more than one worker or a memory limit a pool whose first worker is ready (the
+ * main thread then takes no GPU): called before a run opens its journal, so that a missing
+ * adapter writes nothing.
  */
 export async function acquireScorer<Init, Outcome>(
-  o: WorkerPoolConfig<Init> & { inWorkers: boolean },
+  o: WorkerPoolConfig<Init>,
 ): Promise<Scorer<Init, Outcome>> {
-  if (!o.inWorkers) {
+  if (o.workers === 1 && o.maxMemoryMiB === undefined) {
     const gpu = await acquireGpu();
     return { gpu, adapter: gpu.adapterInfo.description };
   }

@@ -13,7 +13,7 @@ import {
   type RankWorkerInit,
   withoutTaskConfig,
 } from "../proxy/run.ts";
-import { acquireScorer, validateWorkerOptions } from "../proxy/workers.ts";
+import { acquireScorer, validateWorkerOptions, type WorkerOptions } from "../proxy/workers.ts";
 import { reportedSettings } from "../proxy/settings.ts";
 import { getSpace } from "../spaces/index.ts";
 import { scoreArch } from "../proxy/score.ts";
@@ -28,7 +28,7 @@ import type { SearchBudget, SearchEvent, SearchHooks, SearchResult } from "./typ
 export const STRATEGIES = ["evolution", "random"] as const;
 export type Strategy = typeof STRATEGIES[number];
 
-export interface SearchOptions extends ProxyOptions {
+export interface SearchOptions extends ProxyOptions, WorkerOptions {
   strategy?: Strategy;
   /** Population P (default 50). */
   population?: number;
@@ -47,18 +47,11 @@ export interface SearchOptions extends ProxyOptions {
   out?: string;
   report?: string;
   signal?: AbortSignal;
-  /** Architectures scored at a time where they are independent (the initial population, random
-   *  search), each in a Web Worker with a device of its own (default 1): the same search. */
-  workers?: number;
   /** With workers > 1: breed evolution's children while others are in flight (asynchronous RE),
    *  so every evaluation runs `workers` at a time. Deterministic per seed and worker count, but
-   *  another search than one at a time (the journal records the count). */
+   *  another search than one at a time (the journal records the count). Without it only the
+   *  independent evaluations (the initial population, random search) overlap. */
   asynchronous?: boolean;
-  /** The worker module (see RankOptions.workerUrl). */
-  workerUrl?: string | URL;
-  /** Score in workers (even one) and replace a worker when the process RSS is above this many
-   *  MiB after its result lands (lavapipe keeps every pipeline a device compiled). */
-  maxMemory?: number;
   onEvent?: (e: SearchProgress) => void;
 }
 
@@ -167,7 +160,6 @@ export async function searchArchitectures(o: SearchOptions): Promise<ArchSearchR
     ...(asynchronous ? { asynchronousWorkers: workers } : {}),
   };
   const { gpu, pool } = await acquireScorer<RankWorkerInit, CandidateOutcome>({
-    inWorkers: workers > 1 || o.maxMemory !== undefined,
     workers,
     init: {
       options: { space: o.space, task, images: o.images, settings: o.settings },

@@ -16,7 +16,7 @@ import {
   type RankWorkerInit,
   resolveBase,
 } from "../proxy/run.ts";
-import { acquireScorer, validateWorkerOptions } from "../proxy/workers.ts";
+import { acquireScorer, validateWorkerOptions, type WorkerOptions } from "../proxy/workers.ts";
 import { scoreArch } from "../proxy/score.ts";
 import { getSpace } from "../spaces/index.ts";
 import { DEFAULT_KEEP, mutateTaskConfig, randomTaskConfig } from "../tasks/generate.ts";
@@ -33,7 +33,8 @@ import type { SearchBudget, SearchEvent, SearchHooks, SearchResult } from "./typ
 /** A CNN task config, or an NLP one for a sequence space (nbnlp). */
 export type AnyTaskConfig = TaskConfig | NlpTaskConfig;
 
-export interface TaskSearchOptions extends Omit<ProxyOptions, "task"> {
+/** `workers`: each config's labelled architectures N at a time. */
+export interface TaskSearchOptions extends Omit<ProxyOptions, "task">, WorkerOptions {
   /** Ground truth of the labelled architectures. */
   truth: string;
   dataset?: string;
@@ -53,14 +54,6 @@ export interface TaskSearchOptions extends Omit<ProxyOptions, "task"> {
   best?: string;
   report?: string;
   signal?: AbortSignal;
-  /** Labelled architectures scored at a time for each config, each in a Web Worker with a device
-   *  of its own (default 1): the same search. */
-  workers?: number;
-  /** The worker module (see RankOptions.workerUrl). */
-  workerUrl?: string | URL;
-  /** Score in workers (even one) and replace a worker when the process RSS is above this many
-   *  MiB after its result lands. */
-  maxMemory?: number;
   onEvent?: (e: TaskSearchProgress) => void;
 }
 
@@ -146,7 +139,6 @@ export async function searchTasks(o: TaskSearchOptions): Promise<TaskSearchRepor
     proxy: settings,
   };
   const { gpu, pool } = await acquireScorer<RankWorkerInit, CandidateOutcome>({
-    inWorkers: workers > 1 || o.maxMemory !== undefined,
     workers,
     init: {
       options: { space: o.space, images: o.images, settings: o.settings },
