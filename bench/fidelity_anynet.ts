@@ -3,7 +3,7 @@
  *   resnext-a_in-combo, resnext-a_in-search-R, resnext-b_in-combo, resnext-b_in-search-R:
  *     60 records drawn (seed 0) from nds_ResNeXt-{A,B}_in.jsonl, against test_acc;
  *   nbmacro: 300 archs drawn (seed 0) from nbmacro_cifar10.jsonl, task combo, against mean_acc;
- *   anynet-scaled (group): the two combo runs at --width-scale 0.25.
+ *   anynet-scaled (group): the four runs above at --width-scale 0.25.
  * Beside GenNAS each prints Kendall τ and Spearman ρ of the table's own `params` and `flops`
  * columns on the same records (on the whole tables params alone gives τ 0.80 on ResNeXt-A and
  * 0.75 on ResNeXt-B; FLOPs τ 0.56 on NAS-Bench-Macro). `--limit N` caps each run at N.
@@ -75,9 +75,11 @@ export function anynetFidelityRuns(
       });
     }
   }
-  // The combo runs again at a quarter width (`--only anynet-scaled`): a ResNeXt-A record costs
+  // Every run again at a quarter width (`--only anynet-scaled`): a ResNeXt-A record costs
   // ≈ 30 min at full width here; what the cost control keeps of the fidelity, not the acceptance.
-  runs.push(...scaledCopies(runs, ANYNET_SCALED_WIDTH, "anynet-scaled", outDir));
+  runs.push(
+    ...scaledCopies(runs, ANYNET_SCALED_WIDTH, "anynet-scaled", outDir, ["combo", "search-R"]),
+  );
   const macro = join(dataDir, "nbmacro_cifar10.jsonl");
   runs.push({
     name: "nbmacro",

@@ -75,13 +75,19 @@ export function ndsRuns(dataDir: string, limit: number, outDir: string): NdsRun[
 }
 
 /**
- * The combo runs of `runs` again at --width-scale `scale`, in group `group` (named
- * `<run>-w<scale>`, journals beside): what the cost control keeps of the fidelity.
+ * The runs of `runs` whose task is in `tasks` again at --width-scale `scale`, in group `group`
+ * (named `<run>-w<scale>`, journals beside): what the cost control keeps of the fidelity.
  */
 export function scaledCopies<
   R extends { name: string; group?: string; target: string; options: Parameters<typeof rank>[0] },
->(runs: readonly R[], scale: number, group: string, outDir: string): R[] {
-  return runs.filter((r) => r.name.endsWith("-combo")).map((r) => {
+>(
+  runs: readonly R[],
+  scale: number,
+  group: string,
+  outDir: string,
+  tasks: readonly string[] = ["combo"],
+): R[] {
+  return runs.filter((r) => tasks.includes(r.options.task ?? "")).map((r) => {
     const name = `${r.name}-w${scale}`;
     return {
       ...r,

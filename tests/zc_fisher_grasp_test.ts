@@ -77,11 +77,11 @@ Deno.test("a layer adding into a sum is refused unless built with layerOutputs",
   }
 });
 
-// The finite difference along W (patterns frozen) against float64 double backward, relative to
-// the score, at δ = 1e-2 (GRASP_STEP) / 3e-3 / 1e-3 / 1e-4: tiny network 5.7e-6 / 1.5e-5 / 2.4e-5 /
-// 4.2e-4; NB-201 (one cell per stack) 2.7e-4 / 2.0e-5 / 1.6e-4 / 2.2e-3; NB-101 (C = 4, batch 4)
-// 9.3e-3 / 6.5e-2 / 5.9e-2 / 0.15 (float32 rounding of its large stem gradients ∝ 1/δ dominates).
-// Margins ≥ 3 at GRASP_STEP.
+// The finite difference along W (patterns frozen at W, g the mean of the two perturbed gradients)
+// against float64 double backward, relative to the score, at δ = 1e-2 (GRASP_STEP): tiny network
+// 4.6e-6 (3.5e-7 at δ/3), NB-201 (one cell per stack) 3.3e-4, NB-101 (C = 4, batch 4) 9.3e-3
+// (float32 rounding of its large stem gradients ∝ 1/δ dominates there; with g from a pass of its
+// own, as before 2026-12-04: 5.7e-6, 2.7e-4, 9.3e-3). Margins ≥ 3 at GRASP_STEP.
 const GRASP_TOL = 1e-4;
 const NB201_GRASP_TOL = 1e-3;
 const NB101_GRASP_TOL = 3e-2;
@@ -104,7 +104,7 @@ Deno.test("grasp of a tiny network matches PyTorch's double backward within the 
   assertClose([fine.value], [fg.grasp], { atol: GRASP_TOL * Math.abs(fg.grasp), rtol: 0 }, "δ/3");
 });
 
-Deno.test("grasp's three passes on one graph: re-imported weights give bit-identical gradients", async () => {
+Deno.test("grasp's passes on one graph: re-imported weights give bit-identical gradients", async () => {
   const gpu = await acquireGpu();
   const net = tinyNet(6);
   const labels = net.builder.input("labels", [6]);
@@ -301,6 +301,35 @@ Deno.test("frozenPatterns build: step 0 captures the pattern (a plain pass); lat
   } finally {
     plain.graph.destroy();
     masked.graph.destroy();
+  }
+});
+
+Deno.test("an advancing forward is step 0: it captures the pattern, the next training step keeps it", async () => {
+  const gpu = await acquireGpu();
+  const optimizer = { kind: "sgd" as const, lr: 0, momentum: 0, weightDecay: 0 };
+  const net = tinyNet(6, { frozenPatterns: true });
+  const labels = net.builder.input("labels", [6]);
+  net.builder.crossEntropyLoss(net.logits, labels);
+  const graph = await compileGraph(gpu, net.builder, { optimizer, seed: 1, maxIterations: 2 });
+  try {
+    graph.importParams(goldenParams());
+    graph.write(net.input, Float32Array.from(fg.x));
+    graph.write(labels, Float32Array.from(fg.labels));
+    const mask = net.builder.reluMasks.get("bn")!;
+    graph.write(mask, new Float32Array(mask.size).fill(-1));
+    graph.forward({ advance: true });
+    const captured = await graph.exportValue(mask);
+    assert(captured.some((v) => v > 0) && captured.some((v) => v <= 0), "captured at the forward");
+    assert.equal(graph.iterations, 1);
+    const flipped = new Map(goldenParams());
+    flipped.set("a.weight", flipped.get("a.weight")!.map((v) => -v));
+    graph.importParams(flipped);
+    graph.train(1);
+    assert.deepEqual(await graph.exportValue(mask), captured, "the training step did not capture");
+    assert.throws(() => graph.forward({ advance: true }), RangeError);
+    graph.forward(); // a plain forward does not count
+  } finally {
+    graph.destroy();
   }
 });
 

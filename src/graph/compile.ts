@@ -470,9 +470,20 @@ export class CompiledGraph {
   /**
    * Encodes one train-mode forward (batch statistics; running statistics updated), without the
    * loss, backward or optimizer step, for measures that only read activations; never waits.
+   * `advance` also increments the step counter (so a frozen-pattern build's step-0 capture is
+   * this forward's).
    */
-  forward(): void {
-    this.recorder.submit(this.trainDispatches.slice(0, this.c.phases.forward));
+  forward(o: { advance?: boolean } = {}): void {
+    const launches = this.trainDispatches.slice(0, this.c.phases.forward);
+    // The step counter's increment is the training list's last launch.
+    if (o.advance) {
+      if (this.#iterations + 1 > this.c.options.maxIterations) {
+        throw new RangeError(`stepping past ${this.c.options.maxIterations} iterations`);
+      }
+      launches.push(this.trainDispatches[this.trainDispatches.length - 1]);
+      this.#iterations++;
+    }
+    this.recorder.submit(launches);
   }
 
   /** One eval-mode forward with fresh noise; reads back its loss and the training losses. */
