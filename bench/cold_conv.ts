@@ -3,15 +3,14 @@
  * (SETS distinct sets in turn, 32 MiB and more of operands), as a whole network reads them:
  *   deno run -A bench/cold_conv.ts [--sets 12]
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { acquireGpu } from "../src/gpu/device.ts";
 import { conv2dShape } from "../src/kernels/conv2d/mod.ts";
 import { type Case, measure } from "./conv2d_bench.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const { values } = benchArgs({
   options: { sets: { type: "string", default: "12" } },
-});
+}, `deno run -A bench/cold_conv.ts [--sets 12]`);
 const gpu = await acquireGpu();
 const shapes = [[16, 32, 3], [32, 16, 3], [64, 8, 3], [16, 32, 1], [32, 16, 1], [64, 8, 1]];
 console.log("case                              warm GFLOP/s  cold GFLOP/s  cold/warm");

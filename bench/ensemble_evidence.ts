@@ -7,18 +7,17 @@
  *
  *   deno run -A bench/ensemble_evidence.ts JOURNAL... [--truth ../shared/data/nb201.csv]
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { kendallTauB, rankAverage, spearman } from "../src/eval/metrics.ts";
 import { loadNb201Truth, NB201_DATASETS } from "../src/eval/truth.ts";
 import { archCost } from "../src/proxy/cost.ts";
 import { getSpace } from "../src/spaces/index.ts";
 import { readJournal } from "../src/util/journal.ts";
 
-const { values, positionals } = parseArgs({
-  args: Deno.args,
+const { values, positionals } = benchArgs({
   allowPositionals: true,
   options: { truth: { type: "string" }, "init-channels": { type: "string", default: "16" } },
-});
+}, `deno run -A bench/ensemble_evidence.ts JOURNAL... [--truth ../shared/data/nb201.csv]`);
 const truthPath = values.truth ??
   new URL("../../shared/data/nb201.csv", import.meta.url).pathname;
 

@@ -20,7 +20,7 @@
  * scores N architectures at a time (rank --workers; the same scores, per-arch seconds then
  * measured beside each other); --max-memory replaces a worker when the RSS is above it.
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { join } from "node:path";
 import { rank, type RankEvent, type RankReport } from "../src/proxy/run.ts";
 import { createProgress, type Progress } from "../src/util/progress.ts";
@@ -29,16 +29,18 @@ import { nbnlpRuns } from "./fidelity_nbnlp.ts";
 import { isProxyRun, proxyRuns, reportProxyRun } from "./fidelity_proxies.ts";
 import { ndsRuns } from "./fidelity_nds.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    only: { type: "string" },
-    limit: { type: "string" },
-    out: { type: "string", default: "out/fidelity" },
-    workers: { type: "string", default: "1" },
-    "max-memory": { type: "string" },
+const { values } = benchArgs(
+  {
+    options: {
+      only: { type: "string" },
+      limit: { type: "string" },
+      out: { type: "string", default: "out/fidelity" },
+      workers: { type: "string", default: "1" },
+      "max-memory": { type: "string" },
+    },
   },
-});
+  `deno task fidelity [--only nb201|nb101|nb101-500|nds|nds-scaled|anynet-scaled|proxies|<run name>] [--limit N] [--out DIR] [--workers N] [--max-memory MiB]`,
+);
 const workers = Number(values.workers);
 const maxMemory = values["max-memory"] ? Number(values["max-memory"]) : undefined;
 const dataDir = Deno.env.get("GENNAS_DATA") ??

@@ -18,24 +18,26 @@
  *     get one, the others stay null and are timed but not compared). Resumes: losses already in
  *     the fixture are kept, but for --refresh, which rescores the 100-iteration ones.
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { describeGpu } from "../src/gpu/device.ts";
 import { prepareProxy } from "../src/proxy/run.ts";
 import { scoreArch } from "../src/proxy/score.ts";
 import { kendallTauB } from "../src/eval/metrics.ts";
 import { benchArchs, evenlySpaced } from "./vs_pytorch/archs.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    fixture: { type: "string", default: "fixtures/gpu-check/nb201-lavapipe.json" },
-    "per-submit": { type: "string", default: "0" },
-    limit: { type: "string" },
-    "write-fixture": { type: "boolean", default: false },
-    "from-journal": { type: "string" },
-    refresh: { type: "boolean", default: false },
+const { values } = benchArgs(
+  {
+    options: {
+      fixture: { type: "string", default: "fixtures/gpu-check/nb201-lavapipe.json" },
+      "per-submit": { type: "string", default: "0" },
+      limit: { type: "string" },
+      "write-fixture": { type: "boolean", default: false },
+      "from-journal": { type: "string" },
+      refresh: { type: "boolean", default: false },
+    },
   },
-});
+  `deno run -A bench/gpu_check.ts [--per-submit 10] [--limit N] [--fixture FILE] | deno run -A bench/gpu_check.ts --write-fixture [--from-journal FILE] [--limit K] [--refresh]`,
+);
 
 interface Fixture {
   description: string;

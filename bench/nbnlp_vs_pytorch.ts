@@ -11,19 +11,18 @@
  *
  * Default ids: 4 OK PTB cells drawn with Python's random.seed(0) (see the README).
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { dirname, join } from "node:path";
 import { openJournal } from "../src/util/journal.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const { values } = benchArgs({
   options: {
     ids: { type: "string", default: "2004123,2004928,1002954,2001045" },
     out: { type: "string", default: "out/nbnlp-vs-pytorch.jsonl" },
     python: { type: "string", default: "/usr/bin/python3" },
     engines: { type: "string", default: "gennas,pytorch-1,pytorch-2" },
   },
-});
+}, `deno run -A bench/nbnlp_vs_pytorch.ts [--ids 2004123,2004928,…] [--out FILE]`);
 const dataDir = Deno.env.get("GENNAS_DATA") ??
   new URL("../../shared/data/", import.meta.url).pathname;
 const table = join(dataDir, "nbnlp_ptb.jsonl");

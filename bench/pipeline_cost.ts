@@ -12,19 +12,21 @@
  * new architecture adds. RSS attributed per family is not printed: freed memory is reused, so
  * only totals compare.
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { prepareProxy } from "../src/proxy/run.ts";
 import { compileProxy } from "../src/proxy/score.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    space: { type: "string", default: "nb201" },
-    arch: { type: "string", multiple: true },
-    batch: { type: "string", default: "16" },
-    "init-channels": { type: "string" },
+const { values } = benchArgs(
+  {
+    options: {
+      space: { type: "string", default: "nb201" },
+      arch: { type: "string", multiple: true },
+      batch: { type: "string", default: "16" },
+      "init-channels": { type: "string" },
+    },
   },
-});
+  `deno run -A bench/pipeline_cost.ts [--space nb201] [--arch ARCH]… [--batch 16] [--init-channels N]`,
+);
 const mib = () => Deno.memoryUsage().rss / 2 ** 20;
 
 /**

@@ -7,12 +7,11 @@
  *
  * Any space and task `gennas score` takes (the space's default task and optimizer when not given).
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { prepareProxy } from "../src/proxy/run.ts";
 import { compileProxy } from "../src/proxy/score.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const { values } = benchArgs({
   options: {
     space: { type: "string", default: "nb201" },
     arch: { type: "string" },
@@ -23,7 +22,7 @@ const { values } = parseArgs({
     "width-scale": { type: "string" },
     "conv-blocks": { type: "string", default: "large" },
   },
-});
+}, `deno run -A bench/profile.ts [--space nb201|nb101|nbnlp|…] [--arch ARCH] [--init-channels N]`);
 const { gpu, space, task, settings } = await prepareProxy({
   space: values.space!,
   task: values.task,

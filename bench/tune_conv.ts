@@ -13,7 +13,7 @@
  * and on a new adapter the evidence to retune its device class from (README, "Is the planner the
  * bottleneck?").
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { dirname, join } from "node:path";
 import { acquireGpu } from "../src/gpu/device.ts";
 import { type Conv2dBlock, type Conv2dShape, conv2dShape } from "../src/kernels/conv2d/mod.ts";
@@ -185,8 +185,7 @@ async function tune(options: {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
+  const { values } = benchArgs({
     options: {
       preset: { type: "string" },
       shapes: { type: "string" },
@@ -195,7 +194,7 @@ if (import.meta.main) {
       top: { type: "string", default: "8" },
       out: { type: "string" },
     },
-  });
+  }, `deno run -A bench/tune_conv.ts [--preset nbmacro|nds|nb201] [--shapes JSON] [--bias]`);
   const shapes = values.shapes ? JSON.parse(values.shapes) : PRESETS[values.preset ?? ""];
   if (!shapes) {
     console.error(`tune_conv: --preset must be one of ${Object.keys(PRESETS).join(", ")}`);

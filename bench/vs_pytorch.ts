@@ -15,29 +15,31 @@
  *   deno task bench:vs-pytorch [--limit N] [--only nb201|nb101] [--iters 100] [--out DIR] [--fresh]
  *                              [--report (print the journal's table only)] [--gennas-only]
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { join } from "node:path";
 import { type BenchArch, benchArchs, evenlySpaced } from "./vs_pytorch/archs.ts";
 import { PRESETS } from "../src/tasks/presets.ts";
 import { stageChannels } from "../src/tasks/schema.ts";
 import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    limit: { type: "string" },
-    only: { type: "string" },
-    iters: { type: "string", default: "100" },
-    out: { type: "string", default: "out/vs-pytorch" },
-    python: { type: "string", default: "/usr/bin/python3" },
-    threads: { type: "string", default: "2" },
-    fresh: { type: "boolean", default: false },
-    /** Print the table from the journal only. */
-    report: { type: "boolean", default: false },
-    /** gennas only (e.g. to produce reference losses), even when torch is present. */
-    "gennas-only": { type: "boolean", default: false },
+const { values } = benchArgs(
+  {
+    options: {
+      limit: { type: "string" },
+      only: { type: "string" },
+      iters: { type: "string", default: "100" },
+      out: { type: "string", default: "out/vs-pytorch" },
+      python: { type: "string", default: "/usr/bin/python3" },
+      threads: { type: "string", default: "2" },
+      fresh: { type: "boolean", default: false },
+      /** Print the table from the journal only. */
+      report: { type: "boolean", default: false },
+      /** gennas only (e.g. to produce reference losses), even when torch is present. */
+      "gennas-only": { type: "boolean", default: false },
+    },
   },
-});
+  `deno task bench:vs-pytorch [--limit N] [--only nb201|nb101] [--iters 100] [--out DIR] [--fresh]`,
+);
 const dataDir = Deno.env.get("GENNAS_DATA") ??
   new URL("../../shared/data/", import.meta.url).pathname;
 const iters = Number(values.iters);

@@ -10,7 +10,7 @@
  * with the table's accuracy (NASLib's val_accuracy on CIFAR-10 / val_acc_mean_of_samples), and
  * the median seconds per architecture after the first two (which compile the shaders).
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import process from "node:process";
 import { join } from "node:path";
 import { kendallTauB, spearman } from "../src/eval/metrics.ts";
@@ -20,15 +20,17 @@ import { prepareBase } from "../src/proxy/run.ts";
 import { NASWOT_BATCH, scoreZeroCost, ZERO_COST_BATCH } from "../src/proxy/zero_cost.ts";
 import { Rng } from "../src/util/rng.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    space: { type: "string", default: "nb201" },
-    n: { type: "string", default: "30" },
-    seed: { type: "string", default: "0" },
-    proxies: { type: "string", default: "params,flops,grad_norm,snip,synflow,jacob_cov" },
+const { values } = benchArgs(
+  {
+    options: {
+      space: { type: "string", default: "nb201" },
+      n: { type: "string", default: "30" },
+      seed: { type: "string", default: "0" },
+      proxies: { type: "string", default: "params,flops,grad_norm,snip,synflow,jacob_cov" },
+    },
   },
-});
+  `deno run -A bench/zc_naslib.ts [--space nb201|nb101] [--n 30] [--seed 0] [--proxies params,flops,grad_norm,snip,synflow,jacob_cov]`,
+);
 const dataDir = Deno.env.get("GENNAS_DATA") ??
   new URL("../../shared/data/", import.meta.url).pathname;
 const NASLIB_KEY: Record<string, string> = {

@@ -2,7 +2,8 @@
  * The benchmark tools' own logic: the training dispatch list's phase boundaries (bench/profile.ts
  * categorises by them), the live-conv FLOP count and list spacing of bench/vs_pytorch, the PyTorch
  * worker's line protocol (skipped when /usr/bin/python3 lacks torch), bench/tune_conv.ts's
- * flag check and journal resume, and bench/pipeline_cost.ts end to end on tiny shapes.
+ * flag check and journal resume, bench/pipeline_cost.ts end to end on tiny shapes, and every
+ * bench script's flag parsing (bench/args.ts: --help, unknown flags).
  */
 import assert from "node:assert/strict";
 import { acquireGpu } from "../src/gpu/device.ts";
@@ -184,4 +185,25 @@ Deno.test("pipeline_cost: counts what a second arch adds and prints the resident
     assert.match(text, /resident MiB: \[heap \d+, other anonymous \d+, JIT code \d+\]/);
   }
   assert.match(text, /new forward\/data-gradient pipelines, \d+ of them new without/);
+});
+
+Deno.test("bench scripts: --help prints the usage (exit 0), an unknown flag exits 2 with it", async () => {
+  for (const script of ["bench/fidelity.ts", "bench/zc_naslib.ts", "bench/vs_pytorch.ts"]) {
+    const run = async (...args: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script, ...args],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      return { code: out.code, text };
+    };
+    const help = await run("--help");
+    assert.equal(help.code, 0, help.text);
+    assert.match(help.text, /^usage: deno (run|task) /m, script);
+    const bad = await run("--no-such-flag");
+    assert.equal(bad.code, 2, bad.text);
+    assert.match(bad.text, /error: Unknown option '--no-such-flag'/);
+    assert.match(bad.text, /^usage: /m);
+  }
 });
