@@ -452,36 +452,37 @@ export class CompiledGraph {
     return this.c.phases;
   }
 
-  /** Encodes `iterations` training steps, `perSubmit` per command buffer; never waits. */
-  train(iterations: number, o: { perSubmit?: number } = {}): void {
+  /** Counts `iterations` more steps; RangeError past the loss history's length. */
+  #advance(iterations: number): void {
     if (this.#iterations + iterations > this.c.options.maxIterations) {
       throw new RangeError(
         `training past ${this.c.options.maxIterations} iterations (the loss history length)`,
       );
     }
+    this.#iterations += iterations;
+  }
+
+  /** Encodes `iterations` training steps, `perSubmit` per command buffer; never waits. */
+  train(iterations: number, o: { perSubmit?: number } = {}): void {
+    this.#advance(iterations);
     const perSubmit = Math.max(1, o.perSubmit ?? 1);
     for (let done = 0; done < iterations; done += perSubmit) {
       const k = Math.min(perSubmit, iterations - done);
       this.recorder.submit(...Array.from({ length: k }, () => this.trainDispatches));
     }
-    this.#iterations += iterations;
   }
 
   /**
    * Encodes one train-mode forward (batch statistics; running statistics updated), without the
    * loss, backward or optimizer step, for measures that only read activations; never waits.
-   * `advance` also increments the step counter (so a frozen-pattern build's step-0 capture is
-   * this forward's).
+   * `advance` also counts it as a step (the step counter's increment, the training list's last
+   * launch, runs after it), so a frozen-pattern build captures its patterns there.
    */
   forward(o: { advance?: boolean } = {}): void {
     const launches = this.trainDispatches.slice(0, this.c.phases.forward);
-    // The step counter's increment is the training list's last launch.
     if (o.advance) {
-      if (this.#iterations + 1 > this.c.options.maxIterations) {
-        throw new RangeError(`stepping past ${this.c.options.maxIterations} iterations`);
-      }
+      this.#advance(1);
       launches.push(this.trainDispatches[this.trainDispatches.length - 1]);
-      this.#iterations++;
     }
     this.recorder.submit(launches);
   }
