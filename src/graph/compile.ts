@@ -452,7 +452,6 @@ export class CompiledGraph {
     return this.c.phases;
   }
 
-  /** Counts `iterations` more steps; RangeError past the loss history's length. */
   #advance(iterations: number): void {
     if (this.#iterations + iterations > this.c.options.maxIterations) {
       throw new RangeError(
@@ -473,10 +472,8 @@ export class CompiledGraph {
   }
 
   /**
-   * Encodes one train-mode forward (batch statistics; running statistics updated), without the
-   * loss, backward or optimizer step, for measures that only read activations; never waits.
-   * `advance` also counts it as a step (the step counter's increment, the training list's last
-   * launch, runs after it), so a frozen-pattern build captures its patterns there.
+   * One train-mode forward (no loss, backward or step) for measures that read activations; never
+   * waits. `advance` counts it as a step (the counter's increment, the list's last launch, after it).
    */
   forward(o: { advance?: boolean } = {}): void {
     const launches = this.trainDispatches.slice(0, this.c.phases.forward);
@@ -536,10 +533,7 @@ export class CompiledGraph {
     return { buffer, offset: 0, size: t.size * 4 };
   }
 
-  /**
-   * Where an activation gradient marked with GraphBuilder.observeGrad lives, for kernels run
-   * after a pass; undefined when the loss does not reach it.
-   */
+  /** Where an observeGrad-marked activation gradient lives; undefined if the loss misses it. */
   gradSlice(t: Tensor): BufferSlice | undefined {
     if (!this.c.builder.observedGrads.has(t)) {
       throw new Error(`${t.name}: gradient not observed (observeGrad it before compiling)`);
@@ -557,10 +551,7 @@ export class CompiledGraph {
     return grad;
   }
 
-  /**
-   * The gradients of activations marked with GraphBuilder.observeGrad, from the last iteration,
-   * in one readback; zeros for one the loss does not reach.
-   */
+  /** observeGrad-marked activation gradients of the last iteration, one readback (0s if unreached). */
   async exportGradientValues(ts: readonly Tensor[]): Promise<Float32Array[]> {
     const reached = ts.filter((t) => this.buffers.has(`grad:${t.id}`));
     const read = await this.recorder.readback(reached.map((t) => ({
