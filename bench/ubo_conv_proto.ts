@@ -193,6 +193,10 @@ for (let o = 0; o < C; o++) {
   }
 }
 console.log(`max |error| against float64: ${worst.toExponential(2)}`);
+if (!NOPICK && !(worst < 1e-4)) {
+  console.error("the prototype's output does not match the float64 conv");
+  Deno.exit(1);
+}
 const flops = 2 * N * C * C * 9 * H * W;
 const times: number[] = [];
 for (let k = 0; k < 5; k++) {

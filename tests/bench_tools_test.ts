@@ -3,7 +3,8 @@
  * categorises by them), the live-conv FLOP count and list spacing of bench/vs_pytorch, the PyTorch
  * worker's line protocol (skipped when /usr/bin/python3 lacks torch), bench/tune_conv.ts's
  * flag check and journal resume, bench/pipeline_cost.ts end to end on tiny shapes, and every
- * bench script's flag parsing (bench/args.ts: --help, unknown flags).
+ * bench script's flag parsing (bench/args.ts: --help, unknown flags), the scaled fidelity runs'
+ * selection, and bench/ubo_conv_proto.ts's own float64 check.
  */
 import assert from "node:assert/strict";
 import { acquireGpu } from "../src/gpu/device.ts";
@@ -12,6 +13,8 @@ import { compileGraph } from "../src/graph/compile.ts";
 import { conv2dFlops, conv2dShape } from "../src/kernels/conv2d/mod.ts";
 import { liveConvFlops } from "../bench/vs_pytorch/flops.ts";
 import { evenlySpaced } from "../bench/vs_pytorch/archs.ts";
+import { anynetFidelityRuns } from "../bench/fidelity_anynet.ts";
+import { ndsRuns } from "../bench/fidelity_nds.ts";
 
 function tinyNet(): GraphBuilder {
   const g = new GraphBuilder();
@@ -206,4 +209,32 @@ Deno.test("bench scripts: --help prints the usage (exit 0), an unknown flag exit
     assert.match(bad.text, /error: Unknown option '--no-such-flag'/);
     assert.match(bad.text, /^usage: /m);
   }
+});
+
+Deno.test("scaled fidelity runs: anynet-scaled copies combo and search-R, nds-scaled combo only", () => {
+  const anynet = anynetFidelityRuns("/data", "/out", "/data/images.bin", 2)
+    .filter((r) => r.group === "anynet-scaled");
+  assert.deepEqual(anynet.map((r) => r.name).sort(), [
+    "resnext-a_in-combo-w0.25",
+    "resnext-a_in-search-R-w0.25",
+    "resnext-b_in-combo-w0.25",
+    "resnext-b_in-search-R-w0.25",
+  ]);
+  for (const r of anynet) {
+    assert.equal(r.options.settings?.widthScale, 0.25);
+    assert.equal(r.options.out, `/out/${r.name}.jsonl`);
+  }
+  const nds = ndsRuns("/data", 2, "/out").filter((r) => r.group === "nds-scaled");
+  assert.ok(nds.length > 0 && nds.every((r) => r.options.task === "combo"));
+});
+
+Deno.test("bench/ubo_conv_proto.ts: the prototype conv matches its float64 check", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "bench/ubo_conv_proto.ts", "2", "8", "8"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, text);
+  assert.match(text, /forward: .* GFLOP\/s median/);
 });
