@@ -5,7 +5,7 @@
  * paper's Table 2 GenNAS columns), Kendall τ against `test_acc`. `ndsBaselines` gives the τ of the
  * table's own params and flops on the same records, printed beside.
  *
- * Group `nds-scaled` (`--only nds-scaled`): the combo runs again under --width-scale 0.25 (every
+ * Group `nds-scaled` (`--only nds-scaled`): the combo and search-D runs again under --width-scale 0.25 (every
  * network at a quarter of its width, ≈ 1/16 of the MACs), on the same seeded records, so the
  * fidelity the cost control gives up can be read off beside the full-width runs.
  */
@@ -70,7 +70,7 @@ export function ndsRuns(dataDir: string, limit: number, outDir: string): NdsRun[
       ],
     }))
   );
-  const scaled = scaledCopies(full, NDS_SCALED_WIDTH, "nds-scaled", outDir);
+  const scaled = scaledCopies(full, NDS_SCALED_WIDTH, "nds-scaled", outDir, ["combo", "search-D"]);
   return [...full, ...scaled];
 }
 

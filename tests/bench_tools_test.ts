@@ -211,7 +211,7 @@ Deno.test("bench scripts: --help prints the usage (exit 0), an unknown flag exit
   }
 });
 
-Deno.test("scaled fidelity runs: anynet-scaled copies combo and search-R, nds-scaled combo only", () => {
+Deno.test("scaled fidelity runs: anynet-scaled copies combo and search-R, nds-scaled combo and search-D", () => {
   const anynet = anynetFidelityRuns("/data", "/out", "/data/images.bin", 2)
     .filter((r) => r.group === "anynet-scaled");
   assert.deepEqual(anynet.map((r) => r.name).sort(), [
@@ -225,7 +225,12 @@ Deno.test("scaled fidelity runs: anynet-scaled copies combo and search-R, nds-sc
     assert.equal(r.options.out, `/out/${r.name}.jsonl`);
   }
   const nds = ndsRuns("/data", 2, "/out").filter((r) => r.group === "nds-scaled");
-  assert.ok(nds.length > 0 && nds.every((r) => r.options.task === "combo"));
+  assert.equal(nds.length, 12);
+  assert.deepEqual(
+    nds.filter((r) => r.space === "darts_in").map((r) => r.name).sort(),
+    ["nds-darts_in-combo-w0.25", "nds-darts_in-search-D-w0.25"],
+  );
+  for (const r of nds) assert.equal(r.options.settings?.widthScale, 0.25);
 });
 
 Deno.test("bench/ubo_conv_proto.ts: the prototype conv matches its float64 check", async () => {
