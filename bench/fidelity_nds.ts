@@ -5,9 +5,10 @@
  * paper's Table 2 GenNAS columns), Kendall τ against `test_acc`. `ndsBaselines` gives the τ of the
  * table's own params and flops on the same records, printed beside.
  *
- * Group `nds-scaled` (`--only nds-scaled`): the combo and search-D runs again under --width-scale 0.25 (every
- * network at a quarter of its width, ≈ 1/16 of the MACs), on the same seeded records, so the
- * fidelity the cost control gives up can be read off beside the full-width runs.
+ * Group `nds-scaled` (`--only nds-scaled`): the combo and search-D runs again under
+ * --width-scale 0.25 (every network at a quarter of its width, ≈ 1/16 of the MACs), on the same
+ * seeded records, so the fidelity the cost control gives up can be read off beside the full-width
+ * runs.
  */
 import { join } from "node:path";
 import { kendallTauB } from "../src/eval/metrics.ts";
