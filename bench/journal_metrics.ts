@@ -9,7 +9,7 @@
 import { loadTruth, type TruthSpace } from "../src/eval/truth.ts";
 import { kendallTauB, rankingMetrics, spearman } from "../src/eval/metrics.ts";
 import { archCost } from "../src/proxy/cost.ts";
-import { DEFAULT_PROXY_SETTINGS } from "../src/proxy/settings.ts";
+import { costBackbone, type RankSettings } from "../src/proxy/ranking.ts";
 import { getSpace } from "../src/spaces/index.ts";
 import { Rng } from "../src/util/rng.ts";
 import { readJournal } from "../src/util/journal.ts";
@@ -59,8 +59,9 @@ if (space === "nbnlp") {
   }
 } else {
   const net = getSpace(space);
-  const settings = { ...DEFAULT_PROXY_SETTINGS, ...header.settings };
-  const costs = scores.map((s) => archCost(net, net.parse(s.arch), settings));
+  // The journal's proxy settings (width scale, init channels), as `rank` counts them.
+  const backbone = costBackbone(header.settings as unknown as RankSettings);
+  const costs = scores.map((s) => archCost(net, net.parse(s.arch), backbone));
   for (
     const [label, x] of [["params", costs.map((c) => c.params)], [
       "MACs",

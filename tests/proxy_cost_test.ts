@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { GraphBuilder } from "../src/graph/builder.ts";
 import { spearman } from "../src/eval/metrics.ts";
 import { archCost, buildClassifier, graphCost } from "../src/proxy/cost.ts";
-import { rankOutcome, type RankRecord } from "../src/proxy/ranking.ts";
+import { costBackbone, rankOutcome, type RankRecord } from "../src/proxy/ranking.ts";
+import { Rng } from "../src/util/rng.ts";
 import { getSpace } from "../src/spaces/index.ts";
 import { sharedFile } from "./support/data.ts";
 
@@ -179,4 +180,17 @@ Deno.test("archCost on nbnlp counts the cell's linear nodes (fused builds hide t
   assert.deepEqual(one.macs, gateMacs);
   assert.deepEqual(two.macs, 2 * gateMacs);
   assert.deepEqual(two.params - one.params, gateMacs + 1600);
+});
+
+Deno.test("costBackbone counts a scaled run's baselines on the scaled networks", () => {
+  const space = getSpace("darts_in");
+  const arch = space.sample(new Rng(3));
+  const full = archCost(space, arch, costBackbone({ space: "darts_in", proxy: { seed: 0 } }));
+  const scaled = archCost(
+    space,
+    arch,
+    costBackbone({ space: "darts_in", proxy: { seed: 0, widthScale: 0.25 } }),
+  );
+  assert.ok(scaled.params < full.params / 4, `${scaled.params} vs ${full.params}`);
+  assert.ok(scaled.macs < full.macs / 4, `${scaled.macs} vs ${full.macs}`);
 });

@@ -119,6 +119,16 @@ function secondsOf(records: readonly RankRecord[], proxy: ProxyName): number | u
  * Ranks the scored positions (ascending) of the candidate list against their accuracies, with
  * `bootstrap` resamples seeded by the run's seed, and writes the report when `report` is given.
  */
+/** The backbone the params/flops baselines are counted on: the journal's own proxy settings
+ * (width scale, init channels), so a scaled run's baselines are the scaled networks'. */
+export function costBackbone(settings: Pick<RankSettings, "space" | "proxy">) {
+  const space = getSpace(settings.space);
+  return {
+    ...settings.proxy,
+    initChannels: settings.proxy.initChannels ?? space.defaultInitChannels ?? 16,
+  };
+}
+
 export async function rankOutcome(o: {
   settings: RankSettings;
   /** The adapter the scores came from, as the report names it. */
@@ -129,10 +139,7 @@ export async function rankOutcome(o: {
   report?: string;
 }): Promise<RankOutcome> {
   const space = getSpace(o.settings.space);
-  const backbone = {
-    ...o.settings.proxy,
-    initChannels: o.settings.proxy.initChannels ?? space.defaultInitChannels ?? 16,
-  };
+  const backbone = costBackbone(o.settings);
   const positions = [...o.scored.keys()].sort((a, b) => a - b);
   const records = positions.map((index) => o.scored.get(index)!);
   const archs: RankedArch[] = records.map((r) => {
